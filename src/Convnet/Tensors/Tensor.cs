@@ -1,0 +1,45 @@
+namespace Convnet.Tensors;
+
+/// <summary>
+/// A batch of samples of one <see cref="Shape"/> over a float buffer allocated once for
+/// <see cref="Capacity"/> samples. Changing <see cref="Batch"/> never reallocates.
+/// </summary>
+public sealed class Tensor
+{
+    private readonly float[] _data;
+
+    public Tensor(Shape shape, int capacity)
+    {
+        if (capacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Capacity must be positive.");
+        }
+        Shape = shape;
+        Capacity = capacity;
+        Batch = capacity;
+        _data = GC.AllocateArray<float>(shape.Size * capacity, pinned: true);
+    }
+
+    public Shape Shape { get; }
+    public int Capacity { get; }
+    public int Batch { get; private set; }
+    public int SampleSize => Shape.Size;
+
+    /// <summary>The whole batch, [Batch, H, W, C] or [Batch, F], row-major.</summary>
+    public Span<float> Span => _data.AsSpan(0, Batch * Shape.Size);
+
+    /// <summary>Samples [start, start + count).</summary>
+    public Span<float> Samples(int start, int count) => _data.AsSpan(start * Shape.Size, count * Shape.Size);
+
+    public Span<float> Sample(int index) => _data.AsSpan(index * Shape.Size, Shape.Size);
+
+    /// <summary>Sets how many samples are in use, up to <see cref="Capacity"/>; never reallocates.</summary>
+    public void SetBatch(int batch)
+    {
+        if (batch <= 0 || batch > Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Batch must be in 1..{Capacity}.");
+        }
+        Batch = batch;
+    }
+}

@@ -25,6 +25,9 @@ public sealed class Tensor
     public int Batch { get; private set; }
     public int SampleSize => Shape.Size;
 
+    /// <summary>The backing array (Capacity samples); for kernels that run on worker threads.</summary>
+    public float[] Data => _data;
+
     /// <summary>The whole batch, [Batch, H, W, C] or [Batch, F], row-major.</summary>
     public Span<float> Span => _data.AsSpan(0, Batch * Shape.Size);
 

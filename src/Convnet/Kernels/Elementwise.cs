@@ -1,0 +1,184 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Convnet.Kernels;
+
+/// <summary>An element-wise operator y = f(x) at every vector width; the driver supplies the loop and tail.</summary>
+public interface IUnaryOperator
+{
+    static abstract float Apply(float x);
+    static abstract Vector256<float> Apply(Vector256<float> x);
+    static abstract Vector512<float> Apply(Vector512<float> x);
+}
+
+/// <summary>An element-wise operator z = f(x, y) at every vector width.</summary>
+public interface IBinaryOperator
+{
+    static abstract float Apply(float x, float y);
+    static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> y);
+    static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y);
+}
+
+/// <summary>max(x, 0).</summary>
+public readonly struct ReluOperator : IUnaryOperator
+{
+    public static float Apply(float x) => x > 0 ? x : 0;
+    public static Vector256<float> Apply(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
+    public static Vector512<float> Apply(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
+}
+
+/// <summary>ReLU backward: dy where the forward input x was positive, else 0.</summary>
+public readonly struct ReluGradientOperator : IBinaryOperator
+{
+    public static float Apply(float x, float dy) => x > 0 ? dy : 0;
+    public static Vector256<float> Apply(Vector256<float> x, Vector256<float> dy) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), dy, Vector256<float>.Zero);
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> dy) => Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), dy, Vector512<float>.Zero);
+}
+
+/// <summary>x + y.</summary>
+public readonly struct AddOperator : IBinaryOperator
+{
+    public static float Apply(float x, float y) => x + y;
+    public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y) => x + y;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y) => x + y;
+}
+
+public static partial class Elementwise
+{
+    /// <summary>y[i] = TOp(x[i]), widest vectors first, then a scalar tail. x and y may be the same span.</summary>
+    public static void Map<TOp>(ReadOnlySpan<float> x, Span<float> y) where TOp : IUnaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                TOp.Apply(Vector512.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                TOp.Apply(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            Unsafe.Add(ref ys, i) = TOp.Apply(Unsafe.Add(ref xs, i));
+        }
+    }
+
+    /// <summary>z[i] = TOp(x[i], y[i]), widest vectors first, then a scalar tail. z may alias x or y.</summary>
+    public static void Map<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z) where TOp : IBinaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        CheckLengths(x.Length, z.Length);
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        ref float zs = ref MemoryMarshal.GetReference(z);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                TOp.Apply(Vector512.LoadUnsafe(ref xs, (nuint)i), Vector512.LoadUnsafe(ref ys, (nuint)i)).StoreUnsafe(ref zs, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                TOp.Apply(Vector256.LoadUnsafe(ref xs, (nuint)i), Vector256.LoadUnsafe(ref ys, (nuint)i)).StoreUnsafe(ref zs, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            Unsafe.Add(ref zs, i) = TOp.Apply(Unsafe.Add(ref xs, i), Unsafe.Add(ref ys, i));
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Map{TOp}(ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void MapScalar<TOp>(ReadOnlySpan<float> x, Span<float> y) where TOp : IUnaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            y[i] = TOp.Apply(x[i]);
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Map{TOp}(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void MapScalar<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z) where TOp : IBinaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        CheckLengths(x.Length, z.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            z[i] = TOp.Apply(x[i], y[i]);
+        }
+    }
+
+    // x: [rows, cols], bias: [cols] → x[r, c] += bias[c]
+    public static void AddBias(Span<float> x, ReadOnlySpan<float> bias, int rows)
+    {
+        int cols = bias.Length;
+        CheckLengths(rows * cols, x.Length);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * cols, cols);
+            Map<AddOperator>(row, bias, row);
+        }
+    }
+
+    // x: [rows, cols] → sums[c] += Σ_r x[r, c]
+    public static void AddColumnSums(ReadOnlySpan<float> x, int rows, Span<float> sums)
+    {
+        int cols = sums.Length;
+        CheckLengths(rows * cols, x.Length);
+        for (int r = 0; r < rows; r++)
+        {
+            Map<AddOperator>(sums, x.Slice(r * cols, cols), sums);
+        }
+    }
+
+    /// <summary>y[i] = x[i] / 255: bytes to [0, 1].</summary>
+    public static void BytesToUnit(ReadOnlySpan<byte> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        const float scale = 1f / 255f;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref byte xs = ref MemoryMarshal.GetReference(x);
+            ref float ys = ref MemoryMarshal.GetReference(y);
+            for (; i <= x.Length - Vector512<byte>.Count; i += Vector512<byte>.Count)
+            {
+                var bytes = Vector512.LoadUnsafe(ref xs, (nuint)i);
+                var (lo, hi) = Vector512.Widen(bytes);
+                var (a, b) = Vector512.Widen(lo);
+                var (c, d) = Vector512.Widen(hi);
+                (Vector512.ConvertToSingle(a.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)i);
+                (Vector512.ConvertToSingle(b.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 16));
+                (Vector512.ConvertToSingle(c.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 32));
+                (Vector512.ConvertToSingle(d.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 48));
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            y[i] = x[i] * scale;
+        }
+    }
+
+    private static void CheckLengths(int expected, int actual)
+    {
+        if (expected != actual)
+        {
+            throw new ArgumentException($"Span lengths differ: {expected} and {actual}.");
+        }
+    }
+}

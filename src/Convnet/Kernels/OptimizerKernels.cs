@@ -1,0 +1,64 @@
+using System.Runtime.Intrinsics;
+
+namespace Convnet.Kernels;
+
+public static class OptimizerKernels
+{
+    /// <summary>
+    /// One Adam step as in Kingma and Ba (2015), Algorithm 1: m ← β1·m + (1−β1)·g,
+    /// v ← β2·v + (1−β2)·g², w ← w − lr · (m / bc1) / (√(v / bc2) + ε), with bc = 1 − βᵗ.
+    /// No fused multiply-add, so the vector and scalar paths agree bit for bit.
+    /// </summary>
+    // w, g, m, v: [n]
+    public static void Adam(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float lr, float beta1, float beta2, float epsilon, float bc1, float bc2)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var b1 = Vector512.Create(beta1);
+            var b2 = Vector512.Create(beta2);
+            var c1 = Vector512.Create(1 - beta1);
+            var c2 = Vector512.Create(1 - beta2);
+            var rate = Vector512.Create(lr);
+            var eps = Vector512.Create(epsilon);
+            var inv1 = Vector512.Create(bc1);
+            var inv2 = Vector512.Create(bc2);
+            for (; i <= w.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var gi = Vector512.Create(g.Slice(i, Vector512<float>.Count));
+                var mi = b1 * Vector512.Create(m.Slice(i, Vector512<float>.Count)) + c1 * gi;
+                var vi = b2 * Vector512.Create(v.Slice(i, Vector512<float>.Count)) + c2 * (gi * gi);
+                var wi = Vector512.Create(w.Slice(i, Vector512<float>.Count)) - rate * (mi / inv1) / (Vector512.Sqrt(vi / inv2) + eps);
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                wi.CopyTo(w.Slice(i));
+            }
+        }
+        AdamScalar(w[i..], g[i..], m[i..], v[i..], lr, beta1, beta2, epsilon, bc1, bc2);
+    }
+
+    /// <summary>The scalar twin of <see cref="Adam"/>.</summary>
+    public static void AdamScalar(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float lr, float beta1, float beta2, float epsilon, float bc1, float bc2)
+    {
+        for (int i = 0; i < w.Length; i++)
+        {
+            float gi = g[i];
+            float mi = beta1 * m[i] + (1 - beta1) * gi;
+            float vi = beta2 * v[i] + (1 - beta2) * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            w[i] = w[i] - lr * (mi / bc1) / (MathF.Sqrt(vi / bc2) + epsilon);
+        }
+    }
+
+    /// <summary>SGD with momentum as Keras: velocity ← μ·velocity − lr·g; w ← w + velocity.</summary>
+    // w, g, velocity: [n]
+    public static void SgdMomentum(Span<float> w, ReadOnlySpan<float> g, Span<float> velocity, float lr, float momentum)
+    {
+        for (int i = 0; i < w.Length; i++)
+        {
+            velocity[i] = momentum * velocity[i] - lr * g[i];
+            w[i] += velocity[i];
+        }
+    }
+}

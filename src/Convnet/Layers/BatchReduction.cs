@@ -1,0 +1,101 @@
+using Convnet.Kernels;
+using Convnet.Runtime;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// Parameter gradients summed over a whole batch (dW += aᵀ·dy, db += Σ dy), split into work items that depend only on the sizes: blocks of
+/// rows of dW when there are enough, otherwise fixed segments of the summed dimension whose partial
+/// products are added in a fixed order. Either way the result is the same for any thread count.
+/// </summary>
+internal sealed class BatchReduction
+{
+    private const int RowBlock = 48;
+    private const int SegmentRows = 4096;
+
+    private readonly Action<int> _rowBlockItem;
+    private readonly Action<int> _segmentItem;
+    private readonly Action<int> _sumItem;
+    private float[] _partials = [];
+    private float[] _a = [];
+    private float[] _dy = [];
+    private float[] _dw = [];
+    private int _aOffset, _dyOffset, _dwOffset;
+    private int _rows, _m, _n, _segments;
+
+    public BatchReduction()
+    {
+        _rowBlockItem = RowBlockItem;
+        _segmentItem = SegmentItem;
+        _sumItem = SumItem;
+    }
+
+    // dy: [rows, n] → db: [n] (accumulated column sums)
+    public void AccumulateColumnSums(WorkerPool pool, float[] dy, int dyOffset, int rows, int n, float[] db, int dbOffset)
+    {
+        (_dy, _dyOffset, _rows, _n) = (dy, dyOffset, rows, n);
+        _segments = (rows + SegmentRows - 1) / SegmentRows;
+        EnsurePartials(_segments * n);
+        pool.For(_segments, _sumItem);
+        var target = db.AsSpan(dbOffset, n);
+        for (int s = 0; s < _segments; s++)
+        {
+            Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * n, n), target);
+        }
+        _dy = [];
+    }
+
+    private void SumItem(int segment)
+    {
+        int start = segment * SegmentRows;
+        int count = Math.Min(SegmentRows, _rows - start);
+        var sums = _partials.AsSpan(segment * _n, _n);
+        sums.Clear();
+        Elementwise.AddColumnSums(_dy.AsSpan(_dyOffset + start * _n, count * _n), count, sums);
+    }
+
+    private void EnsurePartials(int length)
+    {
+        if (_partials.Length < length)
+        {
+            _partials = new float[length];
+        }
+    }
+
+    // a: [rows, m], dy: [rows, n] → dw: [m, n] (accumulated)
+    public void Accumulate(WorkerPool pool, float[] a, int aOffset, float[] dy, int dyOffset, int rows, int m, int n, float[] dw, int dwOffset)
+    {
+        (_a, _aOffset, _dy, _dyOffset, _dw, _dwOffset, _rows, _m, _n) = (a, aOffset, dy, dyOffset, dw, dwOffset, rows, m, n);
+        int blocks = (m + RowBlock - 1) / RowBlock;
+        _segments = (rows + SegmentRows - 1) / SegmentRows;
+        if (blocks >= 2 || _segments < 2)
+        {
+            pool.For(blocks, _rowBlockItem);
+        }
+        else
+        {
+            EnsurePartials(_segments * m * n);
+            pool.For(_segments, _segmentItem);
+            var target = dw.AsSpan(dwOffset, m * n);
+            for (int s = 0; s < _segments; s++)
+            {
+                Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * m * n, m * n), target);
+            }
+        }
+        _a = _dy = _dw = [];
+    }
+
+    private void RowBlockItem(int block)
+    {
+        int r0 = block * RowBlock;
+        int count = Math.Min(RowBlock, _m - r0);
+        Gemm.Multiply(_a.AsSpan(_aOffset + r0), _m, true, _dy.AsSpan(_dyOffset), _n, false, count, _n, _rows, _dw.AsSpan(_dwOffset + r0 * _n), _n, accumulate: true);
+    }
+
+    private void SegmentItem(int segment)
+    {
+        int start = segment * SegmentRows;
+        int count = Math.Min(SegmentRows, _rows - start);
+        Gemm.Multiply(_a.AsSpan(_aOffset + start * _m), _m, true, _dy.AsSpan(_dyOffset + start * _n), _n, false, _m, _n, count, _partials.AsSpan(segment * _m * _n, _m * _n), _n, accumulate: false);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// 2-D convolution over channels-last images as im2col + GEMM: for a chunk of n images,
+/// col: [n·OH·OW, KH·KW·C] and y = col · W + b with W: [KH·KW·C, F] (Keras's HWIO kernel layout).
+/// </summary>
+public sealed class Conv2D : Layer
+{
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private readonly BatchReduction _reduce = new();
+    private ConvGeometry _g;
+    private Parameter? _kernel, _bias;
+    private Tensor? _x, _y, _dx, _dy;
+    private float[] _col = [];
+
+    public Conv2D(int filters, int kernelSize, int stride = 1, Padding padding = Padding.Valid, Initializer initializer = Initializer.GlorotUniform)
+    {
+        if (filters < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), filters, "filters must be at least 1.");
+        }
+        if (kernelSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kernelSize), kernelSize, "kernelSize must be at least 1.");
+        }
+        if (stride < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1.");
+        }
+        if (!Enum.IsDefined(padding))
+        {
+            throw new ArgumentOutOfRangeException(nameof(padding), padding, "padding must be Valid or Same.");
+        }
+        Filters = filters;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        Initializer = initializer;
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
+    }
+
+    public int Filters { get; }
+    public int KernelSize { get; }
+    public int Stride { get; }
+    public Padding Padding { get; }
+    public Initializer Initializer { get; }
+    public override string TypeName => "Conv2D";
+
+    /// <summary>[KH, KW, C, F].</summary>
+    public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
+
+    /// <summary>[F].</summary>
+    public Parameter Bias => _bias ?? throw new InvalidOperationException("Not built.");
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["filters"] = Filters.ToString(CultureInfo.InvariantCulture),
+        ["kernel_size"] = KernelSize.ToString(CultureInfo.InvariantCulture),
+        ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
+        ["padding"] = Padding == Padding.Same ? "same" : "valid",
+    };
+
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (!input.IsImage)
+        {
+            throw new ArgumentException($"Conv2D needs an image input (H, W, C), got {input}.");
+        }
+        var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, KernelSize, Stride, Padding == Padding.Same);
+        if (g.OutHeight < 1 || g.OutWidth < 1)
+        {
+            throw new ArgumentException($"Conv2D kernel {KernelSize}×{KernelSize} with 'valid' padding does not fit input {input}.");
+        }
+        return Shape.Image(g.OutHeight, g.OutWidth, Filters);
+    }
+
+    protected override void OnBuild(LayerContext context)
+    {
+        _g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, KernelSize, Stride, Padding == Padding.Same);
+        _kernel = AddParameter(context, "kernel", KernelSize, KernelSize, InputShape.Channels, Filters);
+        _bias = AddParameter(context, "bias", Filters);
+        var rng = context.CreateRng();
+        int receptive = KernelSize * KernelSize;
+        Initializers.Fill(Initializer, _kernel.Value, receptive * InputShape.Channels, receptive * Filters, ref rng);
+    }
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+        if (_col.Length < batch * _g.OutPixels * _g.PatchSize)
+        {
+            _col = GC.AllocateArray<float>(batch * _g.OutPixels * _g.PatchSize, pinned: true);
+        }
+    }
+
+    // x: [N, H, W, C] → y: [N, OH, OW, F]
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _x = x;
+        _y!.SetBatch(x.Batch);
+        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        return _y;
+    }
+
+    private void ForwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        int rows = count * _g.OutPixels;
+        var col = _col.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
+        for (int i = 0; i < count; i++)
+        {
+            Convolution.Im2Col(_x.Sample(start + i), _g, col.Slice(i * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize));
+        }
+        var y = _y!.Samples(start, count);
+        Gemm.MatMul(col, Kernel.Value, rows, Filters, _g.PatchSize, y);
+        Elementwise.AddBias(y, Bias.Value, rows);
+    }
+
+    // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)
+    public override Tensor? Backward(Tensor dy)
+    {
+        int batch = dy.Batch;
+        int rows = batch * _g.OutPixels;
+        var store = dy.Data;
+        _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
+        _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dy = dy;
+        _dx!.SetBatch(batch);
+        Pool.For(Chunks.Count(batch), _backwardChunk);
+        return _dx;
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int rows = count * _g.OutPixels;
+        // The columns were consumed by the weight gradient above, so dcol reuses their memory.
+        var dcol = _col.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
+        Gemm.MatMulTransB(_dy.Samples(start, count), Kernel.Value, rows, _g.PatchSize, Filters, dcol);
+        var dx = _dx!.Samples(start, count);
+        dx.Clear();
+        for (int i = 0; i < count; i++)
+        {
+            Convolution.Col2Im(dcol.Slice(i * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize), _g, _dx.Sample(start + i));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>Fully connected layer: y = x · W + b with W: [in, units] (Keras's layout).</summary>
+public sealed class Dense : Layer
+{
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private readonly BatchReduction _reduce = new();
+    private Parameter? _kernel, _bias;
+    private Tensor? _x, _y, _dx, _dy;
+
+    public Dense(int units, Initializer initializer = Initializer.GlorotUniform)
+    {
+        if (units < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(units), units, "units must be at least 1.");
+        }
+        Units = units;
+        Initializer = initializer;
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
+    }
+
+    public int Units { get; }
+    public Initializer Initializer { get; }
+    public override string TypeName => "Dense";
+
+    /// <summary>[in, units].</summary>
+    public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
+
+    /// <summary>[units].</summary>
+    public Parameter Bias => _bias ?? throw new InvalidOperationException("Not built.");
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["units"] = Units.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (input.IsImage)
+        {
+            throw new ArgumentException($"Dense needs a vector input; add Flatten before it (got {input}).");
+        }
+        return Shape.Vector(Units);
+    }
+
+    protected override void OnBuild(LayerContext context)
+    {
+        int inputs = InputShape.Size;
+        _kernel = AddParameter(context, "kernel", inputs, Units);
+        _bias = AddParameter(context, "bias", Units);
+        var rng = context.CreateRng();
+        Initializers.Fill(Initializer, _kernel.Value, inputs, Units, ref rng);
+    }
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+    }
+
+    // x: [N, in] → y: [N, units]
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _x = x;
+        _y!.SetBatch(x.Batch);
+        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        return _y;
+    }
+
+    private void ForwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var y = _y!.Samples(start, count);
+        Gemm.MatMul(_x.Samples(start, count), Kernel.Value, count, Units, InputShape.Size, y);
+        Elementwise.AddBias(y, Bias.Value, count);
+    }
+
+    // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ
+    public override Tensor? Backward(Tensor dy)
+    {
+        int batch = dy.Batch;
+        _reduce.Accumulate(Pool, _x!.Data, 0, dy.Data, 0, batch, InputShape.Size, Units, Kernel.GradientBuffer, Kernel.Offset);
+        _reduce.AccumulateColumnSums(Pool, dy.Data, 0, batch, Units, Bias.GradientBuffer, Bias.Offset);
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dy = dy;
+        _dx!.SetBatch(batch);
+        Pool.For(Chunks.Count(batch), _backwardChunk);
+        return _dx;
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        Gemm.MatMulTransB(_dy.Samples(start, count), Kernel.Value, count, InputShape.Size, Units, _dx!.Samples(start, count));
+    }
+}

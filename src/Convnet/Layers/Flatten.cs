@@ -1,0 +1,74 @@
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// Flattens an image to a vector in (C, H, W) order, PyTorch's order, so a following Dense kernel
+/// maps one-to-one onto a PyTorch Linear weight whatever the in-memory layout. Memory is
+/// channels-last, so this is a small transpose of each sample.
+/// </summary>
+public sealed class Flatten : Layer
+{
+    private Tensor? _y, _dx;
+
+    public override string TypeName => "Flatten";
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
+    public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+    }
+
+    // x: [N, H, W, C] → y: [N, C·H·W]
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _y!.SetBatch(x.Batch);
+        int hw = InputShape.Height * InputShape.Width;
+        int c = InputShape.Channels;
+        for (int n = 0; n < x.Batch; n++)
+        {
+            var src = x.Sample(n);
+            var dst = _y.Sample(n);
+            for (int p = 0; p < hw; p++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    dst[ch * hw + p] = src[p * c + ch];
+                }
+            }
+        }
+        return _y;
+    }
+
+    // dy: [N, C·H·W] → dx: [N, H, W, C]
+    public override Tensor? Backward(Tensor dy)
+    {
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dx!.SetBatch(dy.Batch);
+        int hw = InputShape.Height * InputShape.Width;
+        int c = InputShape.Channels;
+        for (int n = 0; n < dy.Batch; n++)
+        {
+            var src = dy.Sample(n);
+            var dst = _dx.Sample(n);
+            for (int p = 0; p < hw; p++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    dst[p * c + ch] = src[ch * hw + p];
+                }
+            }
+        }
+        return _dx;
+    }
+}

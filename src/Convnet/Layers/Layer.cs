@@ -1,0 +1,101 @@
+using Convnet.Runtime;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>What a layer needs when it is built: the shared buffers and threads of its model.</summary>
+public sealed class LayerContext(WorkerPool pool, ParameterStore parameters, ulong seed, int index)
+{
+    /// <summary>The model's threads; replaced when the model's thread count changes.</summary>
+    public WorkerPool Pool { get; internal set; } = pool;
+    public ParameterStore Parameters { get; } = parameters;
+    public ulong Seed { get; } = seed;
+    /// <summary>Position in the model; seeds this layer's own random stream.</summary>
+    public int Index { get; } = index;
+
+    public Rng CreateRng() => Rng.Derive(Seed, (ulong)Index);
+}
+
+/// <summary>
+/// A layer of a <see cref="Models.Sequential"/>. The constructor validates hyperparameters,
+/// <see cref="Build"/> creates parameters, <see cref="EnsureCapacity"/> allocates the batch buffers
+/// (once per batch size, never in the training loop), and Forward/Backward reuse them.
+/// Backward accumulates parameter gradients; only <see cref="ParameterStore.ZeroGradients"/> clears them.
+/// </summary>
+public abstract class Layer
+{
+    private readonly List<Parameter> _parameters = [];
+    private LayerContext? _context;
+
+    /// <summary>Keras's class name, e.g. "Conv2D".</summary>
+    public abstract string TypeName { get; }
+
+    /// <summary>Keras's default name stem, e.g. "conv2d".</summary>
+    public virtual string DefaultName => TypeName.ToLowerInvariant();
+
+    /// <summary>Unique name in the model, e.g. "conv2d_1".</summary>
+    public string Name { get; internal set; } = "";
+
+    public Shape InputShape { get; private set; }
+    public Shape OutputShape { get; private set; }
+    public bool IsBuilt { get; private set; }
+
+    /// <summary>False for the first layer of a model: nothing needs the gradient of the data.</summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+    public int ParameterCount => _parameters.Sum(p => p.Length);
+
+    /// <summary>Output shape for an input shape; pure, and throws for an input this layer cannot take.</summary>
+    public abstract Shape ComputeOutputShape(Shape input);
+
+    /// <summary>Hyperparameters for the model file and the summary, e.g. "filters=32,kernel=3".</summary>
+    public abstract IReadOnlyDictionary<string, string> Config { get; }
+
+    protected WorkerPool Pool => _context?.Pool ?? throw new InvalidOperationException($"Layer {Name} is not built.");
+
+    public void Build(Shape input, LayerContext context)
+    {
+        InputShape = input;
+        OutputShape = ComputeOutputShape(input);
+        _context = context;
+        _parameters.Clear();
+        OnBuild(context);
+        IsBuilt = true;
+    }
+
+    /// <summary>Creates parameters and initialises them from the layer's seeded stream.</summary>
+    protected virtual void OnBuild(LayerContext context)
+    {
+    }
+
+    protected Parameter AddParameter(LayerContext context, string name, params int[] shape)
+    {
+        var p = context.Parameters.Add($"{Name}.{name}", shape);
+        _parameters.Add(p);
+        return p;
+    }
+
+    /// <summary>Allocates the output and gradient buffers for up to <paramref name="batch"/> samples.</summary>
+    public abstract void EnsureCapacity(int batch);
+
+    /// <summary>Computes the output for <paramref name="x"/> into a buffer this layer owns.</summary>
+    public abstract Tensor Forward(Tensor x, bool training);
+
+    /// <summary>
+    /// Given dL/dy for the last Forward, accumulates dL/dparameters and returns dL/dx
+    /// (in a buffer this layer owns; null when <see cref="ComputeInputGradient"/> is false).
+    /// </summary>
+    public abstract Tensor? Backward(Tensor dy);
+
+    protected static Tensor Reserve(Tensor? current, Shape shape, int batch)
+        => current is not null && current.Capacity >= batch ? current : new Tensor(shape, batch);
+
+    protected void CheckInput(Tensor x)
+    {
+        if (x.Shape != InputShape)
+        {
+            throw new ArgumentException($"Layer {Name} expects input shape {InputShape}, got {x.Shape}.");
+        }
+    }
+}

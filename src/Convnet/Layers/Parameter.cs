@@ -1,0 +1,65 @@
+namespace Convnet.Layers;
+
+/// <summary>
+/// A named (value, gradient) pair: a view into the model's one flat value buffer and its twin
+/// gradient buffer. Optimizers see only these.
+/// </summary>
+public sealed class Parameter
+{
+    private readonly ParameterStore _store;
+
+    internal Parameter(ParameterStore store, string name, int[] shape, int offset)
+    {
+        _store = store;
+        Name = name;
+        Shape = shape;
+        Offset = offset;
+        Length = 1;
+        foreach (int d in shape)
+        {
+            Length *= d;
+        }
+    }
+
+    /// <summary>e.g. "conv2d_1.kernel".</summary>
+    public string Name { get; }
+
+    /// <summary>The layout in memory, e.g. [KH, KW, Cin, Cout] for a Conv2D kernel.</summary>
+    public int[] Shape { get; }
+
+    public int Offset { get; }
+    public int Length { get; }
+
+    public Span<float> Value => _store.Values.AsSpan(Offset, Length);
+    public Span<float> Gradient => _store.Gradients.AsSpan(Offset, Length);
+
+    /// <summary>The flat gradient array this parameter lives in, at <see cref="Offset"/>.</summary>
+    internal float[] GradientBuffer => _store.Gradients;
+}
+
+/// <summary>Owns the flat value and gradient buffers behind every <see cref="Parameter"/> of a model.</summary>
+public sealed class ParameterStore
+{
+    private readonly List<Parameter> _parameters = [];
+
+    public float[] Values { get; private set; } = [];
+    public float[] Gradients { get; private set; } = [];
+    public int Count => Values.Length;
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <summary>Appends a parameter; only while the model is being built.</summary>
+    public Parameter Add(string name, params int[] shape)
+    {
+        var p = new Parameter(this, name, shape, Values.Length);
+        var values = Values;
+        var gradients = Gradients;
+        Array.Resize(ref values, Values.Length + p.Length);
+        Array.Resize(ref gradients, Gradients.Length + p.Length);
+        Values = values;
+        Gradients = gradients;
+        _parameters.Add(p);
+        return p;
+    }
+
+    public void ZeroGradients() => Array.Clear(Gradients);
+}

@@ -1,0 +1,401 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Convnet.Data;
+using Convnet.Layers;
+using Convnet.Losses;
+using Convnet.Optimizers;
+using Convnet.Runtime;
+using Convnet.Tensors;
+
+namespace Convnet.Models;
+
+/// <summary>
+/// A linear stack of layers, as Keras's Sequential: Add layers, Compile with an optimizer and a
+/// loss, then Fit, Evaluate and Predict. Parameters live in one flat buffer; a training step
+/// allocates nothing once the buffers for its batch size exist.
+/// </summary>
+public sealed class Sequential : IDisposable
+{
+    private const int InferenceBatch = 256;
+
+    private readonly List<Layer> _layers = [];
+    private readonly ParameterStore _store = new();
+    private readonly List<LayerContext> _contexts = [];
+    private WorkerPool _pool;
+    private Tensor? _input;
+    private Tensor? _dlogits;
+    private int[] _labels = [];
+
+    /// <param name="inputShape">Shape of one sample, e.g. Shape.Image(28, 28, 1).</param>
+    /// <param name="seed">Seeds weight initialisation.</param>
+    /// <param name="threads">Worker threads; 0 means one per core.</param>
+    public Sequential(Shape inputShape, ulong seed = 0, int threads = 0)
+    {
+        if (threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be 0 (one per core) or positive.");
+        }
+        InputShape = inputShape;
+        Seed = seed;
+        _pool = new WorkerPool(threads == 0 ? Environment.ProcessorCount : threads);
+    }
+
+    public Shape InputShape { get; }
+    public ulong Seed { get; }
+    public string Name { get; init; } = "sequential";
+    public IReadOnlyList<Layer> Layers => _layers;
+    public Shape OutputShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
+    public IReadOnlyList<Parameter> Parameters => _store.Parameters;
+    public int ParameterCount => _store.Count;
+    public Optimizer? Optimizer { get; private set; }
+    public SparseCategoricalCrossentropy? Loss { get; private set; }
+
+    /// <summary>Worker threads used by Fit, Evaluate and Predict; results do not depend on it.</summary>
+    public int Threads
+    {
+        get => _pool.ThreadCount;
+        set
+        {
+            if (value < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
+            }
+            if (value == _pool.ThreadCount)
+            {
+                return;
+            }
+            _pool.Dispose();
+            _pool = new WorkerPool(value);
+            foreach (var context in _contexts)
+            {
+                context.Pool = _pool;
+            }
+        }
+    }
+
+    /// <summary>Appends a layer and builds it for the current output shape.</summary>
+    public Sequential Add(Layer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (layer.IsBuilt)
+        {
+            throw new ArgumentException($"Layer {layer.Name} already belongs to a model.", nameof(layer));
+        }
+        int same = _layers.Count(l => l.DefaultName == layer.DefaultName);
+        layer.Name = same == 0 ? layer.DefaultName : $"{layer.DefaultName}_{same}";
+        var context = new LayerContext(_pool, _store, Seed, _layers.Count);
+        layer.ComputeInputGradient = _layers.Count > 0;
+        layer.Build(OutputShape, context);
+        _layers.Add(layer);
+        _contexts.Add(context);
+        return this;
+    }
+
+    public void Compile(Optimizer optimizer, SparseCategoricalCrossentropy? loss = null)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (_layers.Count == 0)
+        {
+            throw new InvalidOperationException("Add layers before compiling.");
+        }
+        if (OutputShape.IsImage)
+        {
+            throw new InvalidOperationException($"The model's output {OutputShape} must be a vector of class scores.");
+        }
+        Optimizer = optimizer;
+        Loss = loss ?? new SparseCategoricalCrossentropy();
+    }
+
+    /// <summary>Number of classes the model scores.</summary>
+    public int Classes => OutputShape.Size;
+
+    /// <summary>Cross-entropy is fused with a final Softmax: training stops the forward pass at its input.</summary>
+    private int LogitsLayerCount => _layers[^1] is Softmax ? _layers.Count - 1 : _layers.Count;
+
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs on <paramref name="train"/>. Validation uses
+    /// <paramref name="validationData"/>, or else a stratified <paramref name="validationSplit"/> of
+    /// the training data. <paramref name="seed"/> fixes the split and the shuffling.
+    /// </summary>
+    public History Fit(
+        Dataset train,
+        int epochs = 1,
+        int batchSize = 32,
+        Dataset? validationData = null,
+        double validationSplit = 0,
+        bool shuffle = true,
+        ulong seed = 0,
+        Action<TrainingProgress>? progress = null,
+        Action<EpochLog>? epochEnd = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (Optimizer is null || Loss is null)
+        {
+            throw new InvalidOperationException("Compile the model before Fit.");
+        }
+        if (epochs < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "epochs must be non-negative.");
+        }
+        if (batchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
+        }
+        if (!(validationSplit >= 0 && validationSplit < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(validationSplit), validationSplit, "validationSplit must be in [0, 1).");
+        }
+        CheckData(train, nameof(train));
+        if (validationData is null && validationSplit > 0)
+        {
+            (train, validationData) = train.SplitStratified(validationSplit, seed);
+        }
+        if (validationData is not null)
+        {
+            CheckData(validationData, nameof(validationData));
+        }
+
+        int n = train.Count;
+        EnsureCapacity(Math.Min(batchSize, n));
+        var order = new int[n];
+        var history = new History();
+        int batches = (n + batchSize - 1) / batchSize;
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++)
+            {
+                order[i] = i;
+            }
+            if (shuffle)
+            {
+                var rng = Rng.Derive(seed, 0xE90C_0000UL + (ulong)epoch);
+                rng.Shuffle(order.AsSpan());
+            }
+            double lossSum = 0;
+            long correct = 0;
+            int seen = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(batchSize, n - seen);
+                var indices = order.AsSpan(seen, count);
+                lossSum += TrainBatch(train, indices, out int batchCorrect);
+                correct += batchCorrect;
+                seen += count;
+                progress?.Invoke(new TrainingProgress(epoch + 1, epochs, b + 1, batches, seen, n, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds));
+            }
+            double valLoss = double.NaN, valAccuracy = double.NaN;
+            if (validationData is not null)
+            {
+                (valLoss, valAccuracy) = Evaluate(validationData);
+            }
+            var log = new EpochLog(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
+            history.Add(log);
+            epochEnd?.Invoke(log);
+        }
+        return history;
+    }
+
+    /// <summary>One optimisation step on the samples at <paramref name="indices"/>; returns the summed loss.</summary>
+    public double TrainBatch(Dataset data, ReadOnlySpan<int> indices, out int correct)
+    {
+        if (Optimizer is null || Loss is null)
+        {
+            throw new InvalidOperationException("Compile the model before training.");
+        }
+        int count = indices.Length;
+        EnsureCapacity(count);
+        _input!.SetBatch(count);
+        data.CopyBatch(indices, _input.Span, _labels.AsSpan(0, count));
+
+        int logitsLayers = LogitsLayerCount;
+        var t = _input;
+        for (int i = 0; i < logitsLayers; i++)
+        {
+            t = _layers[i].Forward(t, training: true);
+        }
+        _dlogits!.SetBatch(count);
+        double loss = Loss.Compute(t.Span, _labels.AsSpan(0, count), count, Classes, _dlogits.Span, out correct);
+
+        _store.ZeroGradients();
+        Tensor? g = _dlogits;
+        for (int i = logitsLayers - 1; i >= 0 && g is not null; i--)
+        {
+            g = _layers[i].Backward(g);
+        }
+        Optimizer.Step(_store.Parameters);
+        return loss;
+    }
+
+    /// <summary>Mean loss and accuracy on labelled data, in inference mode.</summary>
+    public (double Loss, double Accuracy) Evaluate(Dataset data, int batchSize = InferenceBatch)
+    {
+        CheckData(data, nameof(data));
+        var loss = Loss ?? new SparseCategoricalCrossentropy();
+        double total = 0;
+        long correct = 0;
+        ForEachBatch(data, batchSize, logitsOnly: true, (start, count, logits) =>
+        {
+            total += loss.Compute(logits.Span, _labels.AsSpan(0, count), count, Classes, default, out int c);
+            correct += c;
+        });
+        return (total / data.Count, (double)correct / data.Count);
+    }
+
+    /// <summary>The model's outputs (class probabilities when it ends with Softmax): [data.Count, Classes].</summary>
+    public float[] Predict(Dataset data, int batchSize = InferenceBatch)
+    {
+        var result = new float[data.Count * Classes];
+        ForEachBatch(data, batchSize, logitsOnly: false, (start, count, output) => output.Span.CopyTo(result.AsSpan(start * Classes)));
+        return result;
+    }
+
+    /// <summary>Outputs for samples already scaled to floats. x: [n, H, W, C] → [n, Classes].</summary>
+    public float[] Predict(ReadOnlySpan<float> x)
+    {
+        int size = InputShape.Size;
+        if (x.Length == 0 || x.Length % size != 0)
+        {
+            throw new ArgumentException($"Input length {x.Length} is not a positive multiple of the sample size {size}.", nameof(x));
+        }
+        int n = x.Length / size;
+        var result = new float[n * Classes];
+        for (int start = 0; start < n; start += InferenceBatch)
+        {
+            int count = Math.Min(InferenceBatch, n - start);
+            EnsureCapacity(count);
+            _input!.SetBatch(count);
+            x.Slice(start * size, count * size).CopyTo(_input.Span);
+            Forward(_layers.Count).Span.CopyTo(result.AsSpan(start * Classes));
+        }
+        return result;
+    }
+
+    /// <summary>The most probable class of each sample.</summary>
+    public int[] PredictClasses(Dataset data)
+    {
+        var scores = Predict(data);
+        var classes = new int[data.Count];
+        for (int i = 0; i < classes.Length; i++)
+        {
+            classes[i] = ArgMax(scores.AsSpan(i * Classes, Classes));
+        }
+        return classes;
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> scores)
+    {
+        int best = 0;
+        for (int j = 1; j < scores.Length; j++)
+        {
+            if (scores[j] > scores[best])
+            {
+                best = j;
+            }
+        }
+        return best;
+    }
+
+    private void ForEachBatch(Dataset data, int batchSize, bool logitsOnly, Action<int, int, Tensor> onBatch)
+    {
+        if (_layers.Count == 0)
+        {
+            throw new InvalidOperationException("The model has no layers.");
+        }
+        if (data.SampleShape != InputShape)
+        {
+            throw new ArgumentException($"The data's samples are {data.SampleShape} but the model takes {InputShape}.", nameof(data));
+        }
+        var index = new int[Math.Min(batchSize, data.Count)];
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            int count = Math.Min(batchSize, data.Count - start);
+            EnsureCapacity(count);
+            for (int i = 0; i < count; i++)
+            {
+                index[i] = start + i;
+            }
+            _input!.SetBatch(count);
+            data.CopyBatch(index.AsSpan(0, count), _input.Span, data.HasLabels ? _labels.AsSpan(0, count) : default);
+            onBatch(start, count, Forward(logitsOnly ? LogitsLayerCount : _layers.Count));
+        }
+    }
+
+    private Tensor Forward(int layerCount)
+    {
+        var t = _input!;
+        for (int i = 0; i < layerCount; i++)
+        {
+            t = _layers[i].Forward(t, training: false);
+        }
+        return t;
+    }
+
+    private void EnsureCapacity(int batch)
+    {
+        if (_input is not null && _input.Capacity >= batch)
+        {
+            return;
+        }
+        _input = new Tensor(InputShape, batch);
+        _labels = new int[batch];
+        _dlogits = new Tensor(_layers[LogitsLayerCount - 1].OutputShape, batch);
+        foreach (var layer in _layers)
+        {
+            layer.EnsureCapacity(batch);
+        }
+    }
+
+    private void CheckData(Dataset data, string name)
+    {
+        if (data.SampleShape != InputShape)
+        {
+            throw new ArgumentException($"The data's samples are {data.SampleShape} but the model takes {InputShape}.", name);
+        }
+        if (!data.HasLabels)
+        {
+            throw new ArgumentException("Training and evaluation need labelled data.", name);
+        }
+        if (data.Count == 0)
+        {
+            throw new ArgumentException("The data set is empty.", name);
+        }
+        int classes = data.ClassCount();
+        if (classes > Classes)
+        {
+            throw new ArgumentException($"The data has label {classes - 1} but the model scores only {Classes} classes.", name);
+        }
+    }
+
+    /// <summary>The layer table, as Keras's model.summary().</summary>
+    public string Summary()
+    {
+        var sb = new StringBuilder();
+        string rule = new('_', 65);
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Model: \"{Name}\"");
+        sb.AppendLine(rule);
+        sb.AppendLine(" Layer (type)                Output Shape              Param #   ");
+        sb.AppendLine(new string('=', 65));
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            var layer = _layers[i];
+            string name = $"{layer.Name} ({layer.TypeName})";
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $" {name,-27} {layer.OutputShape.ToBatchString(),-25} {layer.ParameterCount,-10}").TrimEnd());
+            if (i < _layers.Count - 1)
+            {
+                sb.AppendLine();
+            }
+        }
+        sb.AppendLine(new string('=', 65));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Total params: {ParameterCount:N0} ({ParameterCount * 4 / 1024.0:F2} KB)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {ParameterCount:N0}");
+        sb.AppendLine("Non-trainable params: 0");
+        sb.AppendLine(rule);
+        return sb.ToString();
+    }
+
+    public void Dispose() => _pool.Dispose();
+}

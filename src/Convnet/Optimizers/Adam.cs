@@ -1,0 +1,58 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Layers;
+
+namespace Convnet.Optimizers;
+
+/// <summary>Adam (Kingma and Ba, 2015) with Keras's defaults: lr 1e-3, β1 0.9, β2 0.999, ε 1e-7.</summary>
+public sealed class Adam : Optimizer
+{
+    private float[][]? _m, _v;
+
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
+        : base(learningRate)
+    {
+        if (!(beta1 >= 0 && beta1 < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
+        }
+        if (!(beta2 >= 0 && beta2 < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
+        }
+        if (!(epsilon > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
+        }
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+    }
+
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Epsilon { get; }
+    public override string Name => "adam";
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        ["beta_1"] = Beta1.ToString("R", CultureInfo.InvariantCulture),
+        ["beta_2"] = Beta2.ToString("R", CultureInfo.InvariantCulture),
+        ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public override void Step(IReadOnlyList<Parameter> parameters)
+    {
+        _m ??= CreateState(parameters);
+        _v ??= CreateState(parameters);
+        Iterations++;
+        float bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
+        float bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            OptimizerKernels.Adam(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
+        }
+    }
+}

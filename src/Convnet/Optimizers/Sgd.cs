@@ -1,0 +1,41 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Layers;
+
+namespace Convnet.Optimizers;
+
+/// <summary>Stochastic gradient descent with (heavy-ball) momentum, as Keras's SGD.</summary>
+public sealed class Sgd : Optimizer
+{
+    private float[][]? _velocity;
+
+    public Sgd(float learningRate = 0.01f, float momentum = 0f)
+        : base(learningRate)
+    {
+        if (!(momentum >= 0 && momentum < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1).");
+        }
+        Momentum = momentum;
+    }
+
+    public float Momentum { get; }
+    public override string Name => "sgd";
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public override void Step(IReadOnlyList<Parameter> parameters)
+    {
+        _velocity ??= CreateState(parameters);
+        Iterations++;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            OptimizerKernels.SgdMomentum(p.Value, p.Gradient, _velocity[i], LearningRate, Momentum);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Convnet.Optimizers;
+using Xunit;
+
+namespace Convnet.Tests.Models;
+
+public class SequentialTests
+{
+    [Fact]
+    public void Summary_of_reference_model_reports_225034_parameters()
+    {
+        using var model = ReferenceModel.Create();
+        Assert.Equal(225_034, model.ParameterCount);
+        string summary = model.Summary();
+        Assert.Contains("Total params: 225,034", summary);
+        Assert.Contains("conv2d_1 (Conv2D)", summary);
+        Assert.Contains("(None, 5, 5, 64)", summary);
+    }
+
+    [Fact]
+    public void Reference_model_fits_synthetic_patterns_to_full_training_accuracy()
+    {
+        var data = SyntheticDigits.Create(300, seed: 7);
+        using var model = ReferenceModel.Create(seed: 3, threads: 2);
+        model.Compile(new Adam());
+        var history = model.Fit(data, epochs: 6, batchSize: 32, seed: 11);
+        Assert.True(history.Loss[^1] < history.Loss[0] / 5, $"loss {string.Join(", ", history.Loss)}");
+        var (_, accuracy) = model.Evaluate(data);
+        Assert.Equal(1.0, accuracy);
+    }
+
+    [Fact]
+    public void One_and_two_threads_give_bit_identical_weights()
+    {
+        var data = SyntheticDigits.Create(200, seed: 5);
+        float[] Train(int threads)
+        {
+            using var model = ReferenceModel.Create(seed: 9, threads: threads);
+            model.Compile(new Adam());
+            model.Fit(data, epochs: 1, batchSize: 64, seed: 4);
+            var weights = new List<float>();
+            foreach (var p in model.Parameters)
+            {
+                weights.AddRange(p.Value.ToArray());
+            }
+            return weights.ToArray();
+        }
+        var one = Train(1);
+        var two = Train(2);
+        Assert.Equal(one.Length, two.Length);
+        for (int i = 0; i < one.Length; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[i]), BitConverter.SingleToInt32Bits(two[i]));
+        }
+    }
+}

@@ -1,0 +1,77 @@
+namespace Convnet.IO;
+
+/// <summary>
+/// One named float32 tensor as stored in a model file: row-major <see cref="Data"/> of length
+/// equal to the product of <see cref="Shape"/> (1 for the empty shape of a scalar).
+/// Equality compares names, shapes and the bits of every value.
+/// </summary>
+public sealed record NamedTensor
+{
+    public NamedTensor(string name, int[] shape, float[] data)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(data);
+        long count = ElementCount(shape);
+        if (count != data.Length)
+        {
+            throw new ArgumentException($"Tensor '{name}' has shape [{string.Join(", ", shape)}] ({count} values) but {data.Length} data values.", nameof(data));
+        }
+        Name = name;
+        Shape = shape;
+        Data = data;
+    }
+
+    public string Name { get; }
+    public int[] Shape { get; }
+    public float[] Data { get; }
+
+    /// <summary>The product of <paramref name="shape"/>; throws for a negative dimension or a product beyond the largest array.</summary>
+    public static long ElementCount(ReadOnlySpan<int> shape)
+    {
+        long count = 1;
+        foreach (int dim in shape)
+        {
+            if (dim < 0)
+            {
+                throw new ArgumentException($"Shape dimensions must be non-negative, got [{string.Join(", ", shape.ToArray())}].", nameof(shape));
+            }
+            count *= dim;
+            if (count > Array.MaxLength)
+            {
+                throw new ArgumentException($"Shape [{string.Join(", ", shape.ToArray())}] has more values than an array can hold.", nameof(shape));
+            }
+        }
+        return count;
+    }
+
+    public bool Equals(NamedTensor? other)
+    {
+        if (other is null)
+        {
+            return false;
+        }
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+        return Name == other.Name
+            && Shape.AsSpan().SequenceEqual(other.Shape)
+            && System.Runtime.InteropServices.MemoryMarshal.AsBytes(Data.AsSpan())
+                .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(other.Data.AsSpan()));
+    }
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Name);
+        foreach (int dim in Shape)
+        {
+            hash.Add(dim);
+        }
+        hash.Add(Data.Length);
+        return hash.GetHashCode();
+    }
+
+    public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
+}

@@ -397,5 +397,11 @@ public sealed class Sequential : IDisposable
         return sb.ToString();
     }
 
+    /// <summary>Saves weights and architecture as safetensors (see <see cref="ModelFile"/>).</summary>
+    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null) => ModelFile.Save(this, path, metadata);
+
+    /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
+    public static Sequential Load(string path, int threads = 0) => ModelFile.Load(path, threads).Model;
+
     public void Dispose() => _pool.Dispose();
 }

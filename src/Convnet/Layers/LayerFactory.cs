@@ -1,0 +1,35 @@
+using System.Globalization;
+
+namespace Convnet.Layers;
+
+/// <summary>Recreates a layer from its <see cref="Layer.TypeName"/> and <see cref="Layer.Config"/>.</summary>
+public static class LayerFactory
+{
+    public static Layer Create(string typeName, IReadOnlyDictionary<string, string> config) => typeName switch
+    {
+        "Conv2D" => new Conv2D(
+            Int(config, "filters"),
+            Int(config, "kernel_size"),
+            Int(config, "stride"),
+            Text(config, "padding") switch
+            {
+                "same" => Padding.Same,
+                "valid" => Padding.Valid,
+                var other => throw new FormatException($"unknown padding '{other}'"),
+            }),
+        "Dense" => new Dense(Int(config, "units")),
+        "MaxPooling2D" => new MaxPool2D(Int(config, "pool_size"), Int(config, "stride")),
+        "ReLU" => new ReLU(),
+        "Flatten" => new Flatten(),
+        "Softmax" => new Softmax(),
+        _ => throw new FormatException($"unknown layer type '{typeName}'"),
+    };
+
+    private static string Text(IReadOnlyDictionary<string, string> config, string key)
+        => config.TryGetValue(key, out var value) ? value : throw new FormatException($"missing '{key}'");
+
+    private static int Int(IReadOnlyDictionary<string, string> config, string key)
+        => int.TryParse(Text(config, key), NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new FormatException($"'{key}' is not a non-negative integer");
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Convnet.Models;
+
+namespace Convnet.Cli.Commands;
+
+internal static class SummaryCommand
+{
+    public static Command Create()
+    {
+        var model = Options.Model("Model file to describe.");
+        var arch = new Option<string?>("--arch") { Description = $"Describe a named architecture instead ({string.Join(", ", Architectures.Names)}), for 28×28×1 inputs and 10 classes." };
+        var command = new Command("summary", "Print a model's layers, output shapes and parameter counts, as Keras's model.summary().")
+        {
+            model, arch,
+        };
+        command.SetAction(parse => Cli.Execute(parse, output =>
+        {
+            string? name = parse.GetValue(arch);
+            if (name is not null)
+            {
+                if (!Architectures.Names.Contains(name))
+                {
+                    throw new UserError($"unknown --arch '{name}'; known: {string.Join(", ", Architectures.Names)}");
+                }
+                using var fresh = Architectures.Create(name, Data.KaggleCsv.ImageShape, 10, seed: 0, threads: 1);
+                output.Write(fresh.Summary());
+                return 0;
+            }
+            string path = parse.GetValue(model)!;
+            Cli.CheckExists(path, "model");
+            var (net, metadata) = ModelFile.Load(path, threads: 1);
+            using (net)
+            {
+                output.Write(net.Summary());
+                foreach (var key in new[] { "arch", "epochs", "batch_size", "learning_rate", "seed", "train_file", "train_images", "train_seconds" })
+                {
+                    if (metadata.TryGetValue(key, out var value))
+                    {
+                        output.WriteLine($"{key}: {value}");
+                    }
+                }
+            }
+            return 0;
+        }));
+        return command;
+    }
+}

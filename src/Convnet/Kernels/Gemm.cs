@@ -45,6 +45,10 @@ public static unsafe class Gemm
     /// a[i * lda + p], or a[p * lda + i] when transposed; likewise b with ldb; c[i, j] is c[i * ldc + j].
     /// </summary>
     public static void Multiply(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB, int m, int n, int k, Span<float> c, int ldc, bool accumulate)
+        => Multiply(a, lda, transA, b, ldb, transB, m, n, k, c, ldc, accumulate, default);
+
+    /// <summary>As the overload above, and when <paramref name="bias"/> is given (length n) it is added to every row of c, in the microkernel's epilogue.</summary>
+    public static void Multiply(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias)
     {
         CheckSizes(a.Length, lda, transA ? k : m, transA ? m : k, "a");
         CheckSizes(b.Length, ldb, transB ? n : k, transB ? k : n, "b");
@@ -55,59 +59,110 @@ public static unsafe class Gemm
         }
         if (k == 0)
         {
-            if (!accumulate)
+            for (int i = 0; i < m; i++)
             {
-                for (int i = 0; i < m; i++)
+                var row = c.Slice(i * ldc, n);
+                if (!accumulate)
                 {
-                    c.Slice(i * ldc, n).Clear();
+                    row.Clear();
+                }
+                if (!bias.IsEmpty)
+                {
+                    Elementwise.Map<AddOperator>(row, bias, row);
                 }
             }
             return;
         }
         if (!Vector256.IsHardwareAccelerated)
         {
-            MultiplyScalar(a, lda, transA, b, ldb, transB, m, n, k, c, ldc, accumulate);
+            MultiplyScalar(a, lda, transA, b, ldb, transB, m, n, k, c, ldc, accumulate, bias);
             return;
         }
 
         int nr = NR;
-        int packASize = MC * KC;
-        int packBSize = KC * ((Math.Min(n, NC) + nr - 1) / nr * nr);
-        var packA = t_packA is { } pa && pa.Length >= packASize ? pa : (t_packA = GC.AllocateArray<float>(packASize, pinned: true));
+        int packBSize = Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr);
+        var packA = t_packA is { } pa && pa.Length >= MR * KC ? pa : (t_packA = GC.AllocateArray<float>(MR * KC, pinned: true));
         var packB = t_packB is { } pb && pb.Length >= packBSize ? pb : (t_packB = GC.AllocateArray<float>(Math.Max(packBSize, KC * NC / 4), pinned: true));
         float* edge = stackalloc float[MR * 32];
-
-        fixed (float* pA = a, pB = b, pC = c, bufA = packA, bufB = packB)
+        bool hasBias = !bias.IsEmpty;
+        if (hasBias && bias.Length != n)
         {
+            throw new ArgumentException($"Bias length {bias.Length} differs from n={n}.", nameof(bias));
+        }
+
+        fixed (float* pA = a, pB = b, pC = c, pBias = bias, bufA = packA, bufB = packB)
+        {
+            // op(a)[i, p] = a[i * aRow + p * aCol]
+            nint aRow = transA ? 1 : lda, aCol = transA ? lda : 1;
             for (int jc = 0; jc < n; jc += NC)
             {
                 int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                // Equal k blocks of at most KC, so no block is a short remainder.
+                int kBlock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+                for (int pc = 0; pc < k; pc += kBlock)
                 {
-                    int kc = Math.Min(KC, k - pc);
+                    int kc = Math.Min(kBlock, k - pc);
                     bool add = accumulate || pc > 0;
-                    PackB(pB, ldb, transB, pc, kc, jc, nc, nr, bufB);
+                    float* biasBlock = hasBias && pc == 0 ? pBias + jc : null;
+                    if (transB)
+                    {
+                        PackB(pB, ldb, transB, pc, kc, jc, nc, nr, bufB);
+                    }
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mc = Math.Min(MC, m - ic);
-                        PackA(pA, lda, transA, ic, mc, pc, kc, bufA);
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int cols = Math.Min(nr, nc - jr);
-                            float* bPanel = bufB + jr * kc;
+                            // A full panel of an untransposed b is read in place, with its row stride;
+                            // transposed and edge panels are packed (zero-padded) first.
+                            float* bPanel;
+                            nint bStride;
+                            if (transB)
+                            {
+                                bPanel = bufB + jr * kc;
+                                bStride = nr;
+                            }
+                            else if (cols == nr)
+                            {
+                                bPanel = pB + (long)pc * ldb + jc + jr;
+                                bStride = ldb;
+                            }
+                            else
+                            {
+                                bPanel = bufB;
+                                bStride = nr;
+                                if (ic == 0)
+                                {
+                                    PackB(pB, ldb, false, pc, kc, jc + jr, cols, nr, bufB);
+                                }
+                            }
+                            float* biasTile = biasBlock is null ? null : biasBlock + jr;
                             for (int ir = 0; ir < mc; ir += MR)
                             {
                                 int rows = Math.Min(MR, mc - ir);
-                                float* aPanel = bufA + ir * kc;
                                 float* cTile = pC + (long)(ic + ir) * ldc + jc + jr;
+                                float* aPanel;
+                                nint rs, cs;
+                                if (rows == MR)
+                                {
+                                    aPanel = pA + (ic + ir) * aRow + pc * aCol;
+                                    (rs, cs) = (aRow, aCol);
+                                }
+                                else
+                                {
+                                    PackA(pA, lda, transA, ic + ir, rows, pc, kc, bufA);
+                                    aPanel = bufA;
+                                    (rs, cs) = (1, MR);
+                                }
                                 if (rows == MR && cols == nr)
                                 {
-                                    Microkernel(kc, aPanel, bPanel, cTile, ldc, add);
+                                    Microkernel(kc, aPanel, rs, cs, bPanel, bStride, cTile, ldc, add, biasTile);
                                 }
                                 else
                                 {
                                     // Edge tile: compute a full tile into a scratch block, then add the valid part.
-                                    Microkernel(kc, aPanel, bPanel, edge, nr, false);
+                                    Microkernel(kc, aPanel, rs, cs, bPanel, bStride, edge, nr, false, biasTile);
                                     for (int i = 0; i < rows; i++)
                                     {
                                         for (int j = 0; j < cols; j++)
@@ -124,7 +179,6 @@ public static unsafe class Gemm
         }
     }
 
-    // A stored matrix of rows × cols with row stride ld must fit in length.
     private static void CheckSizes(int length, int ld, int rows, int cols, string name)
     {
         if (rows < 0 || cols < 0 || ld < cols)
@@ -137,52 +191,20 @@ public static unsafe class Gemm
         }
     }
 
-    // Packs op(A)[ic..ic+mc, pc..pc+kc] as panels of MR rows: panel p holds [kk * MR + ii], zero-padded.
-    private static void PackA(float* a, int lda, bool transA, int ic, int mc, int pc, int kc, float* dst)
+    // Packs rows [i0, i0 + rows) (rows ≤ MR) of op(A)[·, pc..pc+kc] as one panel [kk * MR + ii], zero-padded.
+    private static void PackA(float* a, int lda, bool transA, int i0, int rows, int pc, int kc, float* dst)
     {
-        for (int ir = 0; ir < mc; ir += MR)
+        for (int kk = 0; kk < kc; kk++)
         {
-            int rows = Math.Min(MR, mc - ir);
-            float* panel = dst + ir * kc;
-            if (transA)
+            float* d = dst + kk * MR;
+            int ii = 0;
+            for (; ii < rows; ii++)
             {
-                // a: [k, lda]; rows of the panel are contiguous runs of a.
-                for (int kk = 0; kk < kc; kk++)
-                {
-                    float* src = a + (long)(pc + kk) * lda + ic + ir;
-                    float* d = panel + kk * MR;
-                    int ii = 0;
-                    for (; ii < rows; ii++)
-                    {
-                        d[ii] = src[ii];
-                    }
-                    for (; ii < MR; ii++)
-                    {
-                        d[ii] = 0;
-                    }
-                }
+                d[ii] = transA ? a[(long)(pc + kk) * lda + i0 + ii] : a[(long)(i0 + ii) * lda + pc + kk];
             }
-            else
+            for (; ii < MR; ii++)
             {
-                // a: [m, lda]
-                for (int ii = 0; ii < MR; ii++)
-                {
-                    if (ii < rows)
-                    {
-                        float* src = a + (long)(ic + ir + ii) * lda + pc;
-                        for (int kk = 0; kk < kc; kk++)
-                        {
-                            panel[kk * MR + ii] = src[kk];
-                        }
-                    }
-                    else
-                    {
-                        for (int kk = 0; kk < kc; kk++)
-                        {
-                            panel[kk * MR + ii] = 0;
-                        }
-                    }
-                }
+                d[ii] = 0;
             }
         }
     }
@@ -245,23 +267,25 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Microkernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    private static void Microkernel(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            Microkernel512(kc, a, b, c, ldc, accumulate);
+            Microkernel512(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
         }
         else
         {
-            Microkernel256(kc, a, b, c, ldc, accumulate);
+            Microkernel256(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
         }
     }
 
-    // c: [6, 32] block with row stride ldc; a: packed [kc, 6]; b: packed [kc, 32]
-    private static void Microkernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    // c: [6, 32] block with row stride ldc (+= or =, plus bias[0..32] when given);
+    // a: element (r, p) at a[r * rs + p * cs]; b: row p at b + p * bs, 32 wide.
+    private static void Microkernel512(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        nint rs2 = 2 * rs, rs3 = 3 * rs, rs4 = 4 * rs, rs5 = 5 * rs;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
@@ -269,30 +293,32 @@ public static unsafe class Gemm
             var x = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
             c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
+            x = Vector512.Create(a[rs]);
             c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
             c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
+            x = Vector512.Create(a[rs2]);
             c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
             c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
+            x = Vector512.Create(a[rs3]);
             c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
             c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
+            x = Vector512.Create(a[rs4]);
             c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
             c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
+            x = Vector512.Create(a[rs5]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
             c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            a += MR;
-            b += 32;
+            a += cs;
+            b += bs;
         }
-        Store512(c, accumulate, c00, c01);
-        Store512(c + ldc, accumulate, c10, c11);
-        Store512(c + 2 * ldc, accumulate, c20, c21);
-        Store512(c + 3 * ldc, accumulate, c30, c31);
-        Store512(c + 4 * ldc, accumulate, c40, c41);
-        Store512(c + 5 * ldc, accumulate, c50, c51);
+        var bias0 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias);
+        var bias1 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
+        Store512(c, accumulate, c00 + bias0, c01 + bias1);
+        Store512(c + ldc, accumulate, c10 + bias0, c11 + bias1);
+        Store512(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
+        Store512(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
+        Store512(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
+        Store512(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -307,11 +333,12 @@ public static unsafe class Gemm
         v1.Store(c + 16);
     }
 
-    // c: [6, 16] block with row stride ldc; a: packed [kc, 6]; b: packed [kc, 16]
-    private static void Microkernel256(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    // c: [6, 16] block; otherwise as Microkernel512.
+    private static void Microkernel256(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        nint rs2 = 2 * rs, rs3 = 3 * rs, rs4 = 4 * rs, rs5 = 5 * rs;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b);
@@ -319,30 +346,32 @@ public static unsafe class Gemm
             var x = Vector256.Create(a[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[1]);
+            x = Vector256.Create(a[rs]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
             c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[2]);
+            x = Vector256.Create(a[rs2]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
             c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[3]);
+            x = Vector256.Create(a[rs3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
             c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[4]);
+            x = Vector256.Create(a[rs4]);
             c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
             c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[5]);
+            x = Vector256.Create(a[rs5]);
             c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-            a += MR;
-            b += 16;
+            a += cs;
+            b += bs;
         }
-        Store256(c, accumulate, c00, c01);
-        Store256(c + ldc, accumulate, c10, c11);
-        Store256(c + 2 * ldc, accumulate, c20, c21);
-        Store256(c + 3 * ldc, accumulate, c30, c31);
-        Store256(c + 4 * ldc, accumulate, c40, c41);
-        Store256(c + 5 * ldc, accumulate, c50, c51);
+        var bias0 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias);
+        var bias1 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + 8);
+        Store256(c, accumulate, c00 + bias0, c01 + bias1);
+        Store256(c + ldc, accumulate, c10 + bias0, c11 + bias1);
+        Store256(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
+        Store256(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
+        Store256(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
+        Store256(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -362,7 +391,7 @@ public static unsafe class Gemm
         => MultiplyScalar(a, transA ? m : k, transA, b, transB ? k : n, transB, m, n, k, c, n, accumulate);
 
     /// <summary>The scalar twin with leading dimensions.</summary>
-    public static void MultiplyScalar(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB, int m, int n, int k, Span<float> c, int ldc, bool accumulate)
+    public static void MultiplyScalar(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias = default)
     {
         CheckSizes(a.Length, lda, transA ? k : m, transA ? m : k, "a");
         CheckSizes(b.Length, ldb, transB ? n : k, transB ? k : n, "b");
@@ -377,6 +406,10 @@ public static unsafe class Gemm
                     float x = transA ? a[p * lda + i] : a[i * lda + p];
                     float y = transB ? b[j * ldb + p] : b[p * ldb + j];
                     sum += x * y;
+                }
+                if (!bias.IsEmpty)
+                {
+                    sum += bias[j];
                 }
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
             }

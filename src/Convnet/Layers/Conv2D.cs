@@ -124,8 +124,7 @@ public sealed class Conv2D : Layer
             Convolution.Im2Col(_x.Sample(start + i), _g, col.Slice(i * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize));
         }
         var y = _y!.Samples(start, count);
-        Gemm.MatMul(col, Kernel.Value, rows, Filters, _g.PatchSize, y);
-        Elementwise.AddBias(y, Bias.Value, rows);
+        Gemm.Multiply(col, _g.PatchSize, false, Kernel.Value, Filters, false, rows, Filters, _g.PatchSize, y, Filters, accumulate: false, bias: Bias.Value);
     }
 
     // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)

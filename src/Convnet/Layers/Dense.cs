@@ -82,8 +82,7 @@ public sealed class Dense : Layer
     {
         var (start, count) = Chunks.Range(chunk, _x!.Batch);
         var y = _y!.Samples(start, count);
-        Gemm.MatMul(_x.Samples(start, count), Kernel.Value, count, Units, InputShape.Size, y);
-        Elementwise.AddBias(y, Bias.Value, count);
+        Gemm.Multiply(_x.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
     }
 
     // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ

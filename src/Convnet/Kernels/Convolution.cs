@@ -88,6 +88,7 @@ public static class Convolution
     {
         int c = g.Channels;
         int rowLength = g.PatchSize;
+        int run = g.KernelWidth * c;
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
@@ -95,11 +96,19 @@ public static class Convolution
                 var row = col.Slice((oy * g.OutWidth + ox) * rowLength, rowLength);
                 int y0 = oy * g.Stride - g.PadTop;
                 int x0 = ox * g.Stride - g.PadLeft;
+                bool inside = x0 >= 0 && x0 + g.KernelWidth <= g.Width;
                 for (int ky = 0; ky < g.KernelHeight; ky++)
                 {
                     int y = y0 + ky;
                     if (y < 0 || y >= g.Height)
                     {
+                        continue;
+                    }
+                    if (inside)
+                    {
+                        // A kernel row covers one contiguous run of the channels-last image.
+                        var d = dx.Slice((y * g.Width + x0) * c, run);
+                        Elementwise.Map<AddOperator>(d, row.Slice(ky * run, run), d);
                         continue;
                     }
                     for (int kx = 0; kx < g.KernelWidth; kx++)

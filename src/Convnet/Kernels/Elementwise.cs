@@ -135,14 +135,34 @@ public static partial class Elementwise
         }
     }
 
-    // x: [rows, cols] → sums[c] += Σ_r x[r, c]
+    // x: [rows, cols] → sums[c] += Σ_r x[r, c], summed row by row in order
     public static void AddColumnSums(ReadOnlySpan<float> x, int rows, Span<float> sums)
     {
         int cols = sums.Length;
         CheckLengths(rows * cols, x.Length);
-        for (int r = 0; r < rows; r++)
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ss = ref MemoryMarshal.GetReference(sums);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            Map<AddOperator>(sums, x.Slice(r * cols, cols), sums);
+            for (; j <= cols - Vector512<float>.Count; j += Vector512<float>.Count)
+            {
+                var acc = Vector512.LoadUnsafe(ref ss, (nuint)j);
+                for (int r = 0; r < rows; r++)
+                {
+                    acc += Vector512.LoadUnsafe(ref xs, (nuint)(r * cols + j));
+                }
+                acc.StoreUnsafe(ref ss, (nuint)j);
+            }
+        }
+        for (; j < cols; j++)
+        {
+            float acc = Unsafe.Add(ref ss, j);
+            for (int r = 0; r < rows; r++)
+            {
+                acc += Unsafe.Add(ref xs, r * cols + j);
+            }
+            Unsafe.Add(ref ss, j) = acc;
         }
     }
 

@@ -20,10 +20,10 @@ public interface IBinaryOperator
     static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y);
 }
 
-/// <summary>max(x, 0).</summary>
+/// <summary>max(x, 0); NaN stays NaN, as in the vector forms (IEEE 754-2019 maximum).</summary>
 public readonly struct ReluOperator : IUnaryOperator
 {
-    public static float Apply(float x) => x > 0 ? x : 0;
+    public static float Apply(float x) => MathF.Max(x, 0);
     public static Vector256<float> Apply(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
     public static Vector512<float> Apply(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
 }

@@ -166,31 +166,35 @@ public static partial class Elementwise
         }
     }
 
-    /// <summary>y[i] = x[i] / 255: bytes to [0, 1].</summary>
+    /// <summary>
+    /// y[i] = x[i] / 255: bytes to [0, 1], a correctly rounded division as in Keras's x / 255.
+    /// (Multiplying by the rounded reciprocal 1f / 255f is off by one ulp for 126 of the 256 byte values.)
+    /// </summary>
     public static void BytesToUnit(ReadOnlySpan<byte> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
-        const float scale = 1f / 255f;
+        const float divisor = 255f;
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             ref byte xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
+            var divisors = Vector512.Create(divisor);
             for (; i <= x.Length - Vector512<byte>.Count; i += Vector512<byte>.Count)
             {
                 var bytes = Vector512.LoadUnsafe(ref xs, (nuint)i);
                 var (lo, hi) = Vector512.Widen(bytes);
                 var (a, b) = Vector512.Widen(lo);
                 var (c, d) = Vector512.Widen(hi);
-                (Vector512.ConvertToSingle(a.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)i);
-                (Vector512.ConvertToSingle(b.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 16));
-                (Vector512.ConvertToSingle(c.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 32));
-                (Vector512.ConvertToSingle(d.AsInt32()) * scale).StoreUnsafe(ref ys, (nuint)(i + 48));
+                (Vector512.ConvertToSingle(a.AsInt32()) / divisors).StoreUnsafe(ref ys, (nuint)i);
+                (Vector512.ConvertToSingle(b.AsInt32()) / divisors).StoreUnsafe(ref ys, (nuint)(i + 16));
+                (Vector512.ConvertToSingle(c.AsInt32()) / divisors).StoreUnsafe(ref ys, (nuint)(i + 32));
+                (Vector512.ConvertToSingle(d.AsInt32()) / divisors).StoreUnsafe(ref ys, (nuint)(i + 48));
             }
         }
         for (; i < x.Length; i++)
         {
-            y[i] = x[i] * scale;
+            y[i] = x[i] / divisor;
         }
     }
 

@@ -17,6 +17,7 @@ public sealed class Conv2D : Layer
     private Parameter? _kernel, _bias;
     private Tensor? _x, _y, _dx, _dy;
     private float[] _col = [];
+    private float[] _dcol = [];
 
     public Conv2D(int filters, int kernelSize, int stride = 1, Padding padding = Padding.Valid, Initializer initializer = Initializer.GlorotUniform)
     {
@@ -97,9 +98,14 @@ public sealed class Conv2D : Layer
         {
             _dx = Reserve(_dx, InputShape, batch);
         }
-        if (_col.Length < batch * _g.OutPixels * _g.PatchSize)
+        int colLength = batch * _g.OutPixels * _g.PatchSize;
+        if (_col.Length < colLength)
         {
-            _col = GC.AllocateArray<float>(batch * _g.OutPixels * _g.PatchSize, pinned: true);
+            _col = GC.AllocateArray<float>(colLength, pinned: true);
+        }
+        if (ComputeInputGradient && _dcol.Length < colLength)
+        {
+            _dcol = GC.AllocateArray<float>(colLength, pinned: true);
         }
     }
 
@@ -149,8 +155,8 @@ public sealed class Conv2D : Layer
     {
         var (start, count) = Chunks.Range(chunk, _dy!.Batch);
         int rows = count * _g.OutPixels;
-        // The columns were consumed by the weight gradient above, so dcol reuses their memory.
-        var dcol = _col.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
+        // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
+        var dcol = _dcol.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
         Gemm.MatMulTransB(_dy.Samples(start, count), Kernel.Value, rows, _g.PatchSize, Filters, dcol);
         var dx = _dx!.Samples(start, count);
         dx.Clear();

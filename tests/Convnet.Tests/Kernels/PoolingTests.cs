@@ -1,0 +1,85 @@
+using Convnet.Kernels;
+using Convnet.Runtime;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Convnet.Tests.Kernels;
+
+/// <summary>
+/// Max pooling, vectorised across channels, against its scalar twin, bit for bit (a max is exact):
+/// the same maxima and the same argmax indices, including ties (first in window order wins).
+/// Channels 1–40 cover below, at, between and above the 16-float vector width.
+/// </summary>
+public class PoolingTests
+{
+    public sealed record PoolCase(int Pool, int Stride, int Height, int Width, int Channels, bool Ties, int Seed);
+
+    private static Arbitrary<PoolCase> Cases =>
+        (from pool in Gen.Choose(1, 3)
+         from stride in Gen.Choose(1, 3)
+         from height in Gen.Choose(pool, 9)
+         from width in Gen.Choose(pool, 9)
+         from channels in Gen.Choose(1, 40)
+         from ties in Gen.Elements(false, true)
+         from seed in Gen.Choose(0, int.MaxValue)
+         select new PoolCase(pool, stride, height, width, channels, ties, seed)).ToArbitrary();
+
+    [Property(MaxTest = 150)]
+    public Property MaxForward_equals_MaxForwardScalar_and_picks_the_first_maximum()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Pool, c.Stride, same: false);
+            var x = new float[c.Height * c.Width * c.Channels];
+            for (int i = 0; i < x.Length; i++)
+            {
+                // With ties, values come from {0, 1, 2, 3} so windows often hold equal maxima.
+                x[i] = c.Ties ? rng.NextInt(4) : rng.NextFloat(-1, 1);
+            }
+            int outputs = g.OutPixels * c.Channels;
+            var y = new float[outputs];
+            var argmax = new int[outputs];
+            var yScalar = new float[outputs];
+            var argmaxScalar = new int[outputs];
+            Pooling.MaxForward(x, g, y, argmax);
+            Pooling.MaxForwardScalar(x, g, yScalar, argmaxScalar);
+            Support.Numerics.AssertBitEqual(yScalar, y, $"max {c}");
+            Assert.Equal(argmaxScalar, argmax);
+
+            // And both are right: the first (ky, kx) in the window holding the window's maximum.
+            for (int oy = 0; oy < g.OutHeight; oy++)
+            {
+                for (int ox = 0; ox < g.OutWidth; ox++)
+                {
+                    for (int ch = 0; ch < c.Channels; ch++)
+                    {
+                        int first = -1;
+                        for (int ky = 0; ky < c.Pool; ky++)
+                        {
+                            for (int kx = 0; kx < c.Pool; kx++)
+                            {
+                                int index = ((oy * c.Stride + ky) * c.Width + ox * c.Stride + kx) * c.Channels + ch;
+                                if (first < 0 || x[index] > x[first])
+                                {
+                                    first = index;
+                                }
+                            }
+                        }
+                        int o = (oy * g.OutWidth + ox) * c.Channels + ch;
+                        Assert.Equal(first, argmax[o]);
+                        Assert.Equal(x[first], y[o]);
+                    }
+                }
+            }
+        });
+
+    [Fact]
+    public void MaxBackward_routes_each_gradient_to_its_argmax_and_accumulates()
+    {
+        float[] dx = [1, 1, 1, 1];
+        Pooling.MaxBackward([0.5f, 2f, 4f], [3, 0, 3], dx);
+        Assert.Equal([3f, 1f, 1f, 5.5f], dx);
+    }
+}

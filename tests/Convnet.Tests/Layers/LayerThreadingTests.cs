@@ -1,0 +1,80 @@
+using Convnet.Layers;
+using Convnet.Runtime;
+using Convnet.Tensors;
+using Convnet.Tests.Support;
+using Xunit;
+
+namespace Convnet.Tests.Layers;
+
+/// <summary>
+/// Work is split into chunks of 16 samples and fixed reduction blocks, never by thread count, so a
+/// layer's outputs, input gradients and parameter gradients must be bit-identical on one and on two
+/// threads, for every batch size from 1 to 40 (one, two and three chunks, full and partial).
+/// </summary>
+public class LayerThreadingTests
+{
+    public static TheoryData<string> Layers =>
+    [
+        // 12×12×3 → rows = 40·144 = 5760 > 4096 with a 27-column patch: the segmented reduction.
+        "conv-same-segmented",
+        // 9×9×8, 72-column patch: dW is reduced in two row blocks of 48.
+        "conv-valid-row-blocks",
+        "dense-row-blocks",
+        "dense-small",
+        "maxpool",
+        "maxpool-overlapping-wide",
+        "relu",
+        "flatten",
+        "softmax",
+    ];
+
+    private static (Layer Layer, Shape Input) Create(string name) => name switch
+    {
+        "conv-same-segmented" => (new Conv2D(8, 3, 1, Padding.Same), Shape.Image(12, 12, 3)),
+        "conv-valid-row-blocks" => (new Conv2D(20, 3, 2, Padding.Valid), Shape.Image(9, 9, 8)),
+        "dense-row-blocks" => (new Dense(10), Shape.Vector(100)),
+        "dense-small" => (new Dense(7), Shape.Vector(30)),
+        "maxpool" => (new MaxPool2D(2), Shape.Image(8, 8, 5)),
+        "maxpool-overlapping-wide" => (new MaxPool2D(3, 2), Shape.Image(9, 9, 37)),
+        "relu" => (new ReLU(), Shape.Image(7, 7, 3)),
+        "flatten" => (new Flatten(), Shape.Image(5, 4, 3)),
+        "softmax" => (new Convnet.Layers.Softmax(), Shape.Vector(12)),
+        _ => throw new ArgumentException(name),
+    };
+
+    private const int MaxBatch = 40;
+
+    [Theory]
+    [MemberData(nameof(Layers))]
+    public void One_and_two_threads_give_bit_identical_results_for_batches_1_to_40(string name)
+    {
+        using var pool1 = new WorkerPool(1);
+        using var pool2 = new WorkerPool(2);
+        var (one, input) = Create(name);
+        var (two, _) = Create(name);
+        var store1 = new ParameterStore();
+        var store2 = new ParameterStore();
+        one.Build(input, new LayerContext(pool1, store1, 17, 0));
+        two.Build(input, new LayerContext(pool2, store2, 17, 0));
+        Numerics.AssertBitEqual(store1.Values, store2.Values, $"{name} initial parameters");
+        one.EnsureCapacity(MaxBatch);
+        two.EnsureCapacity(MaxBatch);
+        var x = new Tensor(input, MaxBatch);
+        var dy = new Tensor(one.OutputShape, MaxBatch);
+        var rng = new Rng(5);
+        for (int batch = 1; batch <= MaxBatch; batch++)
+        {
+            x.SetBatch(batch);
+            dy.SetBatch(batch);
+            Numerics.Uniform(ref rng, x.Span);
+            Numerics.Uniform(ref rng, dy.Span);
+            string at = $"{name}, batch {batch}";
+
+            Numerics.AssertBitEqual(one.Forward(x, training: true).Span, two.Forward(x, training: true).Span, $"{at}: forward");
+            store1.ZeroGradients();
+            store2.ZeroGradients();
+            Numerics.AssertBitEqual(one.Backward(dy)!.Span, two.Backward(dy)!.Span, $"{at}: input gradient");
+            Numerics.AssertBitEqual(store1.Gradients, store2.Gradients, $"{at}: parameter gradients");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Parameters;
+using Convnet.Data;
+using Convnet.Models;
+
+namespace Convnet.Benchmarks;
+
+/// <summary>
+/// One training step (forward, cross-entropy, backward, Adam) of the reference model on a batch of 64
+/// MNIST-shaped images. The model is warmed in GlobalSetup, so the steady state should allocate nothing.
+/// </summary>
+[MemoryDiagnoser]
+public class TrainingStepBenchmarks
+{
+    private const int Samples = 1024;
+    private Sequential _model = null!;
+    private Dataset _data = null!;
+    private int[] _order = [];
+    private int _step;
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public static double Flops(string method, ParameterInstances parameters)
+    {
+        using var model = Fixtures.ReferenceModel(threads: 1);
+        return Fixtures.TrainingFlopsPerSample(model) * Fixtures.TrainBatch;
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _model = Fixtures.ReferenceModel(Threads);
+        _data = Fixtures.SyntheticMnist(Samples);
+        _order = Enumerable.Range(0, Samples).ToArray();
+        new Random(7).Shuffle(_order);
+        for (int i = 0; i < 2 * Samples / Fixtures.TrainBatch; i++)
+        {
+            TrainBatch();
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _model.Dispose();
+
+    [Benchmark]
+    public double TrainBatch()
+    {
+        int start = _step * Fixtures.TrainBatch % Samples;
+        _step++;
+        return _model.TrainBatch(_data, _order.AsSpan(start, Fixtures.TrainBatch), out _);
+    }
+}
+
+/// <summary>Inference of the reference model: Predict over 1,000 images (in one batch of 1,000), and Predict of one image.</summary>
+[MemoryDiagnoser]
+public class InferenceBenchmarks
+{
+    private Sequential _model = null!;
+    private Dataset _data = null!;
+    private float[] _image = [];
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public static double Flops(string method, ParameterInstances parameters)
+    {
+        using var model = Fixtures.ReferenceModel(threads: 1);
+        return Fixtures.ForwardFlopsPerSample(model) * (method == nameof(PredictBatch) ? Fixtures.InferenceBatch : 1);
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _model = Fixtures.ReferenceModel(Threads);
+        _data = Fixtures.SyntheticMnist(Fixtures.InferenceBatch);
+        _image = new float[28 * 28];
+        Fixtures.Fill(_image, 3);
+        PredictBatch();
+        PredictOne();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _model.Dispose();
+
+    [Benchmark]
+    public float[] PredictBatch() => _model.Predict(_data, Fixtures.InferenceBatch);
+
+    [Benchmark]
+    public float[] PredictOne() => _model.Predict(_image);
+}

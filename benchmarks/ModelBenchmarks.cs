@@ -38,6 +38,16 @@ public class TrainingStepBenchmarks
         {
             TrainBatch();
         }
+
+        // An independent check of the steady state, on all threads, outside BenchmarkDotNet's measurement.
+        const int Steps = 32;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < Steps; i++)
+        {
+            TrainBatch();
+        }
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Console.WriteLine($"// TrainBatch steady state (threads={Threads}): {allocated} B allocated over {Steps} steps");
     }
 
     [GlobalCleanup]

@@ -4,9 +4,10 @@ using Convnet.Runtime;
 namespace Convnet.Layers;
 
 /// <summary>
-/// Parameter gradients summed over a whole batch (dW += aᵀ·dy, db += Σ dy), split into work items that depend only on the sizes: blocks of
-/// rows of dW when there are enough, otherwise fixed segments of the summed dimension whose partial
-/// products are added in a fixed order. Either way the result is the same for any thread count.
+/// Parameter gradients summed over a whole batch (dW += aᵀ·dy, db += Σ dy), split into work items
+/// that depend only on the sizes: fixed segments of the summed dimension whose partial products are
+/// added in a fixed order, or, when the batch is too short to split, blocks of rows of dW. Either way
+/// the result is the same for any thread count.
 /// </summary>
 internal sealed class BatchReduction
 {
@@ -68,7 +69,8 @@ internal sealed class BatchReduction
         (_a, _aOffset, _dy, _dyOffset, _dw, _dwOffset, _rows, _m, _n) = (a, aOffset, dy, dyOffset, dw, dwOffset, rows, m, n);
         int blocks = (m + RowBlock - 1) / RowBlock;
         _segments = (rows + SegmentRows - 1) / SegmentRows;
-        if (blocks >= 2 || _segments < 2)
+        // Splitting the summed dimension packs each operand once; row blocks would each repack all of dy.
+        if (_segments < 2)
         {
             pool.For(blocks, _rowBlockItem);
         }

@@ -9,15 +9,16 @@ namespace Convnet.Runtime;
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    private const int SpinIterations = 20_000;
+    private const int SpinIterations = 4_000;
 
     private readonly Thread[] _workers;
     private readonly object _gate = new();
     private Action<int>? _body;
     private int _count;
-    private int _next;
-    private int _finishedWorkers;
-    private int _generation;
+    // (generation << 32) | next unclaimed index. Claiming with a compare-and-swap on both halves
+    // means a worker that wakes late can never run an item of a newer loop with an older body.
+    private long _state;
+    private int _completed;
     private bool _disposed;
     private Exception? _error;
 
@@ -38,7 +39,11 @@ public sealed class WorkerPool : IDisposable
 
     public int ThreadCount { get; }
 
-    /// <summary>Runs <paramref name="body"/> for every index in [0, count) and returns when all are done.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/> for every index in [0, count) and returns when all are done.
+    /// The caller works too and never waits for a worker that has not started: on a busy machine
+    /// it simply does more of the items itself.
+    /// </summary>
     public void For(int count, Action<int> body)
     {
         if (count <= 0)
@@ -57,59 +62,71 @@ public sealed class WorkerPool : IDisposable
         _body = body;
         _count = count;
         _error = null;
-        Volatile.Write(ref _next, 0);
-        Volatile.Write(ref _finishedWorkers, 0);
+        Volatile.Write(ref _completed, 0);
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Interlocked.Exchange(ref _state, generation << 32);
         lock (_gate)
         {
-            _generation++;
             Monitor.PulseAll(_gate);
         }
-        RunItems();
+        RunItems(generation);
         var spin = new SpinWait();
-        while (Volatile.Read(ref _finishedWorkers) < _workers.Length)
+        while (Volatile.Read(ref _completed) < count)
         {
             spin.SpinOnce(sleep1Threshold: -1);
         }
-        _body = null;
         if (_error is { } error)
         {
             throw new AggregateException("A parallel work item failed.", error);
         }
     }
 
-    private void RunItems()
+    private void RunItems(long generation)
     {
-        var body = _body!;
-        int count = _count;
-        int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < count)
+        while (true)
         {
+            long state = Volatile.Read(ref _state);
+            if (state >> 32 != generation)
+            {
+                return;
+            }
+            int index = (int)(state & 0xFFFF_FFFF);
+            var body = _body;
+            if (index >= _count || body is null)
+            {
+                return;
+            }
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)
+            {
+                continue;
+            }
             try
             {
-                body(i);
+                body(index);
             }
             catch (Exception e)
             {
                 Interlocked.CompareExchange(ref _error, e, null);
             }
+            Interlocked.Increment(ref _completed);
         }
     }
 
     private void WorkerLoop()
     {
-        int seen = 0;
+        long seen = 0;
         while (true)
         {
             // Spin briefly: a training step issues many short parallel loops back to back.
             int spins = 0;
-            while (Volatile.Read(ref _generation) == seen && spins < SpinIterations)
+            while (Volatile.Read(ref _state) >> 32 == seen && spins < SpinIterations)
             {
                 Thread.SpinWait(20);
                 spins++;
             }
             lock (_gate)
             {
-                while (_generation == seen && !_disposed)
+                while (Volatile.Read(ref _state) >> 32 == seen && !_disposed)
                 {
                     Monitor.Wait(_gate);
                 }
@@ -117,10 +134,9 @@ public sealed class WorkerPool : IDisposable
                 {
                     return;
                 }
-                seen = _generation;
             }
-            RunItems();
-            Interlocked.Increment(ref _finishedWorkers);
+            seen = Volatile.Read(ref _state) >> 32;
+            RunItems(seen);
         }
     }
 

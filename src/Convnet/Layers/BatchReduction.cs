@@ -81,7 +81,22 @@ internal sealed class BatchReduction
             var target = dw.AsSpan(dwOffset, m * n);
             for (int s = 0; s < _segments; s++)
             {
-                Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * m * n, m * n), target);
+                var partial = _partials.AsSpan(s * m * n, m * n);
+                if (TransposedPartials)
+                {
+                    // partial: [n, m] → dw: [m, n]
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            target[i * n + j] += partial[j * m + i];
+                        }
+                    }
+                }
+                else
+                {
+                    Elementwise.Map<AddOperator>(target, partial, target);
+                }
             }
         }
         _a = _dy = _dw = [];
@@ -94,10 +109,24 @@ internal sealed class BatchReduction
         Gemm.Multiply(_a.AsSpan(_aOffset + r0), _m, true, _dy.AsSpan(_dyOffset), _n, false, count, _n, _rows, _dw.AsSpan(_dwOffset + r0 * _n), _n, accumulate: true);
     }
 
+    // The GEMM packs its transposed operand element by element, so transpose the narrower one:
+    // with n < m compute the partial as dwᵀ = dyᵀ·a.
+    private bool TransposedPartials => _n < _m;
+
     private void SegmentItem(int segment)
     {
         int start = segment * SegmentRows;
         int count = Math.Min(SegmentRows, _rows - start);
-        Gemm.Multiply(_a.AsSpan(_aOffset + start * _m), _m, true, _dy.AsSpan(_dyOffset + start * _n), _n, false, _m, _n, count, _partials.AsSpan(segment * _m * _n, _m * _n), _n, accumulate: false);
+        var a = _a.AsSpan(_aOffset + start * _m);
+        var dy = _dy.AsSpan(_dyOffset + start * _n);
+        var partial = _partials.AsSpan(segment * _m * _n, _m * _n);
+        if (TransposedPartials)
+        {
+            Gemm.Multiply(dy, _n, true, a, _m, false, _n, _m, count, partial, _m, accumulate: false);
+        }
+        else
+        {
+            Gemm.Multiply(a, _m, true, dy, _n, false, _m, _n, count, partial, _n, accumulate: false);
+        }
     }
 }

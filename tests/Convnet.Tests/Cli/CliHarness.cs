@@ -1,0 +1,88 @@
+using Convnet.Data;
+using Convnet.Tests.Data;
+using Convnet.Tests.Models;
+using Xunit;
+using App = Convnet.Cli.Cli;
+
+namespace Convnet.Tests.Cli;
+
+/// <summary>What one in-process run of the command line returned and printed.</summary>
+internal sealed record CliResult(int ExitCode, string Out, string Err)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{Out}\n--- stderr ---\n{Err}";
+}
+
+/// <summary>Runs <c>convnet</c> in this process with captured output, and makes small inputs for it.</summary>
+internal static class CliHarness
+{
+    /// <summary>Options that keep training tiny: one epoch, small batches, no validation split.</summary>
+    public static readonly string[] TinyTraining = ["--epochs", "1", "--batch-size", "16", "--validation-split", "0", "--threads", "1"];
+
+    public static CliResult Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = App.Run(args, output, error);
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Runs and asserts exit code 0 and an empty stderr.</summary>
+    public static CliResult Succeeds(params string[] args)
+    {
+        var result = Run(args);
+        Assert.True(result.ExitCode == 0 && result.Err.Length == 0, $"convnet {string.Join(' ', args)}\n{result}");
+        return result;
+    }
+
+    /// <summary>60 synthetic labelled digits, 6 of each class 0-9.</summary>
+    public static Dataset Digits(int count = 60, ulong seed = 7) => SyntheticDigits.Create(count, seed);
+
+    /// <summary>Writes <see cref="Digits"/> as a labelled (or unlabelled) Kaggle CSV.</summary>
+    public static string WriteDigits(TempDir dir, string name, bool labelled = true, int count = 60, ulong seed = 7)
+    {
+        string path = dir.File(name);
+        if (labelled)
+        {
+            KaggleCsv.WriteLabelled(path, Digits(count, seed));
+        }
+        else
+        {
+            KaggleCsv.WriteUnlabelled(path, Digits(count, seed));
+        }
+        return path;
+    }
+
+    /// <summary>Trains the reference model on <see cref="Digits"/> through the command line.</summary>
+    public static string TrainModel(TempDir dir, string name = "model.safetensors", params string[] extra)
+    {
+        string csv = WriteDigits(dir, Path.GetFileNameWithoutExtension(name) + "-train.csv");
+        string model = dir.File(name);
+        Succeeds(["train", csv, "--model", model, .. TinyTraining, .. extra]);
+        return model;
+    }
+
+    /// <summary>The folder holding Convnet.sln, found by walking up from the test assembly.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Convnet.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no Convnet.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>A model trained once through the command line and shared by the tests of a class.</summary>
+public sealed class TrainedModelFixture : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public TrainedModelFixture() => Path = CliHarness.TrainModel(_dir);
+
+    public string Path { get; }
+
+    public void Dispose() => _dir.Dispose();
+}

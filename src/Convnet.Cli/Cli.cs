@@ -12,7 +12,14 @@ public static class Cli
     public const int ExitInternalError = 70;
     public const int ExitCancelled = 130;
 
-    public static readonly Option<bool> Verbose = new("--verbose")
+    public const string VerboseName = "--verbose";
+
+    /// <summary>
+    /// A new --verbose option for each root: an option object records every command it is added
+    /// to, so a shared static one would keep each command tree alive and be mutated by
+    /// concurrent runs in one process.
+    /// </summary>
+    private static Option<bool> CreateVerbose() => new(VerboseName)
     {
         Description = "Show stack traces and extra detail on errors.",
         Recursive = true,
@@ -21,7 +28,7 @@ public static class Cli
     public static RootCommand CreateRoot()
     {
         var root = new RootCommand("convnet — train and run convolutional networks on Kaggle-format image CSVs (Digit Recognizer).");
-        root.Options.Add(Verbose);
+        root.Options.Add(CreateVerbose());
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
@@ -43,7 +50,7 @@ public static class Cli
     public static int Execute(ParseResult parse, Func<TextWriter, int> body)
     {
         var error = parse.InvocationConfiguration.Error;
-        bool verbose = parse.GetValue(Verbose);
+        bool verbose = parse.GetValue<bool>(VerboseName);
         try
         {
             return body(parse.InvocationConfiguration.Output);

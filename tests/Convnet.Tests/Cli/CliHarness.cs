@@ -18,6 +18,21 @@ internal static class CliHarness
     /// <summary>Options that keep training tiny: one epoch, small batches, no validation split.</summary>
     public static readonly string[] TinyTraining = ["--epochs", "1", "--batch-size", "16", "--validation-split", "0", "--threads", "1"];
 
+    /// <summary><see cref="TinyTraining"/> with some options given other values: <c>"--epochs", "0"</c>, ...</summary>
+    public static string[] Tiny(params string[] overrides)
+    {
+        var options = new List<string>(overrides);
+        for (int i = 0; i < TinyTraining.Length; i += 2)
+        {
+            if (!overrides.Contains(TinyTraining[i]))
+            {
+                options.Add(TinyTraining[i]);
+                options.Add(TinyTraining[i + 1]);
+            }
+        }
+        return [.. options];
+    }
+
     public static CliResult Run(params string[] args)
     {
         var output = new StringWriter();
@@ -53,11 +68,12 @@ internal static class CliHarness
     }
 
     /// <summary>Trains the reference model on <see cref="Digits"/> through the command line.</summary>
+    /// <param name="extra">Options pairs that replace or add to <see cref="TinyTraining"/>.</param>
     public static string TrainModel(TempDir dir, string name = "model.safetensors", params string[] extra)
     {
         string csv = WriteDigits(dir, Path.GetFileNameWithoutExtension(name) + "-train.csv");
         string model = dir.File(name);
-        Succeeds(["train", csv, "--model", model, .. TinyTraining, .. extra]);
+        Succeeds(["train", csv, "--model", model, .. Tiny(extra)]);
         return model;
     }
 

@@ -4,7 +4,10 @@ using Convnet.Models;
 
 namespace Convnet.Cli;
 
-/// <summary>The per-epoch history as a JSON array of objects, for the model file's metadata.</summary>
+/// <summary>
+/// The per-epoch history as a JSON array of objects, for the model file's metadata. Timings are
+/// left out so that the same data and seed give a byte-identical file.
+/// </summary>
 internal static class HistoryJson
 {
     public static string Write(History history)
@@ -22,7 +25,6 @@ internal static class HistoryJson
                 Number(json, "val_loss", e.ValidationLoss);
                 Number(json, "val_accuracy", e.ValidationAccuracy);
                 Number(json, "learning_rate", e.LearningRate);
-                Number(json, "seconds", e.Seconds);
                 json.WriteEndObject();
             }
             json.WriteEndArray();

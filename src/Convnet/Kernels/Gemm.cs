@@ -79,24 +79,120 @@ public static unsafe class Gemm
             return;
         }
 
-        int nr = NR;
-        int packBSize = Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr);
-        var packA = t_packA is { } pa && pa.Length >= MC * KC ? pa : (t_packA = GC.AllocateArray<float>(MC * KC, pinned: true));
-        var packB = t_packB is { } pb && pb.Length >= packBSize ? pb : (t_packB = GC.AllocateArray<float>(Math.Max(packBSize, KC * NC / 4), pinned: true));
-        float* edge = stackalloc float[MR * 32];
-        bool hasBias = !bias.IsEmpty;
-        if (hasBias && bias.Length != n)
+        if (bias.Length != 0 && bias.Length != n)
         {
             throw new ArgumentException($"Bias length {bias.Length} differs from n={n}.", nameof(bias));
         }
+        fixed (float* pA = a, pB = b, pC = c, pBias = bias)
+        {
+            Run(pA, lda, transA, pB, ldb, transB, null, m, n, k, pC, ldc, accumulate, pBias, bias.Length);
+        }
+    }
 
-        fixed (float* pA = a, pB = b, pC = c, pBias = bias, bufA = packA, bufB = packB)
+    /// <summary>Floats needed by <see cref="PackB(ReadOnlySpan{float}, int, bool, int, int, Span{float})"/> for an op(b) of k × n.</summary>
+    public static int PackedSize(int n, int k)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            return k * n;
+        }
+        int size = 0;
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            size += k * ((Math.Min(NC, n - jc) + NR - 1) / NR * NR);
+        }
+        return size;
+    }
+
+    /// <summary>
+    /// Packs op(b): [k, n] once into the panel layout the microkernel reads, so a matrix used by
+    /// many products (a layer's weights, by every image of a batch) is packed once per step.
+    /// </summary>
+    public static void PackB(ReadOnlySpan<float> b, int ldb, bool transB, int n, int k, Span<float> packed)
+    {
+        CheckSizes(b.Length, ldb, transB ? n : k, transB ? k : n, "b");
+        if (packed.Length < PackedSize(n, k))
+        {
+            throw new ArgumentException($"Packed buffer of {packed.Length} is smaller than {PackedSize(n, k)}.", nameof(packed));
+        }
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            for (int p = 0; p < k; p++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    packed[p * n + j] = transB ? b[j * ldb + p] : b[p * ldb + j];
+                }
+            }
+            return;
+        }
+        if (n == 0 || k == 0)
+        {
+            return;
+        }
+        fixed (float* pB = b, dst = packed)
+        {
+            float* d = dst;
+            int kBlock = KBlock(k);
+            for (int jc = 0; jc < n; jc += NC)
+            {
+                int nc = Math.Min(NC, n - jc);
+                for (int pc = 0; pc < k; pc += kBlock)
+                {
+                    int kc = Math.Min(kBlock, k - pc);
+                    PackB(pB, ldb, transB, pc, kc, jc, nc, NR, d);
+                    d += kc * ((nc + NR - 1) / NR * NR);
+                }
+            }
+        }
+    }
+
+    /// <summary>c = (accumulate ? c : 0) + op(a)·b + bias, with b packed by PackB.</summary>
+    public static void MultiplyPacked(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> packedB, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias = default)
+    {
+        CheckSizes(a.Length, lda, transA ? k : m, transA ? m : k, "a");
+        CheckSizes(c.Length, ldc, m, n, "c");
+        if (packedB.Length < PackedSize(n, k))
+        {
+            throw new ArgumentException($"Packed b of {packedB.Length} is smaller than {PackedSize(n, k)}.", nameof(packedB));
+        }
+        if (!bias.IsEmpty && bias.Length != n)
+        {
+            throw new ArgumentException($"Bias length {bias.Length} differs from n={n}.", nameof(bias));
+        }
+        if (m == 0 || n == 0 || k == 0 || !Vector256.IsHardwareAccelerated)
+        {
+            // Without vectors the packed layout is plain op(b) [k, n].
+            Multiply(a, lda, transA, packedB, n, false, m, n, k, c, ldc, accumulate, bias);
+            return;
+        }
+        fixed (float* pA = a, pB = packedB, pC = c, pBias = bias)
+        {
+            Run(pA, lda, transA, null, 0, false, pB, m, n, k, pC, ldc, accumulate, pBias, bias.Length);
+        }
+    }
+
+    // Equal k blocks of at most KC, so no block is a short remainder.
+    private static int KBlock(int k) => (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+
+    // The blocked product over raw pointers; b comes either as (pB, ldb, transB), packed here block
+    // by block, or already packed (prepacked, laid out by PackB).
+    private static void Run(float* pA, int lda, bool transA, float* pB, int ldb, bool transB, float* prepacked, int m, int n, int k, float* pC, int ldc, bool accumulate, float* pBias, int biasLength)
+    {
+        int nr = NR;
+        int packBSize = prepacked is null ? Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr) : 0;
+        var packA = t_packA is { } pa && pa.Length >= MC * KC ? pa : (t_packA = GC.AllocateArray<float>(MC * KC, pinned: true));
+        var packB = prepacked is not null ? [] : t_packB is { } pb && pb.Length >= packBSize ? pb : (t_packB = GC.AllocateArray<float>(Math.Max(packBSize, KC * NC / 4), pinned: true));
+        float* edge = stackalloc float[MR * 32];
+        bool hasBias = biasLength > 0;
+        float* packedNext = prepacked;
+
+        fixed (float* bufA = packA, scratchB = packB)
         {
             for (int jc = 0; jc < n; jc += NC)
             {
                 int nc = Math.Min(NC, n - jc);
-                // Equal k blocks of at most KC, so no block is a short remainder.
-                int kBlock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+                int kBlock = KBlock(k);
                 for (int pc = 0; pc < k; pc += kBlock)
                 {
                     int kc = Math.Min(kBlock, k - pc);
@@ -104,7 +200,16 @@ public static unsafe class Gemm
                     float* biasBlock = hasBias && pc == 0 ? pBias + jc : null;
                     // b is always packed: read in place, the rows of a narrow b sit a few hundred bytes
                     // apart and map onto a quarter of the L1 sets (measured 2-3x slower at N = 64).
-                    PackB(pB, ldb, transB, pc, kc, jc, nc, nr, bufB);
+                    float* bufB = scratchB;
+                    if (prepacked is not null)
+                    {
+                        bufB = packedNext;
+                        packedNext += kc * ((nc + nr - 1) / nr * nr);
+                    }
+                    else
+                    {
+                        PackB(pB, ldb, transB, pc, kc, jc, nc, nr, bufB);
+                    }
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mc = Math.Min(MC, m - ic);

@@ -18,6 +18,8 @@ public sealed class Conv2D : Layer
     private Tensor? _x, _y, _dx, _dy;
     private float[] _col = [];
     private float[] _dcol = [];
+    private float[] _packedKernel = [];
+    private float[] _packedKernelT = [];
 
     public Conv2D(int filters, int kernelSize, int stride = 1, Padding padding = Padding.Valid, Initializer initializer = Initializer.GlorotUniform)
     {
@@ -98,14 +100,18 @@ public sealed class Conv2D : Layer
         {
             _dx = Reserve(_dx, InputShape, batch);
         }
+        _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
+        _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
         int colLength = batch * _g.OutPixels * _g.PatchSize;
         if (_col.Length < colLength)
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
         }
-        if (ComputeInputGradient && _dcol.Length < colLength)
+        // One image's column gradient per chunk: small enough to stay in L2 between GEMM and col2im.
+        int dcolLength = Chunks.Count(batch) * _g.OutPixels * _g.PatchSize;
+        if (ComputeInputGradient && _dcol.Length < dcolLength)
         {
-            _dcol = GC.AllocateArray<float>(colLength, pinned: true);
+            _dcol = GC.AllocateArray<float>(dcolLength, pinned: true);
         }
     }
 
@@ -116,6 +122,8 @@ public sealed class Conv2D : Layer
         EnsureCapacity(x.Batch);
         _x = x;
         _y!.SetBatch(x.Batch);
+        // W: [K, F], packed once for every image of the batch.
+        Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
         return _y;
     }
@@ -123,14 +131,14 @@ public sealed class Conv2D : Layer
     private void ForwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        int rows = count * _g.OutPixels;
-        var col = _col.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
-        for (int i = 0; i < count; i++)
+        int patches = _g.OutPixels * _g.PatchSize;
+        // Image by image, so each image's columns are still in cache when the GEMM reads them.
+        for (int i = start; i < start + count; i++)
         {
-            Convolution.Im2Col(_x.Sample(start + i), _g, col.Slice(i * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize));
+            var col = _col.AsSpan(i * patches, patches);
+            Convolution.Im2Col(_x.Sample(i), _g, col);
+            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, _y!.Sample(i), Filters, accumulate: false, bias: Bias.Value);
         }
-        var y = _y!.Samples(start, count);
-        Gemm.Multiply(col, _g.PatchSize, false, Kernel.Value, Filters, false, rows, Filters, _g.PatchSize, y, Filters, accumulate: false, bias: Bias.Value);
     }
 
     // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)
@@ -147,6 +155,8 @@ public sealed class Conv2D : Layer
         }
         _dy = dy;
         _dx!.SetBatch(batch);
+        // Wᵀ: [F, K], packed once for every image of the batch.
+        Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
         Pool.For(Chunks.Count(batch), _backwardChunk);
         return _dx;
     }
@@ -154,15 +164,14 @@ public sealed class Conv2D : Layer
     private void BackwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        int rows = count * _g.OutPixels;
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
-        var dcol = _dcol.AsSpan(start * _g.OutPixels * _g.PatchSize, rows * _g.PatchSize);
-        Gemm.MatMulTransB(_dy.Samples(start, count), Kernel.Value, rows, _g.PatchSize, Filters, dcol);
-        var dx = _dx!.Samples(start, count);
-        dx.Clear();
-        for (int i = 0; i < count; i++)
+        var dcol = _dcol.AsSpan(chunk * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize);
+        for (int i = start; i < start + count; i++)
         {
-            Convolution.Col2Im(dcol.Slice(i * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize), _g, _dx.Sample(start + i));
+            Gemm.MultiplyPacked(_dy.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
+            var dx = _dx!.Sample(i);
+            dx.Clear();
+            Convolution.Col2Im(dcol, _g, dx);
         }
     }
 }

@@ -12,6 +12,8 @@ public sealed class Dense : Layer
     private readonly BatchReduction _reduce = new();
     private Parameter? _kernel, _bias;
     private Tensor? _x, _y, _dx, _dy;
+    private float[] _packedKernel = [];
+    private float[] _packedKernelT = [];
 
     public Dense(int units, Initializer initializer = Initializer.GlorotUniform)
     {
@@ -60,6 +62,8 @@ public sealed class Dense : Layer
 
     public override void EnsureCapacity(int batch)
     {
+        _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Units, InputShape.Size)];
+        _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(InputShape.Size, Units)];
         _y = Reserve(_y, OutputShape, batch);
         if (ComputeInputGradient)
         {
@@ -74,6 +78,8 @@ public sealed class Dense : Layer
         EnsureCapacity(x.Batch);
         _x = x;
         _y!.SetBatch(x.Batch);
+        // W: [in, units], packed once for the whole batch.
+        Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
         return _y;
     }
@@ -82,7 +88,7 @@ public sealed class Dense : Layer
     {
         var (start, count) = Chunks.Range(chunk, _x!.Batch);
         var y = _y!.Samples(start, count);
-        Gemm.Multiply(_x.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
+        Gemm.MultiplyPacked(_x.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
     }
 
     // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ
@@ -97,6 +103,8 @@ public sealed class Dense : Layer
         }
         _dy = dy;
         _dx!.SetBatch(batch);
+        // Wᵀ: [units, in], packed once for the whole batch.
+        Gemm.PackB(Kernel.Value, Units, true, InputShape.Size, Units, _packedKernelT);
         Pool.For(Chunks.Count(batch), _backwardChunk);
         return _dx;
     }
@@ -104,6 +112,6 @@ public sealed class Dense : Layer
     private void BackwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        Gemm.MatMulTransB(_dy.Samples(start, count), Kernel.Value, count, InputShape.Size, Units, _dx!.Samples(start, count));
+        Gemm.MultiplyPacked(_dy.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, _dx!.Samples(start, count), InputShape.Size, accumulate: false);
     }
 }

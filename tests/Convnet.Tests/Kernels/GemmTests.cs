@@ -99,6 +99,40 @@ public class GemmTests
             AssertClose(c, a, lda, b, ldb, c0, ldc, simd, scalar);
         });
 
+    [Property(MaxTest = 100)]
+    public Property MultiplyPacked_with_bias_matches_MultiplyScalar_with_bias()
+        => Prop.ForAll(Cases(leadingDimensions: false).ToArbitrary(), c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var a = Numerics.Uniform(ref rng, c.M * c.K);
+            var b = Numerics.Uniform(ref rng, c.K * c.N);
+            var c0 = Numerics.Uniform(ref rng, c.M * c.N);
+            var bias = Numerics.Uniform(ref rng, c.N);
+            int lda = c.TransA ? c.M : c.K, ldb = c.TransB ? c.K : c.N;
+            var packed = new float[Gemm.PackedSize(c.N, c.K)];
+            Gemm.PackB(b, ldb, c.TransB, c.N, c.K, packed);
+            var simd = (float[])c0.Clone();
+            var scalar = (float[])c0.Clone();
+            Gemm.MultiplyPacked(a, lda, c.TransA, packed, c.M, c.N, c.K, simd, c.N, accumulate: true, bias);
+            Gemm.MultiplyScalar(a, lda, c.TransA, b, ldb, c.TransB, c.M, c.N, c.K, scalar, c.N, accumulate: true, bias);
+            // Both round the k products, the bias and c: (k + 3)·u of the magnitudes each (Higham §3.1).
+            double gamma = (c.K + 3) * Numerics.U32;
+            for (int i = 0; i < c.M; i++)
+            {
+                for (int j = 0; j < c.N; j++)
+                {
+                    double magnitude = Math.Abs(c0[i * c.N + j]) + Math.Abs(bias[j]);
+                    for (int p = 0; p < c.K; p++)
+                    {
+                        double x = c.TransA ? a[p * lda + i] : a[i * lda + p];
+                        double y = c.TransB ? b[j * ldb + p] : b[p * ldb + j];
+                        magnitude += Math.Abs(x * y);
+                    }
+                    Assert.True(Math.Abs(simd[i * c.N + j] - scalar[i * c.N + j]) <= 2 * gamma * magnitude + 1e-30, $"{c}: c[{i},{j}] packed {simd[i * c.N + j]}, scalar {scalar[i * c.N + j]}");
+                }
+            }
+        });
+
     [Fact]
     public void MatMul_helpers_are_the_documented_transposes()
     {

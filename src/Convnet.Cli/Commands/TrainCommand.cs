@@ -10,7 +10,7 @@ namespace Convnet.Cli.Commands;
 
 internal static class TrainCommand
 {
-    public const int DefaultEpochs = 8;
+    public const int DefaultEpochs = 6;
     public const int DefaultBatchSize = 64;
 
     public static Command Create()
@@ -28,7 +28,13 @@ internal static class TrainCommand
         };
         var epochs = new Option<int>("--epochs", "-e") { Description = "Passes over the training data.", DefaultValueFactory = _ => DefaultEpochs };
         var batchSize = new Option<int>("--batch-size", "-b") { Description = "Images per optimisation step.", DefaultValueFactory = _ => DefaultBatchSize };
-        var lr = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 1e-3f };
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate (of the first epoch).", DefaultValueFactory = _ => 1e-3f };
+        var schedule = new Option<string>("--lr-schedule")
+        {
+            Description = "Learning rate per epoch: 'cosine' (lr·½(1 + cos(π·epoch/epochs)), falling towards 0) or 'constant'.",
+            DefaultValueFactory = _ => "cosine",
+        };
+        schedule.AcceptOnlyFromAmong("cosine", "constant");
         var validationSplit = new Option<double>("--validation-split")
         {
             Description = "Fraction of each class held out for validation (stratified); 0 disables.",
@@ -38,7 +44,7 @@ internal static class TrainCommand
         var threads = Options.Threads();
         var command = new Command("train", "Train a CNN on a labelled CSV and save it as safetensors.")
         {
-            trainCsv, model, arch, epochs, batchSize, lr, validationSplit, seed, threads,
+            trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -49,6 +55,7 @@ internal static class TrainCommand
                 parse.GetValue(epochs),
                 parse.GetValue(batchSize),
                 parse.GetValue(lr),
+                parse.GetValue(schedule)!,
                 parse.GetValue(validationSplit),
                 parse.GetValue(seed),
                 Options.CheckThreads(parse.GetValue(threads)));
@@ -57,7 +64,14 @@ internal static class TrainCommand
         return command;
     }
 
-    public sealed record Settings(string TrainCsv, string ModelPath, string Arch, int Epochs, int BatchSize, float LearningRate, double ValidationSplit, ulong Seed, int Threads);
+    public sealed record Settings(string TrainCsv, string ModelPath, string Arch, int Epochs, int BatchSize, float LearningRate, string Schedule, double ValidationSplit, ulong Seed, int Threads);
+
+    /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based) of <paramref name="epochs"/>.</summary>
+    public static float ScheduledRate(string schedule, float initial, int epoch, int epochs) => schedule switch
+    {
+        "cosine" => (float)(initial * 0.5 * (1 + Math.Cos(Math.PI * epoch / epochs))),
+        _ => initial,
+    };
 
     public static int Run(Settings s, TextWriter output, CancellationToken cancellation)
     {
@@ -116,6 +130,7 @@ internal static class TrainCommand
             ["arch"] = s.Arch,
             ["optimizer"] = "adam",
             ["learning_rate"] = s.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["lr_schedule"] = s.Schedule,
             ["epochs"] = s.Epochs.ToString(CultureInfo.InvariantCulture),
             ["batch_size"] = s.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["validation_split"] = s.ValidationSplit.ToString("R", CultureInfo.InvariantCulture),
@@ -133,15 +148,17 @@ internal static class TrainCommand
 
     private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, TextWriter output, CancellationToken cancellation)
     {
+        // Each epoch's log records the rate it trained with; then the next epoch's rate is set.
+        void Schedule(EpochLog e) => net.Optimizer!.LearningRate = ScheduledRate(s.Schedule, s.LearningRate, e.Epoch, s.Epochs);
         bool interactive = ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         void EpochLine(EpochLog e)
         {
             string val = double.IsNaN(e.ValidationLoss) ? "" : $" - val_loss: {e.ValidationLoss:F4} - val_accuracy: {e.ValidationAccuracy:F4}";
-            output.WriteLine($"Epoch {e.Epoch}/{s.Epochs} - {e.Seconds:F1}s - {train.Count / e.Seconds:N0} images/s - loss: {e.Loss:F4} - accuracy: {e.Accuracy:F4}{val}");
+            output.WriteLine($"Epoch {e.Epoch}/{s.Epochs} - {e.Seconds:F1}s - {train.Count / e.Seconds:N0} images/s - loss: {e.Loss:F4} - accuracy: {e.Accuracy:F4}{val} - lr: {e.LearningRate:G3}");
         }
         if (!interactive)
         {
-            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: EpochLine, cancellationToken: cancellation);
+            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: e => { EpochLine(e); Schedule(e); }, cancellationToken: cancellation);
         }
 
         History? history = null;
@@ -177,6 +194,7 @@ internal static class TrainCommand
                             task.Value = task.MaxValue;
                             task.StopTask();
                         }
+                        Schedule(e);
                     },
                     cancellationToken: cancellation);
             });

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Convnet.Cli.Visualization;
 using Convnet.Models;
 
 namespace Convnet.Cli;
@@ -10,13 +12,17 @@ namespace Convnet.Cli;
 /// </summary>
 internal static class HistoryJson
 {
-    public static string Write(History history)
+    public const string CsvHeader = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds";
+
+    public static string Write(History history) => Write(history.Epochs);
+
+    public static string Write(IReadOnlyList<EpochLog> epochs)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartArray();
-            foreach (var e in history.Epochs)
+            foreach (var e in epochs)
             {
                 json.WriteStartObject();
                 json.WriteNumber("epoch", e.Epoch);
@@ -31,6 +37,63 @@ internal static class HistoryJson
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
+
+    /// <summary>Reads what <see cref="Write(History)"/> wrote (null and missing numbers are NaN); null if it is not such an array.</summary>
+    public static IReadOnlyList<EpochLog>? Read(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            if (doc.RootElement.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+            var epochs = new List<EpochLog>();
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Object)
+                {
+                    return null;
+                }
+                double epoch = Get(e, "epoch");
+                if (!double.IsFinite(epoch))
+                {
+                    return null;
+                }
+                epochs.Add(new EpochLog((int)epoch, Get(e, "loss"), Get(e, "accuracy"), Get(e, "val_loss"), Get(e, "val_accuracy"), Get(e, "learning_rate"), Get(e, "seconds")));
+            }
+            return epochs;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The history as CSV, one row per epoch; a missing value (no validation data) is an empty field.</summary>
+    public static string ToCsv(IReadOnlyList<EpochLog> epochs)
+    {
+        var sb = new StringBuilder(CsvHeader).Append('\n');
+        foreach (var e in epochs)
+        {
+            sb.Append(e.Epoch.ToString(CultureInfo.InvariantCulture));
+            foreach (double value in new[] { e.Loss, e.Accuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Seconds })
+            {
+                sb.Append(',');
+                if (double.IsFinite(value))
+                {
+                    sb.Append(value.ToString("R", CultureInfo.InvariantCulture));
+                }
+            }
+            sb.Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    public static void WriteCsv(string path, IReadOnlyList<EpochLog> epochs) => AtomicWrite.Text(path, ToCsv(epochs));
+
+    private static double Get(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
 
     private static void Number(Utf8JsonWriter json, string name, double value)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Convnet.Cli.Visualization;
 using Convnet.Data;
 using Convnet.Models;
 using Convnet.Optimizers;
@@ -42,9 +43,19 @@ internal static class TrainCommand
         };
         var seed = new Option<ulong>("--seed") { Description = "Seeds initialisation, the split and shuffling: the same seed gives the same model bits.", DefaultValueFactory = _ => 1UL };
         var threads = Options.Threads();
+        var plot = new Option<string?>("--plot")
+        {
+            HelpName = "PNG",
+            Description = "Also draw the training curves to this PNG: loss and accuracy per epoch, training and validation (the learning rate on a second axis when it changes).",
+        };
+        var historyCsv = new Option<string?>("--history")
+        {
+            HelpName = "CSV",
+            Description = "Also write the per-epoch history (loss, accuracy, val_loss, val_accuracy, learning_rate, seconds) to this CSV. It is always kept in the model file's metadata.",
+        };
         var command = new Command("train", "Train a CNN on a labelled CSV and save it as safetensors.")
         {
-            trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads,
+            trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -58,13 +69,24 @@ internal static class TrainCommand
                 parse.GetValue(schedule)!,
                 parse.GetValue(validationSplit),
                 parse.GetValue(seed),
-                Options.CheckThreads(parse.GetValue(threads)));
+                Options.CheckThreads(parse.GetValue(threads)))
+            {
+                PlotPath = parse.GetValue(plot),
+                HistoryPath = parse.GetValue(historyCsv),
+            };
             return Run(settings, output, cancellation);
         })));
         return command;
     }
 
-    public sealed record Settings(string TrainCsv, string ModelPath, string Arch, int Epochs, int BatchSize, float LearningRate, string Schedule, double ValidationSplit, ulong Seed, int Threads);
+    public sealed record Settings(string TrainCsv, string ModelPath, string Arch, int Epochs, int BatchSize, float LearningRate, string Schedule, double ValidationSplit, ulong Seed, int Threads)
+    {
+        /// <summary>PNG of the training curves, or null.</summary>
+        public string? PlotPath { get; init; }
+
+        /// <summary>CSV of the per-epoch history, or null.</summary>
+        public string? HistoryPath { get; init; }
+    }
 
     /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based) of <paramref name="epochs"/>.</summary>
     public static float ScheduledRate(string schedule, float initial, int epoch, int epochs) => schedule switch
@@ -96,6 +118,15 @@ internal static class TrainCommand
             throw new UserError($"unknown --arch '{s.Arch}'; known: {string.Join(", ", Architectures.Names)}");
         }
         Cli.CheckWritable(s.ModelPath, "model");
+        if (s.PlotPath is not null)
+        {
+            Cli.CheckWritable(s.PlotPath, "plot");
+            _ = Drawing.Regular; // no font: say so now rather than after training
+        }
+        if (s.HistoryPath is not null)
+        {
+            Cli.CheckWritable(s.HistoryPath, "history");
+        }
 
         var clock = Stopwatch.StartNew();
         var data = KaggleCsv.ReadLabelled(s.TrainCsv);
@@ -143,6 +174,16 @@ internal static class TrainCommand
         net.Save(s.ModelPath, metadata);
         string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
         output.WriteLine($"Trained in {trainSeconds:F1} s ({(double)train.Count * s.Epochs / trainSeconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {s.ModelPath}.");
+        if (s.HistoryPath is not null)
+        {
+            HistoryJson.WriteCsv(s.HistoryPath, history.Epochs);
+            output.WriteLine($"Wrote the history of {history.Epochs.Count} epoch(s) to {s.HistoryPath}.");
+        }
+        if (s.PlotPath is not null)
+        {
+            AtomicWrite.Bytes(s.PlotPath, CurvesPlot.Render(history.Epochs, $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}"));
+            output.WriteLine($"Wrote the training curves to {s.PlotPath}.");
+        }
         return 0;
     }
 

@@ -33,6 +33,7 @@ public static class Cli
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(ShowCommand.Create());
         root.Subcommands.Add(SummaryCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;

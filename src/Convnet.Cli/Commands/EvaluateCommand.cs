@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Convnet.Cli.Visualization;
 using Convnet.Data;
 using Convnet.Models;
 using Spectre.Console;
@@ -19,21 +20,31 @@ internal static class EvaluateCommand
         var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv)." };
         var submission = new Option<string?>("--submission") { Description = "Score this ImageId,Label submission against --labels instead of running a model." };
         var threads = Options.Threads();
-        var command = new Command("evaluate", "Accuracy, per-class precision/recall/F1 and the confusion matrix of a model on labelled data, or of a submission file.")
+        var report = new Option<string?>("--report")
         {
-            csv, model, labels, submission, threads,
+            HelpName = "DIR",
+            Description = "Also write an HTML report to this folder: DIR/index.html with the scores, the confusion matrix as a clickable heat map, the most confident mistakes, the errors of each pair, the training curves and the architecture (PNGs beside it; works offline).",
+        };
+        var command = new Command("evaluate", "Accuracy, per-class precision/recall/F1 and the confusion matrix of a model on labelled data, or of a submission file; --report DIR also writes them as an HTML page with pictures.")
+        {
+            csv, model, labels, submission, threads, report,
         };
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
             string? labelsPath = parse.GetValue(labels);
             string? submissionPath = parse.GetValue(submission);
             string? csvPath = parse.GetValue(csv);
+            string? reportDir = parse.GetValue(report);
             byte[] truth, predicted;
             if (submissionPath is not null)
             {
                 if (labelsPath is null)
                 {
                     throw new UserError("--submission needs --labels with the true labels");
+                }
+                if (reportDir is not null)
+                {
+                    throw new UserError("--report needs the images and a model: give LABELLED_CSV --model M (or CSV --labels L --model M), not --submission");
                 }
                 predicted = KaggleCsv.ReadLabels(submissionPath);
                 truth = KaggleCsv.ReadLabels(labelsPath);
@@ -50,6 +61,10 @@ internal static class EvaluateCommand
                 }
                 string modelPath = parse.GetValue(model)!;
                 Cli.CheckExists(modelPath, "model");
+                if (reportDir is not null)
+                {
+                    HtmlReport.CheckFolder(reportDir);
+                }
                 var data = KaggleCsv.Read(csvPath, requireLabels: false);
                 if (labelsPath is not null)
                 {
@@ -64,10 +79,30 @@ internal static class EvaluateCommand
                 {
                     throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
                 }
-                using var net = ModelFile.Load(modelPath, Options.CheckThreads(parse.GetValue(threads))).Model;
-                PredictCommand.CheckShape(net, data, csvPath);
-                truth = data.Labels!;
-                predicted = net.PredictClasses(data).Select(c => (byte)c).ToArray();
+                var (net, metadata) = ModelFile.Load(modelPath, Options.CheckThreads(parse.GetValue(threads)));
+                using (net)
+                {
+                    PredictCommand.CheckShape(net, data, csvPath);
+                    truth = data.Labels!;
+                    ReportInput? reportInput = null;
+                    if (reportDir is null)
+                    {
+                        predicted = net.PredictClasses(data).Select(c => (byte)c).ToArray();
+                    }
+                    else
+                    {
+                        var predictions = Predictions.Of(net, data);
+                        predicted = predictions.BestAsBytes();
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions, Evaluation.Of(truth, predicted), net, metadata);
+                    }
+                    Report(truth, predicted, output);
+                    if (reportInput is not null)
+                    {
+                        string index = HtmlReport.Write(reportDir!, reportInput);
+                        output.WriteLine($"Wrote the report to {index}.");
+                    }
+                }
+                return 0;
             }
             Report(truth, predicted, output);
             return 0;
@@ -77,30 +112,17 @@ internal static class EvaluateCommand
 
     internal static void Report(byte[] truth, byte[] predicted, TextWriter output)
     {
-        int classes = Math.Max(truth.Max(), predicted.Max()) + 1;
-        var confusion = new int[classes, classes];
-        int correct = 0;
-        for (int i = 0; i < truth.Length; i++)
-        {
-            confusion[truth[i], predicted[i]]++;
-            correct += truth[i] == predicted[i] ? 1 : 0;
-        }
+        var evaluation = Evaluation.Of(truth, predicted);
+        int classes = evaluation.Classes;
+        var confusion = evaluation.Confusion;
         var console = Ui.For(output);
-        output.WriteLine($"Accuracy: {(double)correct / truth.Length:P2} ({correct:N0} of {truth.Length:N0} correct, {truth.Length - correct:N0} errors)");
+        output.WriteLine($"Accuracy: {evaluation.Accuracy:P2} ({evaluation.Correct:N0} of {evaluation.Total:N0} correct, {evaluation.Errors:N0} errors)");
 
         var perClass = new Table().Title("Per class").AddColumns("class", "precision", "recall", "F1", "support");
         for (int c = 0; c < classes; c++)
         {
-            int tp = confusion[c, c], actual = 0, predictedCount = 0;
-            for (int k = 0; k < classes; k++)
-            {
-                actual += confusion[c, k];
-                predictedCount += confusion[k, c];
-            }
-            double precision = predictedCount == 0 ? 0 : (double)tp / predictedCount;
-            double recall = actual == 0 ? 0 : (double)tp / actual;
-            double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
-            perClass.AddRow(c.ToString(CultureInfo.InvariantCulture), precision.ToString("F4", CultureInfo.InvariantCulture), recall.ToString("F4", CultureInfo.InvariantCulture), f1.ToString("F4", CultureInfo.InvariantCulture), actual.ToString(CultureInfo.InvariantCulture));
+            var s = evaluation.Scores(c);
+            perClass.AddRow(c.ToString(CultureInfo.InvariantCulture), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
         }
         console.Write(perClass);
 

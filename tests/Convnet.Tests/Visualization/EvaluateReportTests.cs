@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Convnet.Cli.Visualization;
+using Xunit;
+
+namespace Convnet.Tests.Visualization;
+
+[Collection(VisualizationCollection.Name)]
+[Trait("Category", "Visualization")]
+public sealed partial class EvaluateReportTests(VisualizationFixture fixture)
+{
+    [Fact]
+    public void Every_picture_the_report_uses_is_a_legible_png()
+    {
+        string html = File.ReadAllText(fixture.ReportIndex);
+        var sources = ImageSource().Matches(html).Select(m => m.Groups[1].Value).Distinct().ToList();
+        Assert.Contains(HtmlReport.ConfusionFile, sources);
+        Assert.Contains(HtmlReport.MistakesFile, sources);
+        Assert.Contains(HtmlReport.CurvesFile, sources);
+        Assert.Contains(HtmlReport.ArchitectureFile, sources);
+        Assert.Contains(sources, s => s.StartsWith("errors-", StringComparison.Ordinal));
+        foreach (var source in sources)
+        {
+            Png.AssertPicture(Path.Combine(fixture.ReportDir, source));
+        }
+        Png.AssertPicture(Path.Combine(fixture.ReportDir, HtmlReport.ConfusionFile), ConfusionPlot.Size(10));
+        Png.AssertPicture(Path.Combine(fixture.ReportDir, HtmlReport.CurvesFile), (CurvesPlot.Width, CurvesPlot.Height));
+        Png.AssertPicture(Path.Combine(fixture.ReportDir, HtmlReport.ArchitectureFile), (ArchitectureDiagram.Width, ArchitectureDiagram.Height(11)));
+        Assert.Empty(Directory.GetFiles(fixture.ReportDir, "*.tmp-*"));
+    }
+
+    [Fact]
+    public void Confusion_counts_in_the_html_equal_those_printed_by_evaluate()
+    {
+        var printed = PrintedConfusion(fixture.EvaluateOutput);
+        var html = HtmlConfusion(File.ReadAllText(fixture.ReportIndex));
+        Assert.Equal(10, printed.GetLength(0));
+        Assert.Equal(printed, html);
+
+        // And both equal a count made here from the labels and the printed total of errors.
+        int errors = 0;
+        for (int t = 0; t < 10; t++)
+        {
+            for (int p = 0; p < 10; p++)
+            {
+                errors += t == p ? 0 : printed[t, p];
+            }
+        }
+        Assert.Contains($"{fixture.EvalData.Count - errors:N0} of {fixture.EvalData.Count:N0} correct", fixture.EvaluateOutput);
+        Assert.True(errors >= 20, $"the corrupted labels should give at least 20 errors, got {errors}");
+    }
+
+    [Fact]
+    public void Off_diagonal_cells_link_to_their_gallery_and_every_cell_is_named()
+    {
+        string html = File.ReadAllText(fixture.ReportIndex);
+        var areas = AreaTag().Matches(html).Select(m => m.Value).ToList();
+        Assert.Equal(100, areas.Count);
+        foreach (var area in areas)
+        {
+            int t = int.Parse(Attribute(area, "data-true")!, CultureInfo.InvariantCulture);
+            int p = int.Parse(Attribute(area, "data-predicted")!, CultureInfo.InvariantCulture);
+            int count = int.Parse(Attribute(area, "data-count")!, CultureInfo.InvariantCulture);
+            Assert.StartsWith($"true {t}, predicted {p}: ", Attribute(area, "title"));
+            string? href = Attribute(area, "href");
+            if (t != p && count > 0)
+            {
+                Assert.Equal($"#errors-{t}-{p}", href);
+                Assert.Contains($"id=\"errors-{t}-{p}\"", html);
+                Assert.Contains($"src=\"errors-{t}-{p}.png\"", html);
+            }
+            else if (t != p)
+            {
+                Assert.Null(href);
+            }
+        }
+    }
+
+    [Fact]
+    public void Report_is_self_contained()
+    {
+        string html = File.ReadAllText(fixture.ReportIndex);
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("@import", html, StringComparison.OrdinalIgnoreCase);
+        foreach (Match m in UrlAttribute().Matches(html))
+        {
+            string url = m.Groups[1].Value;
+            Assert.True(url.StartsWith('#') || !url.Contains(':', StringComparison.Ordinal) && !url.StartsWith("//", StringComparison.Ordinal), $"external reference {url}");
+        }
+        Assert.Contains(">Most confident mistakes</h2>", html);
+        Assert.Contains(">Training curves</h2>", html);
+        Assert.Contains(">Architecture</h2>", html);
+    }
+
+    [Fact]
+    public void Report_from_an_unlabelled_csv_and_a_labels_file_has_the_same_counts()
+    {
+        string dir = fixture.File("report-labels");
+        var (exit, output, error) = VisualizationFixture.Run("evaluate", fixture.UnlabelledCsv, "--labels", fixture.LabelsCsv, "--model", fixture.ModelPath, "--report", dir);
+        Assert.True(exit == 0, error);
+        Assert.Contains("Wrote the report to", output);
+        Assert.Equal(PrintedConfusion(fixture.EvaluateOutput), HtmlConfusion(File.ReadAllText(Path.Combine(dir, "index.html"))));
+        Assert.Equal(PrintedConfusion(output), PrintedConfusion(fixture.EvaluateOutput));
+    }
+
+    [Fact]
+    public void Report_with_a_submission_is_a_user_error()
+    {
+        var (exit, _, error) = VisualizationFixture.Run("evaluate", "--submission", fixture.LabelsCsv, "--labels", fixture.LabelsCsv, "--report", fixture.File("report-submission"));
+        Assert.Equal(1, exit);
+        Assert.Contains("--report needs the images and a model", error);
+        Assert.False(Directory.Exists(fixture.File("report-submission")));
+    }
+
+    [Fact]
+    public void Report_into_a_file_is_refused_before_the_model_runs()
+    {
+        string file = fixture.File("not-a-folder");
+        File.WriteAllText(file, "x");
+        var (exit, _, error) = VisualizationFixture.Run("evaluate", fixture.EvalCsv, "--model", fixture.ModelPath, "--report", file);
+        Assert.Equal(1, exit);
+        Assert.Contains("it is a file", error);
+    }
+
+    /// <summary>The rows of the "Confusion matrix" table evaluate prints: the row label then one count per class.</summary>
+    internal static int[,] PrintedConfusion(string output)
+    {
+        var lines = output.Split('\n');
+        int start = Array.FindIndex(lines, l => l.Contains("Confusion matrix", StringComparison.Ordinal));
+        Assert.True(start >= 0, "evaluate printed no confusion matrix");
+        // The header row names the n classes (0 .. n-1); the next n rows are the row label then n counts.
+        var numbered = lines.Skip(start + 1)
+            .Select(l => Number().Matches(l).Select(m => int.Parse(m.Value, CultureInfo.InvariantCulture)).ToArray())
+            .Where(a => a.Length > 0)
+            .ToList();
+        int n = numbered[0].Length;
+        Assert.Equal(Enumerable.Range(0, n), numbered[0]);
+        var matrix = new int[n, n];
+        for (int t = 0; t < n; t++)
+        {
+            var row = numbered[t + 1];
+            Assert.Equal(n + 1, row.Length);
+            Assert.Equal(t, row[0]);
+            for (int p = 0; p < n; p++)
+            {
+                matrix[t, p] = row[p + 1];
+            }
+        }
+        return matrix;
+    }
+
+    internal static int[,] HtmlConfusion(string html)
+    {
+        var cells = AreaTag().Matches(html).Select(m => m.Value).Select(a => (
+            T: int.Parse(Attribute(a, "data-true")!, CultureInfo.InvariantCulture),
+            P: int.Parse(Attribute(a, "data-predicted")!, CultureInfo.InvariantCulture),
+            Count: int.Parse(Attribute(a, "data-count")!, CultureInfo.InvariantCulture))).ToList();
+        int n = (int)Math.Round(Math.Sqrt(cells.Count));
+        Assert.Equal(n * n, cells.Count);
+        var matrix = new int[n, n];
+        foreach (var (t, p, count) in cells)
+        {
+            matrix[t, p] = count;
+        }
+        return matrix;
+    }
+
+    private static string? Attribute(string tag, string name)
+    {
+        var m = Regex.Match(tag, $"\\s{Regex.Escape(name)}=\"([^\"]*)\"");
+        return m.Success ? System.Net.WebUtility.HtmlDecode(m.Groups[1].Value) : null;
+    }
+
+    [GeneratedRegex("<img[^>]*\\ssrc=\"([^\"]+)\"")]
+    private static partial Regex ImageSource();
+
+    [GeneratedRegex("<area\\s[^>]*>")]
+    private static partial Regex AreaTag();
+
+    [GeneratedRegex("\\s(?:src|href)=\"([^\"]*)\"")]
+    private static partial Regex UrlAttribute();
+
+    [GeneratedRegex("\\d+")]
+    private static partial Regex Number();
+}

@@ -19,7 +19,7 @@ internal static class ShowCommand
             Description = "Rows to draw, START:END counting from 0, END excluded (Python's slice); ':10', '100:' and '7' also work. At most 1,024 images.",
             DefaultValueFactory = _ => "0:64",
         };
-        var model = new Option<string?>("--model", "-m") { HelpName = "MODEL",  Description = "Also caption each image with this model's prediction and its probability; wrong ones are framed in red." };
+        var model = new Option<string?>("--model", "-m") { HelpName = "MODEL", Description = "Also caption each image with this model's prediction and its probability; wrong ones are framed in red." };
         var outPath = new Option<string>("--out", "-o")
         {
             HelpName = "PNG",

@@ -24,12 +24,15 @@ internal static class ConfusionPlot
         new(0x6b, 0xae, 0xd6), new(0x42, 0x92, 0xc6), new(0x21, 0x71, 0xb5), new(0x08, 0x51, 0x9c), new(0x08, 0x30, 0x6b),
     ];
 
-    public static int CellSize(int classes) => Math.Clamp(600 / classes, 22, 60);
+    public const int MinWidth = 480;
+
+    /// <summary>Cells of 22 to 60 pixels, larger for a few classes so that the matrix (and its colour bar) is at least 240 pixels high.</summary>
+    public static int CellSize(int classes) => Math.Max(Math.Clamp(600 / classes, 22, 60), (240 + classes - 1) / classes);
 
     public static (int Width, int Height) Size(int classes)
     {
         int grid = classes * CellSize(classes);
-        return (Left + grid + BarGap + BarWidth + Right, Top + grid + Bottom);
+        return (Math.Max(MinWidth, Left + grid + BarGap + BarWidth + Right), Top + grid + Bottom);
     }
 
     /// <summary>PNG bytes and, per [true, predicted] cell, its pixel rectangle.</summary>

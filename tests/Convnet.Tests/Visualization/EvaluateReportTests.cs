@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Convnet.Cli;
 using Convnet.Cli.Visualization;
+using Convnet.Data;
+using Convnet.Models;
 using Xunit;
 
 namespace Convnet.Tests.Visualization;
@@ -121,6 +124,54 @@ public sealed partial class EvaluateReportTests(VisualizationFixture fixture)
         var (exit, _, error) = VisualizationFixture.Run("evaluate", fixture.EvalCsv, "--model", fixture.ModelPath, "--report", file);
         Assert.Equal(1, exit);
         Assert.Contains("it is a file", error);
+    }
+
+    [Fact]
+    public void Report_of_a_perfect_model_without_history_says_so_and_still_draws_every_picture()
+    {
+        // Labels equal to the model's own predictions: no mistakes. Saved again without metadata: no history.
+        var (net, _) = ModelFile.Load(fixture.ModelPath, threads: 1);
+        string bare = fixture.File("bare.safetensors");
+        string csv = fixture.File("self-labelled.csv");
+        using (net)
+        {
+            net.Save(bare);
+            var labels = net.PredictClasses(fixture.EvalData).Select(c => (byte)c).ToArray();
+            KaggleCsv.WriteLabelled(csv, new Dataset(fixture.EvalData.Pixels, labels, fixture.EvalData.SampleShape));
+        }
+        string dir = fixture.File("report-perfect");
+        var (exit, output, error) = VisualizationFixture.Run("evaluate", csv, "--model", bare, "--report", dir);
+        Assert.True(exit == 0, error);
+        Assert.Contains("Accuracy: 100", output);
+        string html = File.ReadAllText(Path.Combine(dir, "index.html"));
+        Assert.Contains("No mistakes", html);
+        Assert.Contains("holds no training history", html);
+        Assert.Equal(PrintedConfusion(output), HtmlConfusion(html));
+        Assert.DoesNotContain("href=\"#errors-", html);
+        Assert.False(File.Exists(Path.Combine(dir, HtmlReport.MistakesFile)));
+        Assert.False(File.Exists(Path.Combine(dir, HtmlReport.CurvesFile)));
+        var sources = ImageSource().Matches(html).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal([HtmlReport.ConfusionFile, HtmlReport.ArchitectureFile], sources);
+        int classes = PrintedConfusion(output).GetLength(0);
+        Png.AssertPicture(Path.Combine(dir, HtmlReport.ConfusionFile), ConfusionPlot.Size(classes));
+        Png.AssertPicture(Path.Combine(dir, HtmlReport.ArchitectureFile));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(26)]
+    public void Confusion_heat_maps_of_any_size_are_at_least_400_px_wide(int classes)
+    {
+        var truth = Enumerable.Range(0, 300).Select(i => (byte)(i % classes)).ToArray();
+        var predicted = truth.Select((t, i) => (byte)(i % 7 == 0 ? (t + 1) % classes : t)).ToArray();
+        var (png, cells) = ConfusionPlot.Render(Evaluation.Of(truth, predicted), "test");
+        string path = fixture.File($"confusion-{classes}.png");
+        File.WriteAllBytes(path, png);
+        var size = Png.AssertPicture(path, ConfusionPlot.Size(classes));
+        Assert.Equal(classes, cells.GetLength(0));
+        Assert.True(cells[classes - 1, classes - 1].Right <= size.Width && cells[classes - 1, classes - 1].Bottom <= size.Height);
     }
 
     /// <summary>The rows of the "Confusion matrix" table evaluate prints: the row label then one count per class.</summary>

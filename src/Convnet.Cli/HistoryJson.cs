@@ -7,8 +7,8 @@ using Convnet.Models;
 namespace Convnet.Cli;
 
 /// <summary>
-/// The per-epoch history as a JSON array of objects, for the model file's metadata. Timings are
-/// left out so that the same data and seed give a byte-identical file.
+/// The per-epoch history as a JSON array of objects, for the model file's metadata, wall time
+/// included (so two runs with the same seed differ in these timings only).
 /// </summary>
 internal static class HistoryJson
 {
@@ -31,6 +31,7 @@ internal static class HistoryJson
                 Number(json, "val_loss", e.ValidationLoss);
                 Number(json, "val_accuracy", e.ValidationAccuracy);
                 Number(json, "learning_rate", e.LearningRate);
+                Number(json, "seconds", e.Seconds);
                 json.WriteEndObject();
             }
             json.WriteEndArray();

@@ -32,7 +32,7 @@ internal static class SummaryCommand
             using (net)
             {
                 output.Write(net.Summary());
-                foreach (var key in new[] { "arch", "epochs", "batch_size", "learning_rate", "seed", "train_file", "train_images" })
+                foreach (var key in new[] { "arch", "epochs", "batch_size", "learning_rate", "seed", "train_file", "train_images", "train_seconds" })
                 {
                     if (metadata.TryGetValue(key, out var value))
                     {

@@ -168,6 +168,7 @@ internal static class TrainCommand
             ["seed"] = s.Seed.ToString(CultureInfo.InvariantCulture),
             ["train_file"] = Path.GetFileName(s.TrainCsv),
             ["train_images"] = train.Count.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = trainSeconds.ToString("F1", CultureInfo.InvariantCulture),
             // No timings: the file must depend only on the data and the settings (see --seed).
             ["history"] = HistoryJson.Write(history),
         };

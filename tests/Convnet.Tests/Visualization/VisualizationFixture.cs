@@ -63,7 +63,7 @@ public sealed class VisualizationFixture : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int exit = Cli.Cli.Run(args, output, error);
+        int exit = global::Convnet.Cli.Cli.Run(args, output, error);
         return (exit, output.ToString(), error.ToString());
     }
 

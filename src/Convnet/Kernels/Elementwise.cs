@@ -44,6 +44,14 @@ public readonly struct AddOperator : IBinaryOperator
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y) => x + y;
 }
 
+/// <summary>x · y.</summary>
+public readonly struct MultiplyOperator : IBinaryOperator
+{
+    public static float Apply(float x, float y) => x * y;
+    public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y) => x * y;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y) => x * y;
+}
+
 public static partial class Elementwise
 {
     /// <summary>y[i] = TOp(x[i]), widest vectors first, then a scalar tail. x and y may be the same span.</summary>

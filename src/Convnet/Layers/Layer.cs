@@ -14,6 +14,24 @@ public sealed class LayerContext(WorkerPool pool, ParameterStore parameters, ulo
     public int Index { get; } = index;
 
     public Rng CreateRng() => Rng.Derive(Seed, (ulong)Index);
+
+    /// <summary>
+    /// The model's training step (1 for the first), set by <see cref="Models.Sequential.TrainBatch"/>
+    /// before the forward pass; keys per-step random streams such as Dropout's masks.
+    /// </summary>
+    public long TrainingStep { get; set; }
+}
+
+/// <summary>
+/// Non-trainable state of a layer that is saved with the model but never seen by an optimizer,
+/// e.g. BatchNormalization's moving mean (saved as "&lt;i&gt;.running_mean").
+/// </summary>
+public sealed class LayerState(string name, float[] values)
+{
+    /// <summary>The PyTorch state-dict suffix, e.g. "running_mean".</summary>
+    public string Name { get; } = name;
+
+    public float[] Values { get; } = values;
 }
 
 /// <summary>
@@ -25,6 +43,7 @@ public sealed class LayerContext(WorkerPool pool, ParameterStore parameters, ulo
 public abstract class Layer
 {
     private readonly List<Parameter> _parameters = [];
+    private readonly List<LayerState> _state = [];
     private LayerContext? _context;
 
     /// <summary>Keras's class name, e.g. "Conv2D".</summary>
@@ -46,11 +65,17 @@ public abstract class Layer
     public IReadOnlyList<Parameter> Parameters => _parameters;
     public int ParameterCount => _parameters.Sum(p => p.Length);
 
+    /// <summary>Non-trainable state saved with the model (e.g. moving statistics).</summary>
+    public IReadOnlyList<LayerState> State => _state;
+    public int StateCount => _state.Sum(s => s.Values.Length);
+
     /// <summary>Output shape for an input shape; pure, and throws for an input this layer cannot take.</summary>
     public abstract Shape ComputeOutputShape(Shape input);
 
     /// <summary>Hyperparameters for the model file and the summary, e.g. "filters=32,kernel=3".</summary>
     public abstract IReadOnlyDictionary<string, string> Config { get; }
+
+    protected LayerContext Context => _context ?? throw new InvalidOperationException($"Layer {Name} is not built.");
 
     protected WorkerPool Pool => _context?.Pool ?? throw new InvalidOperationException($"Layer {Name} is not built.");
 
@@ -60,6 +85,7 @@ public abstract class Layer
         OutputShape = ComputeOutputShape(input);
         _context = context;
         _parameters.Clear();
+        _state.Clear();
         OnBuild(context);
         IsBuilt = true;
     }
@@ -74,6 +100,15 @@ public abstract class Layer
         var p = context.Parameters.Add($"{Name}.{name}", shape);
         _parameters.Add(p);
         return p;
+    }
+
+    protected LayerState AddState(string name, int length, float initial)
+    {
+        var values = new float[length];
+        Array.Fill(values, initial);
+        var state = new LayerState(name, values);
+        _state.Add(state);
+        return state;
     }
 
     /// <summary>Allocates the output and gradient buffers for up to <paramref name="batch"/> samples.</summary>

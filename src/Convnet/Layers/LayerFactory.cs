@@ -22,11 +22,18 @@ public static class LayerFactory
         "ReLU" => new ReLU(),
         "Flatten" => new Flatten(),
         "Softmax" => new Softmax(),
+        "Dropout" => new Dropout(Float(config, "rate")),
+        "BatchNormalization" => new BatchNormalization(Float(config, "momentum"), Float(config, "epsilon")),
         _ => throw new FormatException($"unknown layer type '{typeName}'"),
     };
 
     private static string Text(IReadOnlyDictionary<string, string> config, string key)
         => config.TryGetValue(key, out var value) ? value : throw new FormatException($"missing '{key}'");
+
+    private static float Float(IReadOnlyDictionary<string, string> config, string key)
+        => float.TryParse(Text(config, key), NumberStyles.Float, CultureInfo.InvariantCulture, out float value)
+            ? value
+            : throw new FormatException($"'{key}' is not a number");
 
     private static int Int(IReadOnlyDictionary<string, string> config, string key)
         => int.TryParse(Text(config, key), NumberStyles.None, CultureInfo.InvariantCulture, out int value)

@@ -10,7 +10,9 @@ namespace Convnet.Models;
 /// <summary>
 /// Saves and loads a <see cref="Sequential"/> as safetensors laid out as PyTorch's nn.Sequential
 /// state dict: "&lt;i&gt;.weight" and "&lt;i&gt;.bias" with i the layer's index (activations, pooling and
-/// Flatten count), Conv2D weights [out, in, kh, kw], Dense weights [out, in]. The architecture,
+/// Flatten count), Conv2D weights [out, in, kh, kw], Dense weights [out, in]; BatchNormalization as
+/// BatchNorm1d/2d: "weight" = γ, "bias" = β, and its non-trainable state as "running_mean" and
+/// "running_var" (no "num_batches_tracked": PyTorch's load_state_dict fills it in when absent). The architecture,
 /// input shape, class count and caller's training settings are kept in __metadata__ as strings.
 /// </summary>
 public static class ModelFile
@@ -34,8 +36,16 @@ public static class ModelFile
                     tensors.Add(new NamedTensor($"{i}.weight", [dense.Units, dense.InputShape.Size], Transpose(dense.Kernel.Value, dense.InputShape.Size, dense.Units)));
                     tensors.Add(new NamedTensor($"{i}.bias", [dense.Units], dense.Bias.Value.ToArray()));
                     break;
+                case BatchNormalization bn:
+                    tensors.Add(new NamedTensor($"{i}.weight", [bn.Gamma.Length], bn.Gamma.Value.ToArray()));
+                    tensors.Add(new NamedTensor($"{i}.bias", [bn.Beta.Length], bn.Beta.Value.ToArray()));
+                    break;
                 case { Parameters.Count: > 0 } other:
                     throw new NotSupportedException($"Saving layer type {other.TypeName} is not supported.");
+            }
+            foreach (var state in model.Layers[i].State)
+            {
+                tensors.Add(new NamedTensor($"{i}.{state.Name}", [state.Values.Length], (float[])state.Values.Clone()));
             }
         }
         var metadata = new Dictionary<string, string>();
@@ -104,6 +114,16 @@ public static class ModelFile
                     Take(path, byName, $"{i}.bias", [dense.Units]).CopyTo(dense.Bias.Value);
                     used += 2;
                     break;
+                case BatchNormalization bn:
+                    Take(path, byName, $"{i}.weight", [bn.Gamma.Length]).CopyTo(bn.Gamma.Value);
+                    Take(path, byName, $"{i}.bias", [bn.Beta.Length]).CopyTo(bn.Beta.Value);
+                    used += 2;
+                    break;
+            }
+            foreach (var state in model.Layers[i].State)
+            {
+                Take(path, byName, $"{i}.{state.Name}", [state.Values.Length]).CopyTo(state.Values, 0);
+                used++;
             }
         }
         if (used != tensors.Count)
@@ -122,7 +142,9 @@ public static class ModelFile
     {
         int dot = name.IndexOf('.', StringComparison.Ordinal);
         return dot > 0 && int.TryParse(name.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int i)
-            && i < model.Layers.Count && model.Layers[i].Parameters.Count > 0 && name[(dot + 1)..] is "weight" or "bias";
+            && i < model.Layers.Count
+            && ((model.Layers[i].Parameters.Count > 0 && name[(dot + 1)..] is "weight" or "bias")
+                || model.Layers[i].State.Any(s => s.Name == name[(dot + 1)..]));
     }
 
     private static float[] Take(string path, Dictionary<string, NamedTensor> byName, string name, int[] shape)

@@ -26,6 +26,7 @@ public sealed class Sequential : IDisposable
     private Tensor? _input;
     private Tensor? _dlogits;
     private int[] _labels = [];
+    private long _step;
 
     /// <param name="inputShape">Shape of one sample, e.g. Shape.Image(28, 28, 1).</param>
     /// <param name="seed">Seeds weight initialisation.</param>
@@ -47,7 +48,14 @@ public sealed class Sequential : IDisposable
     public IReadOnlyList<Layer> Layers => _layers;
     public Shape OutputShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
     public IReadOnlyList<Parameter> Parameters => _store.Parameters;
+    /// <summary>Trainable parameters (those the optimizer updates).</summary>
     public int ParameterCount => _store.Count;
+
+    /// <summary>Non-trainable state values saved with the model, e.g. BatchNormalization's moving statistics.</summary>
+    public int NonTrainableParameterCount => _layers.Sum(l => l.StateCount);
+
+    /// <summary>Training steps taken by this model (keys per-step random streams such as Dropout's).</summary>
+    public long TrainingSteps => _step;
     public Optimizer? Optimizer { get; private set; }
     public SparseCategoricalCrossentropy? Loss { get; private set; }
 
@@ -210,15 +218,24 @@ public sealed class Sequential : IDisposable
         EnsureCapacity(count);
         _input!.SetBatch(count);
         data.CopyBatch(indices, _input.Span, _labels.AsSpan(0, count));
+        return TrainLoadedBatch(count, out correct);
+    }
 
+    private double TrainLoadedBatch(int count, out int correct)
+    {
+        _step++;
+        foreach (var context in _contexts)
+        {
+            context.TrainingStep = _step;
+        }
         int logitsLayers = LogitsLayerCount;
-        var t = _input;
+        var t = _input!;
         for (int i = 0; i < logitsLayers; i++)
         {
             t = _layers[i].Forward(t, training: true);
         }
         _dlogits!.SetBatch(count);
-        double loss = Loss.Compute(t.Span, _labels.AsSpan(0, count), count, Classes, _dlogits.Span, out correct);
+        double loss = Loss!.Compute(t.Span, _labels.AsSpan(0, count), count, Classes, _dlogits.Span, out correct);
 
         _store.ZeroGradients();
         Tensor? g = _dlogits;
@@ -226,7 +243,7 @@ public sealed class Sequential : IDisposable
         {
             g = _layers[i].Backward(g);
         }
-        Optimizer.Step(_store.Parameters);
+        Optimizer!.Step(_store.Parameters);
         return loss;
     }
 
@@ -383,18 +400,49 @@ public sealed class Sequential : IDisposable
         {
             var layer = _layers[i];
             string name = $"{layer.Name} ({layer.TypeName})";
-            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $" {name,-27} {layer.OutputShape.ToBatchString(),-25} {layer.ParameterCount,-10}").TrimEnd());
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $" {name,-27} {layer.OutputShape.ToBatchString(),-25} {layer.ParameterCount + layer.StateCount,-10}").TrimEnd());
             if (i < _layers.Count - 1)
             {
                 sb.AppendLine();
             }
         }
         sb.AppendLine(new string('=', 65));
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Total params: {ParameterCount:N0} ({ParameterCount * 4 / 1024.0:F2} KB)");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {ParameterCount:N0}");
-        sb.AppendLine("Non-trainable params: 0");
+        int total = ParameterCount + NonTrainableParameterCount;
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Total params: {total:N0} ({total * 4 / 1024.0:F2} KB)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {ParameterCount:N0} ({ParameterCount * 4 / 1024.0:F2} KB)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Non-trainable params: {NonTrainableParameterCount:N0} ({NonTrainableParameterCount * 4 / 1024.0:F2} KB)");
         sb.AppendLine(rule);
         return sb.ToString();
+    }
+
+    /// <summary>A copy of every trainable parameter, then every layer's non-trainable state, in model order.</summary>
+    public float[] GetWeights()
+    {
+        var weights = new float[ParameterCount + NonTrainableParameterCount];
+        _store.Values.CopyTo(weights, 0);
+        int at = _store.Count;
+        foreach (var state in _layers.SelectMany(l => l.State))
+        {
+            state.Values.CopyTo(weights, at);
+            at += state.Values.Length;
+        }
+        return weights;
+    }
+
+    /// <summary>Restores weights taken by <see cref="GetWeights"/> from this model or one of the same architecture.</summary>
+    public void SetWeights(ReadOnlySpan<float> weights)
+    {
+        if (weights.Length != ParameterCount + NonTrainableParameterCount)
+        {
+            throw new ArgumentException($"Expected {ParameterCount + NonTrainableParameterCount} weights, got {weights.Length}.", nameof(weights));
+        }
+        weights[.._store.Count].CopyTo(_store.Values);
+        int at = _store.Count;
+        foreach (var state in _layers.SelectMany(l => l.State))
+        {
+            weights.Slice(at, state.Values.Length).CopyTo(state.Values);
+            at += state.Values.Length;
+        }
     }
 
     /// <summary>Saves weights and architecture as safetensors (see <see cref="ModelFile"/>).</summary>

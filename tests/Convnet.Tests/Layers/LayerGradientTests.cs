@@ -18,7 +18,7 @@ namespace Convnet.Tests.Layers;
 /// </summary>
 public class LayerGradientTests
 {
-    private delegate void Fill(ref Rng rng, Span<float> values);
+    internal delegate void Fill(ref Rng rng, Span<float> values);
 
     /// <summary>Sizes of the layer tests: odd, so strided windows and "same" padding split unevenly.</summary>
     private static readonly int[] OddSizes = [3, 5, 7, 9];
@@ -207,7 +207,8 @@ public class LayerGradientTests
     /// Builds <paramref name="layer"/> alone, runs Forward and Backward with dy = r, and checks dx and
     /// every parameter's gradient by finite differences; then checks that parameter gradients accumulate.
     /// </summary>
-    private static void CheckLayer(Layer layer, Shape input, int batch, int seed, Fill fillInput, double h, Func<Tensor, double[]>? termSums, double truncation, string context)
+    internal static void CheckLayer(Layer layer, Shape input, int batch, int seed, Fill fillInput, double h, Func<Tensor, double[]>? termSums, double truncation, string context,
+        bool training = true, Action<Layer>? afterBuild = null)
     {
         using var pool = new WorkerPool(1);
         var store = new ParameterStore();
@@ -222,10 +223,11 @@ public class LayerGradientTests
                 Numerics.Uniform(ref rng, p.Value, -0.5f, 0.5f);
             }
         }
+        afterBuild?.Invoke(layer);
         var x = new Tensor(input, batch);
         fillInput(ref rng, x.Span);
 
-        var y = layer.Forward(x, training: true);
+        var y = layer.Forward(x, training);
         Assert.Equal(batch, y.Batch);
         var r = Numerics.Uniform(ref rng, y.Span.Length);
         var dy = new Tensor(layer.OutputShape, batch);
@@ -240,7 +242,7 @@ public class LayerGradientTests
         var inputGradient = dx.Span.ToArray();
         var parameterGradients = store.Gradients.ToArray();
 
-        Tensor Forward() => layer.Forward(x, training: true);
+        Tensor Forward() => layer.Forward(x, training);
         GradientCheck.AssertMatches("x", x.Data, 0, inputGradient, Forward, r, sums, h, truncation, ref rng, context);
         foreach (var p in layer.Parameters)
         {
@@ -249,7 +251,7 @@ public class LayerGradientTests
 
         if (layer.Parameters.Count > 0)
         {
-            AssertGradientsAccumulate(layer, store, x, dy, context);
+            AssertGradientsAccumulate(layer, store, x, dy, context, training);
         }
     }
 
@@ -260,10 +262,10 @@ public class LayerGradientTests
     /// product to the stored gradient block by block, (g + p₁) + p₂ instead of g + (p₁ + p₂), a few
     /// roundings of relative size u = 6e-8; the tolerance 1e-5·(|2g_i| + max|g|) covers that.
     /// </summary>
-    private static void AssertGradientsAccumulate(Layer layer, ParameterStore store, Tensor x, Tensor dy, string context)
+    private static void AssertGradientsAccumulate(Layer layer, ParameterStore store, Tensor x, Tensor dy, string context, bool training)
     {
         store.ZeroGradients();
-        layer.Forward(x, training: true);
+        layer.Forward(x, training);
         var dx = layer.Backward(dy)!.Span.ToArray();
         var once = store.Gradients.ToArray();
         Numerics.AssertBitEqual(dx, layer.Backward(dy)!.Span, $"{context}: input gradient of a second Backward");
@@ -280,5 +282,5 @@ public class LayerGradientTests
         }
     }
 
-    private static void Uniform(ref Rng rng, Span<float> values) => Numerics.Uniform(ref rng, values);
+    internal static void Uniform(ref Rng rng, Span<float> values) => Numerics.Uniform(ref rng, values);
 }

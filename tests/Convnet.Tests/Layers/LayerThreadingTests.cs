@@ -26,6 +26,9 @@ public class LayerThreadingTests
         "relu",
         "flatten",
         "softmax",
+        "dropout",
+        "batchnorm-image",
+        "batchnorm-vector",
     ];
 
     private static (Layer Layer, Shape Input) Create(string name) => name switch
@@ -39,6 +42,9 @@ public class LayerThreadingTests
         "relu" => (new ReLU(), Shape.Image(7, 7, 3)),
         "flatten" => (new Flatten(), Shape.Image(5, 4, 3)),
         "softmax" => (new Convnet.Layers.Softmax(), Shape.Vector(12)),
+        "dropout" => (new Dropout(0.3f), Shape.Image(6, 5, 3)),
+        "batchnorm-image" => (new BatchNormalization(), Shape.Image(6, 5, 7)),
+        "batchnorm-vector" => (new BatchNormalization(momentum: 0.9f), Shape.Vector(33)),
         _ => throw new ArgumentException(name),
     };
 
@@ -75,6 +81,10 @@ public class LayerThreadingTests
             store2.ZeroGradients();
             Numerics.AssertBitEqual(one.Backward(dy)!.Span, two.Backward(dy)!.Span, $"{at}: input gradient");
             Numerics.AssertBitEqual(store1.Gradients, store2.Gradients, $"{at}: parameter gradients");
+            for (int s = 0; s < one.State.Count; s++)
+            {
+                Numerics.AssertBitEqual(one.State[s].Values, two.State[s].Values, $"{at}: state {one.State[s].Name}");
+            }
         }
     }
 }

@@ -1,0 +1,290 @@
+using System.Globalization;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// Batch normalization (Ioffe and Szegedy, 2015) as Keras's BatchNormalization: per channel of an
+/// image (over N, H, W; channels-last, so channel c is every C-th value) or per feature of a vector.
+/// Training normalizes with the batch statistics and updates the moving ones,
+/// moving ← momentum·moving + (1 − momentum)·batch (with the biased batch variance, as Keras);
+/// inference normalizes with the moving statistics. γ (init 1) and β (init 0) are trained; the
+/// moving mean and variance are non-trainable <see cref="Layer.State"/>, saved as PyTorch's
+/// running_mean and running_var. PyTorch's momentum is the weight of the new batch: PyTorch
+/// momentum = 1 − Keras momentum (0.01 for the default 0.99), and its eps default is 1e-5, not
+/// 1e-3, so a PyTorch twin needs BatchNorm2d(C, eps=1e-3, momentum=0.01). PyTorch also updates
+/// running_var with the unbiased variance; inference uses the stored values identically.
+/// Statistics are summed in double per 16-sample chunk, then over chunks in chunk order, so the
+/// result does not depend on the thread count.
+/// </summary>
+public sealed class BatchNormalization : Layer
+{
+    private readonly Action<int> _sumChunk;
+    private readonly Action<int> _squareChunk;
+    private readonly Action<int> _normalizeChunk;
+    private readonly Action<int> _gradientSumChunk;
+    private readonly Action<int> _backwardChunk;
+    private Parameter? _gamma, _beta;
+    private LayerState? _movingMean, _movingVariance;
+    private Tensor? _x, _y, _dx, _dy, _xhat;
+    private double[] _partials = [];
+    private double[] _partials2 = [];
+    private double[] _mean = [];
+    private double[] _sumDy = [];
+    private double[] _sumDyXhat = [];
+    private float[] _shift = [];
+    private float[] _invStd = [];
+    private bool _training;
+    private int _channels, _rowsPerSample;
+
+    public BatchNormalization(float momentum = 0.99f, float epsilon = 1e-3f)
+    {
+        if (!(momentum >= 0 && momentum <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1].");
+        }
+        if (!(epsilon > 0) || float.IsInfinity(epsilon))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive and finite.");
+        }
+        Momentum = momentum;
+        Epsilon = epsilon;
+        _sumChunk = SumChunk;
+        _squareChunk = SquareChunk;
+        _normalizeChunk = NormalizeChunk;
+        _gradientSumChunk = GradientSumChunk;
+        _backwardChunk = BackwardChunk;
+    }
+
+    public float Momentum { get; }
+    public float Epsilon { get; }
+    public override string TypeName => "BatchNormalization";
+    public override string DefaultName => "batch_normalization";
+
+    /// <summary>γ: [C].</summary>
+    public Parameter Gamma => _gamma ?? throw new InvalidOperationException("Not built.");
+
+    /// <summary>β: [C].</summary>
+    public Parameter Beta => _beta ?? throw new InvalidOperationException("Not built.");
+
+    /// <summary>[C], non-trainable.</summary>
+    public float[] MovingMean => (_movingMean ?? throw new InvalidOperationException("Not built.")).Values;
+
+    /// <summary>[C], non-trainable.</summary>
+    public float[] MovingVariance => (_movingVariance ?? throw new InvalidOperationException("Not built.")).Values;
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
+        ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public override Shape ComputeOutputShape(Shape input) => input;
+
+    protected override void OnBuild(LayerContext context)
+    {
+        _channels = InputShape.Channels;
+        _rowsPerSample = InputShape.Size / _channels;
+        _gamma = AddParameter(context, "gamma", _channels);
+        _beta = AddParameter(context, "beta", _channels);
+        _gamma.Value.Fill(1);
+        _movingMean = AddState("running_mean", _channels, 0);
+        _movingVariance = AddState("running_var", _channels, 1);
+        _mean = new double[_channels];
+        _sumDy = new double[_channels];
+        _sumDyXhat = new double[_channels];
+        _shift = new float[_channels];
+        _invStd = new float[_channels];
+    }
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        _xhat = Reserve(_xhat, InputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+        int partials = Chunks.Count(batch) * _channels;
+        if (_partials.Length < partials)
+        {
+            _partials = new double[partials];
+            _partials2 = new double[partials];
+        }
+    }
+
+    // x: [N, H, W, C] or [N, C] → x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β
+    // (μ, σ² of the batch over N·H·W rows in training, the moving ones at inference)
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _x = x;
+        _y!.SetBatch(x.Batch);
+        _xhat!.SetBatch(x.Batch);
+        _training = training;
+        int chunks = Chunks.Count(x.Batch);
+        if (training)
+        {
+            double rows = (double)x.Batch * _rowsPerSample;
+            Pool.For(chunks, _sumChunk);
+            SumInChunkOrder(_partials, chunks, _mean);
+            for (int c = 0; c < _channels; c++)
+            {
+                _mean[c] /= rows;
+            }
+            Pool.For(chunks, _squareChunk);
+            for (int c = 0; c < _channels; c++)
+            {
+                double v = 0;
+                for (int k = 0; k < chunks; k++)
+                {
+                    v += _partials[k * _channels + c];
+                }
+                v /= rows;
+                _shift[c] = (float)_mean[c];
+                _invStd[c] = (float)(1 / Math.Sqrt(v + Epsilon));
+                MovingMean[c] = Momentum * MovingMean[c] + (1 - Momentum) * (float)_mean[c];
+                MovingVariance[c] = Momentum * MovingVariance[c] + (1 - Momentum) * (float)v;
+            }
+        }
+        else
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                _shift[c] = MovingMean[c];
+                _invStd[c] = (float)(1 / Math.Sqrt((double)MovingVariance[c] + Epsilon));
+            }
+        }
+        Pool.For(chunks, _normalizeChunk);
+        return _y;
+    }
+
+    private void SumInChunkOrder(double[] partials, int chunks, double[] total)
+    {
+        Array.Clear(total);
+        for (int k = 0; k < chunks; k++)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                total[c] += partials[k * _channels + c];
+            }
+        }
+    }
+
+    // partials[chunk, c] = Σ x over the chunk's rows
+    private void SumChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var x = _x.Samples(start, count);
+        var sums = _partials.AsSpan(chunk * _channels, _channels);
+        sums.Clear();
+        for (int r = 0; r < x.Length; r += _channels)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                sums[c] += x[r + c];
+            }
+        }
+    }
+
+    // partials[chunk, c] = Σ (x − μ)² over the chunk's rows
+    private void SquareChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var x = _x.Samples(start, count);
+        var sums = _partials.AsSpan(chunk * _channels, _channels);
+        sums.Clear();
+        for (int r = 0; r < x.Length; r += _channels)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                double d = x[r + c] - _mean[c];
+                sums[c] += d * d;
+            }
+        }
+    }
+
+    private void NormalizeChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var x = _x.Samples(start, count);
+        var xhat = _xhat!.Samples(start, count);
+        var y = _y!.Samples(start, count);
+        var gamma = Gamma.Value;
+        var beta = Beta.Value;
+        for (int r = 0; r < x.Length; r += _channels)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                float h = (x[r + c] - _shift[c]) * _invStd[c];
+                xhat[r + c] = h;
+                y[r + c] = gamma[c] * h + beta[c];
+            }
+        }
+    }
+
+    // dy: [N, ..., C] → dβ += Σ dy, dγ += Σ dy·x̂;
+    // training: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); inference: dx = γ/σ·dy
+    public override Tensor? Backward(Tensor dy)
+    {
+        _dy = dy;
+        int chunks = Chunks.Count(dy.Batch);
+        Pool.For(chunks, _gradientSumChunk);
+        SumInChunkOrder(_partials, chunks, _sumDy);
+        SumInChunkOrder(_partials2, chunks, _sumDyXhat);
+        var dGamma = Gamma.Gradient;
+        var dBeta = Beta.Gradient;
+        for (int c = 0; c < _channels; c++)
+        {
+            dBeta[c] += (float)_sumDy[c];
+            dGamma[c] += (float)_sumDyXhat[c];
+        }
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dx!.SetBatch(dy.Batch);
+        Pool.For(chunks, _backwardChunk);
+        return _dx;
+    }
+
+    private void GradientSumChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var dy = _dy.Samples(start, count);
+        var xhat = _xhat!.Samples(start, count);
+        var sums = _partials.AsSpan(chunk * _channels, _channels);
+        var products = _partials2.AsSpan(chunk * _channels, _channels);
+        sums.Clear();
+        products.Clear();
+        for (int r = 0; r < dy.Length; r += _channels)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                sums[c] += dy[r + c];
+                products[c] += (double)dy[r + c] * xhat[r + c];
+            }
+        }
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var dy = _dy.Samples(start, count);
+        var xhat = _xhat!.Samples(start, count);
+        var dx = _dx!.Samples(start, count);
+        var gamma = Gamma.Value;
+        double rows = (double)_dy.Batch * _rowsPerSample;
+        for (int r = 0; r < dy.Length; r += _channels)
+        {
+            for (int c = 0; c < _channels; c++)
+            {
+                float scale = gamma[c] * _invStd[c];
+                dx[r + c] = _training
+                    ? scale * (float)(dy[r + c] - _sumDy[c] / rows - xhat[r + c] * (_sumDyXhat[c] / rows))
+                    : scale * dy[r + c];
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Runtime;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// Inverted dropout, as Keras's Dropout: in training each value is zeroed with probability
+/// <see cref="Rate"/> and the kept ones are scaled by 1/(1 − rate), so inference is the identity.
+/// The mask of sample i at training step t comes from the stream keyed by (model seed, layer index,
+/// t, i): it depends neither on the thread count nor on how often Forward runs within a step.
+/// </summary>
+public sealed class Dropout : Layer
+{
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private Tensor? _x, _y, _dx, _dy;
+    private float[] _mask = [];
+    private ulong _stepKey;
+    private bool _masked;
+
+    public Dropout(float rate)
+    {
+        if (!(rate >= 0 && rate < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(rate), rate, "rate must be in [0, 1).");
+        }
+        Rate = rate;
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
+    }
+
+    public float Rate { get; }
+    public override string TypeName => "Dropout";
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["rate"] = Rate.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public override Shape ComputeOutputShape(Shape input) => input;
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+        if (_mask.Length < batch * InputShape.Size)
+        {
+            _mask = new float[batch * InputShape.Size];
+        }
+    }
+
+    /// <summary>The mask of the last training Forward: 0 or 1/(1 − rate) per value, [N, ...].</summary>
+    internal ReadOnlySpan<float> Mask => _mask.AsSpan(0, _x!.Batch * InputShape.Size);
+
+    // x: [N, ...] → y = x ⊙ mask (training), y = x (inference)
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _x = x;
+        _y!.SetBatch(x.Batch);
+        _masked = training && Rate > 0;
+        if (!_masked)
+        {
+            x.Span.CopyTo(_y.Span);
+            return _y;
+        }
+        var layer = Rng.Derive(Context.Seed, 0xD50B_0000UL + (ulong)Context.Index);
+        _stepKey = Rng.Derive(layer.NextUInt64(), (ulong)Context.TrainingStep).NextUInt64();
+        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        return _y;
+    }
+
+    private void ForwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        int size = InputShape.Size;
+        float scale = 1 / (1 - Rate);
+        for (int i = start; i < start + count; i++)
+        {
+            var rng = Rng.Derive(_stepKey, (ulong)i);
+            var mask = _mask.AsSpan(i * size, size);
+            for (int j = 0; j < size; j++)
+            {
+                mask[j] = rng.NextFloat() < Rate ? 0 : scale;
+            }
+        }
+        var m = _mask.AsSpan(start * size, count * size);
+        Elementwise.Map<MultiplyOperator>(_x.Samples(start, count), m, _y!.Samples(start, count));
+    }
+
+    // dy: [N, ...] → dx = dy ⊙ mask (the same mask as the forward pass)
+    public override Tensor? Backward(Tensor dy)
+    {
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dx!.SetBatch(dy.Batch);
+        if (!_masked)
+        {
+            dy.Span.CopyTo(_dx.Span);
+            return _dx;
+        }
+        _dy = dy;
+        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        return _dx;
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int size = InputShape.Size;
+        Elementwise.Map<MultiplyOperator>(_dy.Samples(start, count), _mask.AsSpan(start * size, count * size), _dx!.Samples(start, count));
+    }
+}

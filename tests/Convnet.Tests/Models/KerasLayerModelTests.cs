@@ -1,0 +1,77 @@
+using Convnet.IO;
+using Convnet.Layers;
+using Convnet.Models;
+using Convnet.Optimizers;
+using Convnet.Tensors;
+using Convnet.Tests.Data;
+using Convnet.Tests.Support;
+using Xunit;
+
+namespace Convnet.Tests.Models;
+
+/// <summary>Models built from the Keras-style layers: summary counts, save/load round trips, training.</summary>
+public class KerasLayerModelTests
+{
+    /// <summary>Conv-BN-ReLU-Dropout-Pool … Dense-BN-ReLU-Dropout-Dense-Softmax on 28×28×1.</summary>
+    internal static Sequential Create(ulong seed = 1, int threads = 1)
+    {
+        var model = new Sequential(Shape.Image(28, 28, 1), seed, threads);
+        model.Add(new Conv2D(4, 3)).Add(new BatchNormalization()).Add(new ReLU()).Add(new Dropout(0.25f)).Add(new MaxPool2D(2))
+            .Add(new Flatten()).Add(new Dense(16)).Add(new BatchNormalization(momentum: 0.9f, epsilon: 1e-5f)).Add(new ReLU()).Add(new Dropout(0.5f))
+            .Add(new Dense(10)).Add(new Softmax());
+        return model;
+    }
+
+    [Fact]
+    public void Summary_counts_moving_statistics_as_non_trainable()
+    {
+        using var model = Create();
+        // Conv 3·3·1·4 + 4 = 40, BN 2·4 + 2·4, Dense 13·13·4·16 + 16 = 10 832, BN 2·16 + 2·16, Dense 16·10 + 10 = 170.
+        Assert.Equal(40 + 8 + 10_832 + 32 + 170, model.ParameterCount);
+        Assert.Equal(8 + 32, model.NonTrainableParameterCount);
+        string summary = model.Summary();
+        Assert.Contains("Total params: 11,122", summary);
+        Assert.Contains("Trainable params: 11,082", summary);
+        Assert.Contains("Non-trainable params: 40", summary);
+        Assert.Contains("batch_normalization (BatchNormalization)", summary);
+        Assert.Contains("dropout_1 (Dropout)", summary);
+    }
+
+    [Fact]
+    public void A_trained_model_round_trips_through_the_model_file_with_its_moving_statistics()
+    {
+        var data = SyntheticDigits.Create(64, seed: 2);
+        using var model = Create(seed: 5);
+        model.Compile(new Adam());
+        model.Fit(data, epochs: 1, batchSize: 16, seed: 1);
+        var bn = (BatchNormalization)model.Layers[1];
+        Assert.NotEqual(0f, bn.MovingMean[0]);
+
+        using var dir = new TempDir();
+        string path = dir.File("model.safetensors");
+        model.Save(path);
+        var (tensors, _) = SafeTensors.Read(path);
+        Assert.Contains(tensors, t => t.Name == "1.running_mean" && t.Shape.SequenceEqual([4]));
+        Assert.Contains(tensors, t => t.Name == "7.running_var" && t.Shape.SequenceEqual([16]));
+        Assert.Contains(tensors, t => t.Name == "7.weight");
+
+        using var loaded = Sequential.Load(path, threads: 1);
+        Assert.Equal(ModelFile.ArchitectureJson(model), ModelFile.ArchitectureJson(loaded));
+        Numerics.AssertBitEqual(model.GetWeights(), loaded.GetWeights(), "weights and state");
+        Numerics.AssertBitEqual(model.Predict(data), loaded.Predict(data), "predictions");
+    }
+
+    [Fact]
+    public void Training_with_dropout_and_batch_normalization_is_thread_count_independent()
+    {
+        var data = SyntheticDigits.Create(80, seed: 4);
+        float[] Train(int threads)
+        {
+            using var model = Create(seed: 9, threads: threads);
+            model.Compile(new Adam());
+            model.Fit(data, epochs: 1, batchSize: 40, seed: 4);
+            return model.GetWeights();
+        }
+        Numerics.AssertBitEqual(Train(1), Train(2), "weights after one epoch");
+    }
+}

@@ -22,6 +22,8 @@ public static class LayerFactory
         "ReLU" => new ReLU(),
         "Flatten" => new Flatten(),
         "Softmax" => new Softmax(),
+        "AveragePooling2D" => new AveragePooling2D(Int(config, "pool_size"), Int(config, "stride")),
+        "GlobalAveragePooling2D" => new GlobalAveragePooling2D(),
         "Dropout" => new Dropout(Float(config, "rate")),
         "BatchNormalization" => new BatchNormalization(Float(config, "momentum"), Float(config, "epsilon")),
         _ => throw new FormatException($"unknown layer type '{typeName}'"),

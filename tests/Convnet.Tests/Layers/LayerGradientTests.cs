@@ -138,6 +138,54 @@ public class LayerGradientTests
         });
     }
 
+    [Property(MaxTest = 40)]
+    public Property AveragePooling2D_input_gradient_matches_finite_differences()
+    {
+        var cases =
+            from pool in Gen.Choose(1, 3)
+            from stride in Gen.Choose(1, 3)
+            from height in OddSize(3)
+            from width in OddSize(3)
+            from channels in Gen.Choose(1, 8)
+            from batch in Gen.Choose(1, 4)
+            from seed in Seeds
+            select new PoolCase(pool, stride, batch, height, width, channels, seed);
+        return Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            // Linear in x: no truncation error. y_j is a k²-term sum scaled by 1/k²: A_j = Σ_window |x|.
+            var layer = new AveragePooling2D(c.Pool, c.Stride);
+            double[] TermSums(Tensor x)
+            {
+                var abs = new Tensor(x.Shape, x.Batch);
+                Numerics.Abs(x.Span).CopyTo(abs.Span);
+                using var pool = new WorkerPool(1);
+                var twin = new AveragePooling2D(c.Pool, c.Stride);
+                twin.Build(x.Shape, new LayerContext(pool, new ParameterStore(), 0, 0));
+                return twin.Forward(abs, training: false).Span.ToArray().Select(v => (double)v * c.Pool * c.Pool).ToArray();
+            }
+            CheckLayer(layer, Shape.Image(c.Height, c.Width, c.Channels), c.Batch, c.Seed, Uniform, AffineStep, TermSums, 0, c.ToString());
+        });
+    }
+
+    [Property(MaxTest = 40)]
+    public Property GlobalAveragePooling2D_input_gradient_matches_finite_differences()
+        => Prop.ForAll(ShapeCases(imagesOnly: true).ToArbitrary(), c =>
+        {
+            // Linear in x; A_j = Σ_{h,w} |x[h, w, j]|, the H·W-term sum before the scaling.
+            double[] TermSums(Tensor x)
+            {
+                int channels = c.Channels;
+                var sums = new double[x.Batch * channels];
+                var span = x.Span;
+                for (int i = 0; i < span.Length; i++)
+                {
+                    sums[i / c.Shape.Size * channels + i % channels] += Math.Abs(span[i]);
+                }
+                return sums;
+            }
+            CheckLayer(new GlobalAveragePooling2D(), c.Shape, c.Batch, c.Seed, Uniform, AffineStep, TermSums, 0, c.ToString());
+        });
+
     public sealed record ShapeCase(bool Image, int Height, int Width, int Channels, int Batch, int Seed)
     {
         public Shape Shape => Image ? Shape.Image(Height, Width, Channels) : Shape.Vector(Channels);

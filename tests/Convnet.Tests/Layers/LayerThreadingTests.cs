@@ -29,6 +29,8 @@ public class LayerThreadingTests
         "dropout",
         "batchnorm-image",
         "batchnorm-vector",
+        "avgpool-overlapping",
+        "global-avgpool",
     ];
 
     private static (Layer Layer, Shape Input) Create(string name) => name switch
@@ -42,6 +44,8 @@ public class LayerThreadingTests
         "relu" => (new ReLU(), Shape.Image(7, 7, 3)),
         "flatten" => (new Flatten(), Shape.Image(5, 4, 3)),
         "softmax" => (new Convnet.Layers.Softmax(), Shape.Vector(12)),
+        "avgpool-overlapping" => (new AveragePooling2D(3, 2), Shape.Image(9, 9, 5)),
+        "global-avgpool" => (new GlobalAveragePooling2D(), Shape.Image(5, 6, 7)),
         "dropout" => (new Dropout(0.3f), Shape.Image(6, 5, 3)),
         "batchnorm-image" => (new BatchNormalization(), Shape.Image(6, 5, 7)),
         "batchnorm-vector" => (new BatchNormalization(momentum: 0.9f), Shape.Vector(33)),

@@ -62,6 +62,25 @@ public class KerasLayerModelTests
     }
 
     [Fact]
+    public void A_model_with_average_pooling_round_trips_through_the_model_file()
+    {
+        using var model = new Sequential(Shape.Image(12, 12, 1), seed: 3, threads: 1);
+        model.Add(new Conv2D(3, 3)).Add(new AveragePooling2D(2, 1)).Add(new Conv2D(5, 3)).Add(new GlobalAveragePooling2D())
+            .Add(new Dropout(0.1f)).Add(new Dense(10)).Add(new Softmax());
+        Assert.Equal(Shape.Vector(5), model.Layers[3].OutputShape);
+        using var dir = new TempDir();
+        string path = dir.File("pool.safetensors");
+        model.Save(path);
+        using var loaded = Sequential.Load(path, threads: 1);
+        Assert.Equal(ModelFile.ArchitectureJson(model), ModelFile.ArchitectureJson(loaded));
+        Assert.Contains("\"type\":\"AveragePooling2D\",\"pool_size\":\"2\",\"stride\":\"1\"", ModelFile.ArchitectureJson(loaded));
+        var x = new float[3 * 144];
+        var rng = new Convnet.Runtime.Rng(1);
+        Numerics.Uniform(ref rng, x);
+        Numerics.AssertBitEqual(model.Predict(x), loaded.Predict(x), "predictions");
+    }
+
+    [Fact]
     public void Training_with_dropout_and_batch_normalization_is_thread_count_independent()
     {
         var data = SyntheticDigits.Create(80, seed: 4);

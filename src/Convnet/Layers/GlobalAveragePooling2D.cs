@@ -1,0 +1,101 @@
+using Convnet.Kernels;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>The mean of each channel over the whole image: (H, W, C) → (C), as Keras's GlobalAveragePooling2D.</summary>
+public sealed class GlobalAveragePooling2D : Layer
+{
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private Tensor? _x, _y, _dx, _dy;
+
+    public GlobalAveragePooling2D()
+    {
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
+    }
+
+    public override string TypeName => "GlobalAveragePooling2D";
+    public override string DefaultName => "global_average_pooling2d";
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
+
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (!input.IsImage)
+        {
+            throw new ArgumentException($"GlobalAveragePooling2D needs an image input (H, W, C), got {input}.");
+        }
+        return Shape.Vector(input.Channels);
+    }
+
+    public override void EnsureCapacity(int batch)
+    {
+        _y = Reserve(_y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            _dx = Reserve(_dx, InputShape, batch);
+        }
+    }
+
+    // x: [N, H, W, C] → y[n, c] = (1/(H·W))·Σ_{h,w} x[n, h, w, c]
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        _x = x;
+        _y!.SetBatch(x.Batch);
+        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        return _y;
+    }
+
+    private void ForwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        int pixels = InputShape.Height * InputShape.Width;
+        float scale = 1f / pixels;
+        for (int n = start; n < start + count; n++)
+        {
+            var y = _y!.Sample(n);
+            y.Clear();
+            Elementwise.AddColumnSums(_x.Sample(n), pixels, y);
+            for (int c = 0; c < y.Length; c++)
+            {
+                y[c] *= scale;
+            }
+        }
+    }
+
+    // dy: [N, C] → dx[n, h, w, c] = dy[n, c]/(H·W)
+    public override Tensor? Backward(Tensor dy)
+    {
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        _dy = dy;
+        _dx!.SetBatch(dy.Batch);
+        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        return _dx;
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int c = InputShape.Channels;
+        int pixels = InputShape.Height * InputShape.Width;
+        float scale = 1f / pixels;
+        for (int n = start; n < start + count; n++)
+        {
+            var dy = _dy.Sample(n);
+            var dx = _dx!.Sample(n);
+            for (int p = 0; p < pixels; p++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    dx[p * c + ch] = dy[ch] * scale;
+                }
+            }
+        }
+    }
+}

@@ -9,8 +9,8 @@ public sealed class Adam : Optimizer
 {
     private float[][]? _m, _v;
 
-    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
-        : base(learningRate)
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null)
+        : base(learningRate, clipNorm)
     {
         if (!(beta1 >= 0 && beta1 < 1))
         {
@@ -42,11 +42,10 @@ public sealed class Adam : Optimizer
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
-    public override void Step(IReadOnlyList<Parameter> parameters)
+    protected override void Update(IReadOnlyList<Parameter> parameters)
     {
         _m ??= CreateState(parameters);
         _v ??= CreateState(parameters);
-        Iterations++;
         float bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
         float bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
         for (int i = 0; i < parameters.Count; i++)

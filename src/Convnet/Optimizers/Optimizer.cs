@@ -1,30 +1,80 @@
+using Convnet.Kernels;
 using Convnet.Layers;
 
 namespace Convnet.Optimizers;
 
-/// <summary>Updates parameters from their gradients; owns its per-parameter state.</summary>
+/// <summary>
+/// Updates parameters from their gradients; owns its per-parameter state. Each <see cref="Step"/>
+/// first takes the rate from <see cref="Schedule"/> (when set), then clips the gradients by their
+/// global norm (when <see cref="ClipNorm"/> is set), then applies the subclass's update rule.
+/// </summary>
 public abstract class Optimizer
 {
-    protected Optimizer(float learningRate)
+    protected Optimizer(float learningRate, float? clipNorm = null)
     {
         if (!(learningRate > 0) || float.IsInfinity(learningRate))
         {
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learningRate must be positive and finite.");
         }
+        if (clipNorm is { } c && (!(c > 0) || float.IsInfinity(c)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(clipNorm), clipNorm, "clipNorm must be positive and finite.");
+        }
         LearningRate = learningRate;
+        ClipNorm = clipNorm;
     }
 
     public abstract string Name { get; }
 
-    /// <summary>The current learning rate; schedules may change it between steps.</summary>
+    /// <summary>The current learning rate; schedules and callbacks may change it between steps.</summary>
     public float LearningRate { get; set; }
+
+    /// <summary>
+    /// A per-step schedule (Keras's optimizer(learning_rate=schedule)): before step t (0-based)
+    /// <see cref="LearningRate"/> becomes Schedule.Rate(t). Null keeps the rate as set.
+    /// </summary>
+    public LearningRateSchedule? Schedule { get; set; }
+
+    /// <summary>
+    /// When set, gradients are scaled by clipNorm / max(‖g‖, clipNorm) with ‖g‖ the global L2 norm
+    /// over all parameters (Keras's global_clipnorm), summed in double in parameter order.
+    /// </summary>
+    public float? ClipNorm { get; }
 
     /// <summary>Number of steps taken.</summary>
     public long Iterations { get; protected set; }
 
     public abstract IReadOnlyDictionary<string, string> Config { get; }
 
-    public abstract void Step(IReadOnlyList<Parameter> parameters);
+    public void Step(IReadOnlyList<Parameter> parameters)
+    {
+        if (Schedule is not null)
+        {
+            LearningRate = Schedule.Rate(Iterations);
+        }
+        if (ClipNorm is { } clip)
+        {
+            double sum = 0;
+            foreach (var p in parameters)
+            {
+                sum += OptimizerKernels.SumOfSquares(p.Gradient);
+            }
+            double norm = Math.Sqrt(sum);
+            if (norm > clip)
+            {
+                float scale = (float)(clip / norm);
+                foreach (var p in parameters)
+                {
+                    OptimizerKernels.Scale(p.Gradient, scale);
+                }
+            }
+        }
+        Iterations++;
+        Update(parameters);
+    }
+
+    /// <summary>Applies the update rule; <see cref="Iterations"/> already counts this step.</summary>
+    protected abstract void Update(IReadOnlyList<Parameter> parameters);
 
     protected static float[][] CreateState(IReadOnlyList<Parameter> parameters)
     {

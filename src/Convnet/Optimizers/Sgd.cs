@@ -9,8 +9,8 @@ public sealed class Sgd : Optimizer
 {
     private float[][]? _velocity;
 
-    public Sgd(float learningRate = 0.01f, float momentum = 0f)
-        : base(learningRate)
+    public Sgd(float learningRate = 0.01f, float momentum = 0f, float? clipNorm = null)
+        : base(learningRate, clipNorm)
     {
         if (!(momentum >= 0 && momentum < 1))
         {
@@ -28,10 +28,9 @@ public sealed class Sgd : Optimizer
         ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
     };
 
-    public override void Step(IReadOnlyList<Parameter> parameters)
+    protected override void Update(IReadOnlyList<Parameter> parameters)
     {
         _velocity ??= CreateState(parameters);
-        Iterations++;
         for (int i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];

@@ -72,6 +72,70 @@ public class OptimizerTests
         AssertWeights([0.45, -1.625, 0.00099995], parameter.Value, W0);
     }
 
+    [Fact]
+    public void AdamW_first_two_steps_decay_the_weights_decoupled_from_the_gradient()
+    {
+        // Loshchilov and Hutter: w ← w − lr·(m̂/(√v̂ + ε) + λ·w), with lr = 0.01, λ = 0.1.
+        // Step 1: m̂/(√v̂+ε) = g/(|g|+ε) as for Adam, so w₁ = w₀ − 0.01·(0.2/0.2000001 + 0.1·0.5)
+        //   = 0.5 − 0.01·1.0499995 = 0.48950000…; element 2: 0.001 − 0.01·(0.5 + 1e-4) = −0.004001.
+        // Step 2 as Adam's with the decay term 0.1·w₁ added inside the bracket.
+        var (store, parameter) = Parameter3();
+        var adamw = new AdamW(learningRate: 0.01f, weightDecay: 0.1f);
+        Step(adamw, store, parameter, G1);
+        AssertWeights([0.4895000052272401, -1.4885000202346528, -0.004000999840783887], parameter.Value, W0);
+        Step(adamw, store, parameter, G2);
+        AssertWeights([0.4863471367037804, -1.4932507040082357, -0.006772064146145949], parameter.Value, W0);
+        Assert.Equal(0.004f, new AdamW().WeightDecay);
+    }
+
+    [Fact]
+    public void RmsProp_first_two_steps_match_keras_with_its_defaults()
+    {
+        // Keras: v ← ρ·v + (1−ρ)·g², w ← w − lr·g/√(v + ε); lr = 1e-3, ρ = 0.9, ε = 1e-7.
+        // Step 1: v = 0.1·g², so Δw = lr·g/√(0.1·g² + 1e-7) ≈ lr·√10·sign(g):
+        //   0.5 − 1e-3·0.2/√(0.004 + 1e-7) = 0.49683776…; element 2: √(1e-15 + 1e-7) ≈ 3.16e-4, Δw = 3.16e-7.
+        // Step 2: element 0: v = 0.9·0.004 + 0.1·0.01 = 0.0046, w = w₁ + 1e-3·0.1/√0.0046000001 = 0.49831216….
+        var (store, parameter) = Parameter3();
+        var rms = new RmsProp();
+        Assert.Equal((1e-3f, 0.9f, 0f, 1e-7f), (rms.LearningRate, rms.Rho, rms.Momentum, rms.Epsilon));
+        Step(rms, store, parameter, G1);
+        AssertWeights([0.49683776209432096, -1.4968383548322555, 0.000999683819716148], parameter.Value, W0);
+        Step(rms, store, parameter, G2);
+        AssertWeights([0.49831216553938695, -1.4999618129196775, 0.000999683819716148], parameter.Value, W0);
+    }
+
+    [Fact]
+    public void RmsProp_with_momentum_accumulates_the_scaled_steps()
+    {
+        // mom ← 0.9·mom + lr·g/√(v + ε), w ← w − mom: step 1 as without momentum, step 2 adds 0.9·mom₁.
+        var (store, parameter) = Parameter3();
+        var rms = new RmsProp(momentum: 0.9f);
+        Step(rms, store, parameter, G1);
+        AssertWeights([0.49683776209432096, -1.4968383548322555, 0.000999683819716148], parameter.Value, W0);
+        Step(rms, store, parameter, G2);
+        AssertWeights([0.49546615149966944, -1.4971163323440868, 0.0009993992147205144], parameter.Value, W0);
+    }
+
+    [Fact]
+    public void ClipNorm_scales_the_gradients_to_the_global_norm_before_the_update()
+    {
+        // SGD lr = 1, clipNorm = 0.1: ‖g₁‖ = √(0.04 + 0.0025 + 1e-14) = 0.20616, so g₁ is scaled by
+        // 0.1/0.20616 = 0.48507: w₁ = [0.5 − 0.097014, −1.5 + 0.024254, 0.001 − 4.85e-8];
+        // ‖g₂‖ = √0.1 = 0.31623, scale 0.31623: w₂ = w₁ + [0.031623, −0.094868, 0].
+        var (store, parameter) = Parameter3();
+        var sgd = new Sgd(learningRate: 1f, clipNorm: 0.1f);
+        Step(sgd, store, parameter, G1);
+        AssertWeights([0.4029857499854782, -1.4757464374963696, 0.0009999515403726], parameter.Value, W0);
+        Step(sgd, store, parameter, G2);
+        AssertWeights([0.4346085258803379, -1.570614767537029, 0.0009999515403726], parameter.Value, W0);
+
+        // A norm below clipNorm leaves the gradient alone.
+        var (store2, parameter2) = Parameter3();
+        Step(new Sgd(learningRate: 1f, clipNorm: 10f), store2, parameter2, G1);
+        AssertWeights([0.3, -1.45, 0.0009999], parameter2.Value, W0);
+        Assert.Equal("clipNorm", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(clipNorm: 0f)).ParamName);
+    }
+
     private static (ParameterStore, Parameter) Parameter3()
     {
         var store = new ParameterStore();

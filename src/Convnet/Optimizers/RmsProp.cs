@@ -1,0 +1,58 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Layers;
+
+namespace Convnet.Optimizers;
+
+/// <summary>
+/// RMSprop (Hinton, lecture 6e) as Keras's RMSprop, uncentered: v ← ρ·v + (1−ρ)·g²,
+/// mom ← μ·mom + lr·g/√(v + ε), w ← w − mom; defaults lr 1e-3, ρ 0.9, μ 0, ε 1e-7.
+/// </summary>
+public sealed class RmsProp : Optimizer
+{
+    private float[][]? _v, _momentum;
+
+    public RmsProp(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, float? clipNorm = null)
+        : base(learningRate, clipNorm)
+    {
+        if (!(rho >= 0 && rho < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(rho), rho, "rho must be in [0, 1).");
+        }
+        if (!(momentum >= 0 && momentum < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1).");
+        }
+        if (!(epsilon > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
+        }
+        Rho = rho;
+        Momentum = momentum;
+        Epsilon = epsilon;
+    }
+
+    public float Rho { get; }
+    public float Momentum { get; }
+    public float Epsilon { get; }
+    public override string Name => "rmsprop";
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        ["rho"] = Rho.ToString("R", CultureInfo.InvariantCulture),
+        ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
+        ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    protected override void Update(IReadOnlyList<Parameter> parameters)
+    {
+        _v ??= CreateState(parameters);
+        _momentum ??= CreateState(parameters);
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            OptimizerKernels.RmsProp(p.Value, p.Gradient, _v[i], _momentum[i], LearningRate, Rho, Momentum, Epsilon);
+        }
+    }
+}

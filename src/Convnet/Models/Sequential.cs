@@ -54,6 +54,9 @@ public sealed class Sequential : IDisposable
     /// <summary>Non-trainable state values saved with the model, e.g. BatchNormalization's moving statistics.</summary>
     public int NonTrainableParameterCount => _layers.Sum(l => l.StateCount);
 
+    /// <summary>Set by a callback (e.g. EarlyStopping) to end Fit after the current epoch; Fit clears it when it starts.</summary>
+    public bool StopTraining { get; set; }
+
     /// <summary>Training steps taken by this model (keys per-step random streams such as Dropout's).</summary>
     public long TrainingSteps => _step;
     public Optimizer? Optimizer { get; private set; }
@@ -136,7 +139,8 @@ public sealed class Sequential : IDisposable
         ulong seed = 0,
         Action<TrainingProgress>? progress = null,
         Action<EpochLog>? epochEnd = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        IReadOnlyList<Callback>? callbacks = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (Optimizer is null || Loss is null)
@@ -170,8 +174,19 @@ public sealed class Sequential : IDisposable
         var order = new int[n];
         var history = new History();
         int batches = (n + batchSize - 1) / batchSize;
-        for (int epoch = 0; epoch < epochs; epoch++)
+        callbacks ??= [];
+        StopTraining = false;
+        foreach (var callback in callbacks)
         {
+            callback.SetModel(this);
+            callback.OnTrainBegin();
+        }
+        for (int epoch = 0; epoch < epochs && !StopTraining; epoch++)
+        {
+            foreach (var callback in callbacks)
+            {
+                callback.OnEpochBegin(epoch + 1);
+            }
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < n; i++)
             {
@@ -195,14 +210,24 @@ public sealed class Sequential : IDisposable
                 seen += count;
                 progress?.Invoke(new TrainingProgress(epoch + 1, epochs, b + 1, batches, seen, n, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds));
             }
+            // The rate of the epoch's last step: per-epoch callbacks change it only between epochs.
+            double rate = Optimizer.LearningRate;
             double valLoss = double.NaN, valAccuracy = double.NaN;
             if (validationData is not null)
             {
                 (valLoss, valAccuracy) = Evaluate(validationData);
             }
-            var log = new EpochLog(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
+            var log = new EpochLog(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, rate, clock.Elapsed.TotalSeconds);
             history.Add(log);
             epochEnd?.Invoke(log);
+            foreach (var callback in callbacks)
+            {
+                callback.OnEpochEnd(log);
+            }
+        }
+        foreach (var callback in callbacks)
+        {
+            callback.OnTrainEnd();
         }
         return history;
     }

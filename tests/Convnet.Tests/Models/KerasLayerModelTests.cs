@@ -81,6 +81,22 @@ public class KerasLayerModelTests
     }
 
     [Fact]
+    public void Label_smoothing_is_reachable_from_Compile_and_raises_the_loss_of_a_confident_model()
+    {
+        var data = SyntheticDigits.Create(50, seed: 6);
+        using var model = Create(seed: 4);
+        model.Compile(new Adam(learningRate: 1e-2f));
+        model.Fit(data, epochs: 3, batchSize: 25, seed: 2);
+        var (plain, _) = model.Evaluate(data);
+        model.Compile(new Adam(), new Convnet.Losses.SparseCategoricalCrossentropy(labelSmoothing: 0.2f));
+        Assert.Equal(0.2f, model.Loss!.LabelSmoothing);
+        var (smoothed, _) = model.Evaluate(data);
+        // Smoothing mixes in the uniform target: −Σ q log p with q = 0.82 on the label and 0.02 elsewhere
+        // is larger than −log p_label once p_label is near 1 (the off-label log-probabilities are very negative).
+        Assert.True(smoothed > plain, $"smoothed {smoothed} vs plain {plain}");
+    }
+
+    [Fact]
     public void Training_with_dropout_and_batch_normalization_is_thread_count_independent()
     {
         var data = SyntheticDigits.Create(80, seed: 4);

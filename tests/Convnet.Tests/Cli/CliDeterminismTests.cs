@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-using Convnet.IO;
 using Convnet.Models;
 using Convnet.Tests.Data;
 using Xunit;
@@ -12,28 +10,6 @@ namespace Convnet.Tests.Cli;
 /// </summary>
 public sealed class CliDeterminismTests
 {
-    private static void AssertSameModel(string first, string second)
-    {
-        var (tensorsA, metadataA) = SafeTensors.Read(first);
-        var (tensorsB, metadataB) = SafeTensors.Read(second);
-        Assert.Equal(tensorsA, tensorsB);
-        Assert.Equal(WithoutTimings(metadataA), WithoutTimings(metadataB));
-    }
-
-    private static SortedDictionary<string, string> WithoutTimings(IReadOnlyDictionary<string, string> metadata)
-    {
-        var result = new SortedDictionary<string, string>();
-        foreach (var (key, value) in metadata)
-        {
-            if (key == "train_seconds")
-            {
-                continue;
-            }
-            result[key] = key == "history" ? Regex.Replace(value, "\"seconds\":[^,}]*", "") : value;
-        }
-        return result;
-    }
-
     [Fact]
     public void The_same_seed_gives_identical_model_files_but_for_timings()
     {
@@ -44,7 +20,7 @@ public sealed class CliDeterminismTests
         CliHarness.Succeeds(["train", csv, "--model", first, .. CliHarness.Tiny("--seed", "5")]);
         CliHarness.Succeeds(["train", csv, "--model", second, .. CliHarness.Tiny("--seed", "5")]);
 
-        AssertSameModel(first, second);
+        CliHarness.AssertSameModel(first, second);
     }
 
     [Fact]
@@ -58,7 +34,7 @@ public sealed class CliDeterminismTests
         CliHarness.Succeeds(["train", csv, "--model", one, .. CliHarness.Tiny("--threads", "1", "--epochs", "2", "--validation-split", "0.2")]);
         CliHarness.Succeeds(["train", csv, "--model", two, .. CliHarness.Tiny("--threads", "2", "--epochs", "2", "--validation-split", "0.2")]);
 
-        AssertSameModel(one, two);
+        CliHarness.AssertSameModel(one, two);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using Convnet.IO;
+using System.Text.RegularExpressions;
 using Convnet.Data;
 using Convnet.Tests.Data;
 using Convnet.Tests.Models;
@@ -88,6 +90,29 @@ internal static class CliHarness
             }
         }
         throw new InvalidOperationException($"no Convnet.sln above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>Same tensors and the same metadata but for wall-clock timings.</summary>
+    public static void AssertSameModel(string first, string second)
+    {
+        var (tensorsA, metadataA) = SafeTensors.Read(first);
+        var (tensorsB, metadataB) = SafeTensors.Read(second);
+        Assert.Equal(tensorsA, tensorsB);
+        Assert.Equal(WithoutTimings(metadataA), WithoutTimings(metadataB));
+    }
+
+    private static SortedDictionary<string, string> WithoutTimings(IReadOnlyDictionary<string, string> metadata)
+    {
+        var result = new SortedDictionary<string, string>();
+        foreach (var (key, value) in metadata)
+        {
+            if (key == "train_seconds")
+            {
+                continue;
+            }
+            result[key] = key == "history" ? Regex.Replace(value, "\"seconds\":[^,}]*", "") : value;
+        }
+        return result;
     }
 }
 

@@ -56,6 +56,15 @@ public static class Convolution
                     {
                         dst.Clear();
                     }
+                    else if (inside && run <= 8)
+                    {
+                        // Short runs (one input channel): a plain loop beats a block copy's set-up.
+                        var src = x.Slice((y * g.Width + x0) * c, run);
+                        for (int i = 0; i < run; i++)
+                        {
+                            dst[i] = src[i];
+                        }
+                    }
                     else if (inside)
                     {
                         // A whole kernel row is one contiguous run of the channels-last image.

@@ -85,7 +85,7 @@ public static unsafe class Gemm
         }
         fixed (float* pA = a, pB = b, pC = c, pBias = bias)
         {
-            Run(pA, lda, transA, pB, ldb, transB, null, m, n, k, pC, ldc, accumulate, pBias, bias.Length);
+            Run(pA, lda, transA, pB, ldb, transB, null, m, n, k, pC, ldc, accumulate, pBias, bias.Length, relu: false);
         }
     }
 
@@ -147,8 +147,11 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>c = (accumulate ? c : 0) + op(a)·b + bias, with b packed by PackB.</summary>
-    public static void MultiplyPacked(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> packedB, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias = default)
+    /// <summary>
+    /// c = (accumulate ? c : 0) + op(a)·b + bias, with b packed by PackB; with <paramref name="relu"/>
+    /// the result is rectified, max(c, 0), in the same pass while each tile is still in L1.
+    /// </summary>
+    public static void MultiplyPacked(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> packedB, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         CheckSizes(a.Length, lda, transA ? k : m, transA ? m : k, "a");
         CheckSizes(c.Length, ldc, m, n, "c");
@@ -164,11 +167,19 @@ public static unsafe class Gemm
         {
             // Without vectors the packed layout is plain op(b) [k, n].
             Multiply(a, lda, transA, packedB, n, false, m, n, k, c, ldc, accumulate, bias);
+            if (relu)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    var row = c.Slice(i * ldc, n);
+                    Elementwise.Map<ReluOperator>(row, row);
+                }
+            }
             return;
         }
         fixed (float* pA = a, pB = packedB, pC = c, pBias = bias)
         {
-            Run(pA, lda, transA, null, 0, false, pB, m, n, k, pC, ldc, accumulate, pBias, bias.Length);
+            Run(pA, lda, transA, null, 0, false, pB, m, n, k, pC, ldc, accumulate, pBias, bias.Length, relu);
         }
     }
 
@@ -177,7 +188,7 @@ public static unsafe class Gemm
 
     // The blocked product over raw pointers; b comes either as (pB, ldb, transB), packed here block
     // by block, or already packed (prepacked, laid out by PackB).
-    private static void Run(float* pA, int lda, bool transA, float* pB, int ldb, bool transB, float* prepacked, int m, int n, int k, float* pC, int ldc, bool accumulate, float* pBias, int biasLength)
+    private static void Run(float* pA, int lda, bool transA, float* pB, int ldb, bool transB, float* prepacked, int m, int n, int k, float* pC, int ldc, bool accumulate, float* pBias, int biasLength, bool relu)
     {
         int nr = NR;
         int packBSize = prepacked is null ? Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr) : 0;
@@ -197,6 +208,7 @@ public static unsafe class Gemm
                 {
                     int kc = Math.Min(kBlock, k - pc);
                     bool add = accumulate || pc > 0;
+                    bool rectify = relu && pc + kc >= k;
                     float* biasBlock = hasBias && pc == 0 ? pBias + jc : null;
                     // b is always packed: read in place, the rows of a narrow b sit a few hundred bytes
                     // apart and map onto a quarter of the L1 sets (measured 2-3x slower at N = 64).
@@ -261,6 +273,14 @@ public static unsafe class Gemm
                                         {
                                             cTile[i * ldc + j] = add ? cTile[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
                                         }
+                                    }
+                                }
+                                if (rectify)
+                                {
+                                    for (int i = 0; i < rows; i++)
+                                    {
+                                        var row = new Span<float>(cTile + (long)i * ldc, cols);
+                                        Elementwise.Map<ReluOperator>(row, row);
                                     }
                                 }
                             }

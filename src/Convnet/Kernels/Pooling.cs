@@ -81,6 +81,65 @@ public static class Pooling
         }
     }
 
+    /// <summary>
+    /// Max-pool backward for non-overlapping windows (stride = window), vectorised across channels:
+    /// writes every covered element of dx exactly once — dy where it won its window, else 0 — so dx
+    /// needs no clearing first and is written in order. With <paramref name="x"/> given, only where
+    /// x &gt; 0 (the mask of a ReLU before the pool). Needs channels divisible by 16; the twins are
+    /// <see cref="MaxBackward"/> and <see cref="MaxBackwardRectified"/> on a cleared dx.
+    /// </summary>
+    // dy, argmax: [OH, OW, C], x: [H, W, C] or empty → dx: [H, W, C] (overwritten where covered, rest untouched)
+    public static void MaxBackwardTiled(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dx)
+    {
+        int c = g.Channels;
+        if (!Vector512.IsHardwareAccelerated || c % Vector512<float>.Count != 0 || g.Stride != g.KernelHeight || g.PadTop != 0 || g.PadLeft != 0)
+        {
+            throw new ArgumentException("MaxBackwardTiled needs non-overlapping windows, no padding and channels divisible by 16 with Vector512.");
+        }
+        bool rectify = !x.IsEmpty;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int o = (oy * g.OutWidth + ox) * c;
+                for (int ch = 0; ch < c; ch += Vector512<float>.Count)
+                {
+                    var grad = Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count));
+                    var winner = Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count));
+                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    {
+                        for (int kx = 0; kx < g.KernelWidth; kx++)
+                        {
+                            int index = ((oy * g.Stride + ky) * g.Width + ox * g.Stride + kx) * c + ch;
+                            var won = Vector512.Equals(winner, Vector512.Create(index) + Vector512<int>.Indices).AsSingle();
+                            if (rectify)
+                            {
+                                won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index, Vector512<float>.Count)), Vector512<float>.Zero);
+                            }
+                            (grad & won).CopyTo(dx.Slice(index));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="MaxBackward"/>, but only where the winning input is positive: when x is a ReLU's
+    /// output this also applies that ReLU's backward, max(·, 0)' = [x &gt; 0], in the same pass.
+    /// </summary>
+    // dy: [OH, OW, C], argmax: [OH, OW, C], x: [H, W, C] → dx: [H, W, C] (accumulated)
+    public static void MaxBackwardRectified(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> x, Span<float> dx)
+    {
+        for (int i = 0; i < dy.Length; i++)
+        {
+            int j = argmax[i];
+            // Branch-free: the sign of x is a coin toss, and a mispredicted branch costs more than the add.
+            int keep = -(x[j] > 0 ? 1 : 0);
+            dx[j] += BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(dy[i]) & keep);
+        }
+    }
+
     /// <summary>Routes each output gradient to the input that won the forward max.</summary>
     // dy: [OH, OW, C], argmax: [OH, OW, C] → dx: [H, W, C] (accumulated)
     public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, Span<float> dx)

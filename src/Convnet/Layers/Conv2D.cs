@@ -55,6 +55,9 @@ public sealed class Conv2D : Layer
     public Initializer Initializer { get; }
     public override string TypeName => "Conv2D";
 
+    /// <summary>Set by Sequential when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
+    internal bool FuseRelu { get; set; }
+
     /// <summary>[KH, KW, C, F].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
 
@@ -137,7 +140,7 @@ public sealed class Conv2D : Layer
         {
             var col = _col.AsSpan(i * patches, patches);
             Convolution.Im2Col(_x.Sample(i), _g, col);
-            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, _y!.Sample(i), Filters, accumulate: false, bias: Bias.Value);
+            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, _y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
         }
     }
 

@@ -31,6 +31,9 @@ public sealed class Dense : Layer
     public Initializer Initializer { get; }
     public override string TypeName => "Dense";
 
+    /// <summary>Set by Sequential when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
+    internal bool FuseRelu { get; set; }
+
     /// <summary>[in, units].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
 
@@ -88,7 +91,7 @@ public sealed class Dense : Layer
     {
         var (start, count) = Chunks.Range(chunk, _x!.Batch);
         var y = _y!.Samples(start, count);
-        Gemm.MultiplyPacked(_x.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
+        Gemm.MultiplyPacked(_x.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
     }
 
     // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ

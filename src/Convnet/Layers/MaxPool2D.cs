@@ -31,6 +31,12 @@ public sealed class MaxPool2D : Layer
         _backwardChunk = BackwardChunk;
     }
 
+    /// <summary>
+    /// Set by <see cref="Models.Sequential"/> when this layer follows a ReLU: Backward then also
+    /// applies that ReLU's mask, and the ReLU passes the gradient through untouched.
+    /// </summary>
+    internal bool RectifyGradient { get; set; }
+
     public int PoolSize { get; }
     public int Stride { get; }
     public override string TypeName => "MaxPooling2D";
@@ -110,11 +116,31 @@ public sealed class MaxPool2D : Layer
     {
         var (start, count) = Chunks.Range(chunk, _dy!.Batch);
         int size = OutputShape.Size;
+        // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
+        bool tiled = Stride == PoolSize && InputShape.Channels % 16 == 0 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        bool covered = InputShape.Height % PoolSize == 0 && InputShape.Width % PoolSize == 0;
         for (int i = start; i < start + count; i++)
         {
             var dx = _dx!.Sample(i);
+            var argmax = _argmax.AsSpan(i * size, size);
+            if (tiled)
+            {
+                if (!covered)
+                {
+                    dx.Clear();
+                }
+                Pooling.MaxBackwardTiled(_dy.Sample(i), argmax, RectifyGradient ? _x!.Sample(i) : default, _g, dx);
+                continue;
+            }
             dx.Clear();
-            Pooling.MaxBackward(_dy.Sample(i), _argmax.AsSpan(i * size, size), dx);
+            if (RectifyGradient)
+            {
+                Pooling.MaxBackwardRectified(_dy.Sample(i), argmax, _x!.Sample(i), dx);
+            }
+            else
+            {
+                Pooling.MaxBackward(_dy.Sample(i), argmax, dx);
+            }
         }
     }
 }

@@ -16,6 +16,12 @@ public sealed class ReLU : Layer
         _backwardChunk = BackwardChunk;
     }
 
+    /// <summary>Set by Sequential when the previous layer already rectified its output (fused into its GEMM).</summary>
+    internal bool InputIsRectified { get; set; }
+
+    /// <summary>Set by Sequential when the next layer's Backward already applied this layer's mask.</summary>
+    internal bool GradientIsRectified { get; set; }
+
     public override string TypeName => "ReLU";
     public override string DefaultName => "re_lu";
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
@@ -35,6 +41,11 @@ public sealed class ReLU : Layer
         CheckInput(x);
         EnsureCapacity(x.Batch);
         _x = x;
+        if (InputIsRectified)
+        {
+            // max(x, 0) = x: the previous layer applied it in its GEMM epilogue.
+            return x;
+        }
         _y!.SetBatch(x.Batch);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
         return _y;
@@ -51,6 +62,11 @@ public sealed class ReLU : Layer
         if (!ComputeInputGradient)
         {
             return null;
+        }
+        if (GradientIsRectified)
+        {
+            // dy is already zero wherever x ≤ 0: the next layer's Backward applied the mask.
+            return dy;
         }
         _dy = dy;
         _dx!.SetBatch(dy.Batch);

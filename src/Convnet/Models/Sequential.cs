@@ -376,8 +376,43 @@ public sealed class Sequential : IDisposable
         return t;
     }
 
+    /// <summary>
+    /// Fuses neighbours that would otherwise each make a pass over memory: Conv2D/Dense → ReLU
+    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPool2D
+    /// applies the ReLU's mask while routing the pooled gradient (the ReLU's backward becomes a
+    /// no-op). Results are bit-identical to the unfused layers.
+    /// </summary>
+    private void PlanFusion()
+    {
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            var next = i + 1 < _layers.Count && FusionEnabled ? _layers[i + 1] : null;
+            var previous = i > 0 && FusionEnabled ? _layers[i - 1] : null;
+            switch (_layers[i])
+            {
+                case Conv2D conv:
+                    conv.FuseRelu = next is ReLU;
+                    break;
+                case Dense dense:
+                    dense.FuseRelu = next is ReLU;
+                    break;
+                case ReLU relu:
+                    relu.InputIsRectified = previous is Conv2D or Dense;
+                    relu.GradientIsRectified = next is MaxPool2D;
+                    break;
+                case MaxPool2D pool:
+                    pool.RectifyGradient = previous is ReLU;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Off only in tests that compare the fused layers with the plain ones.</summary>
+    internal bool FusionEnabled { get; set; } = true;
+
     private void EnsureCapacity(int batch)
     {
+        PlanFusion();
         if (_input is not null && _input.Capacity >= batch)
         {
             return;

@@ -75,6 +75,66 @@ public class PoolingTests
             }
         });
 
+    [Property(MaxTest = 60)]
+    public Property MaxBackwardTiled_equals_the_scatter_twins_with_and_without_the_ReLU_mask()
+        => Prop.ForAll(
+            (from pool in Gen.Choose(1, 3)
+             from height in Gen.Choose(pool, 9)
+             from width in Gen.Choose(pool, 9)
+             from blocks in Gen.Choose(1, 3)
+             from rectify in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (pool, height, width, channels: 16 * blocks, rectify, seed)).ToArbitrary(),
+            c =>
+            {
+                if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+                {
+                    return;
+                }
+                var rng = new Rng((ulong)c.seed);
+                var g = ConvGeometry.Create(c.height, c.width, c.channels, c.pool, c.pool, same: false);
+                // x as a ReLU's output: about half exact zeros.
+                var x = new float[c.height * c.width * c.channels];
+                for (int i = 0; i < x.Length; i++)
+                {
+                    x[i] = Math.Max(0, rng.NextFloat(-1, 1));
+                }
+                int outputs = g.OutPixels * c.channels;
+                var y = new float[outputs];
+                var argmax = new int[outputs];
+                Pooling.MaxForward(x, g, y, argmax);
+                var dy = new float[outputs];
+                for (int i = 0; i < outputs; i++)
+                {
+                    dy[i] = rng.NextFloat(-1, 1);
+                }
+                var expected = new float[x.Length];
+                if (c.rectify)
+                {
+                    Pooling.MaxBackwardRectified(dy, argmax, x, expected);
+                }
+                else
+                {
+                    Pooling.MaxBackward(dy, argmax, expected);
+                }
+                var actual = new float[x.Length];
+                actual.AsSpan().Fill(float.NaN);
+                // Uncovered rows and columns are the caller's to clear.
+                int coveredH = g.OutHeight * c.pool, coveredW = g.OutWidth * c.pool;
+                for (int yy = 0; yy < c.height; yy++)
+                {
+                    for (int xx = 0; xx < c.width; xx++)
+                    {
+                        if (yy >= coveredH || xx >= coveredW)
+                        {
+                            actual.AsSpan((yy * c.width + xx) * c.channels, c.channels).Clear();
+                        }
+                    }
+                }
+                Pooling.MaxBackwardTiled(dy, argmax, c.rectify ? x : default, g, actual);
+                Support.Numerics.AssertBitEqual(expected, actual, $"tiled {c}");
+            });
+
     [Fact]
     public void MaxBackward_routes_each_gradient_to_its_argmax_and_accumulates()
     {

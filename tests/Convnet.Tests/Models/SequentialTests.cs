@@ -52,4 +52,23 @@ public class SequentialTests
             Assert.Equal(BitConverter.SingleToInt32Bits(one[i]), BitConverter.SingleToInt32Bits(two[i]));
         }
     }
+
+    [Fact]
+    public void Fused_ReLU_layers_give_bit_identical_training_and_predictions()
+    {
+        var data = SyntheticDigits.Create(96, seed: 8);
+        (float[] Weights, float[] Outputs) Train(bool fused)
+        {
+            using var model = ReferenceModel.Create(seed: 2, threads: 2);
+            model.FusionEnabled = fused;
+            model.Compile(new Adam());
+            model.Fit(data, epochs: 2, batchSize: 32, seed: 3);
+            var weights = model.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+            return (weights, model.Predict(data));
+        }
+        var (fusedWeights, fusedOutputs) = Train(fused: true);
+        var (plainWeights, plainOutputs) = Train(fused: false);
+        Assert.Equal(plainWeights.Select(BitConverter.SingleToInt32Bits), fusedWeights.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(plainOutputs.Select(BitConverter.SingleToInt32Bits), fusedOutputs.Select(BitConverter.SingleToInt32Bits));
+    }
 }

@@ -83,6 +83,11 @@ public static unsafe class Gemm
         {
             throw new ArgumentException($"Bias length {bias.Length} differs from n={n}.", nameof(bias));
         }
+        if (m <= SmallRows && !transB)
+        {
+            MultiplyFewRows(a, lda, transA, b, ldb, m, n, k, c, ldc, accumulate, bias);
+            return;
+        }
         fixed (float* pA = a, pB = b, pC = c, pBias = bias)
         {
             Run(pA, lda, transA, pB, ldb, transB, null, m, n, k, pC, ldc, accumulate, pBias, bias.Length, relu: false);
@@ -180,6 +185,54 @@ public static unsafe class Gemm
         fixed (float* pA = a, pB = packedB, pC = c, pBias = bias)
         {
             Run(pA, lda, transA, null, 0, false, pB, m, n, k, pC, ldc, accumulate, pBias, bias.Length, relu);
+        }
+    }
+
+    /// <summary>Up to this many rows, packing b costs more than it saves (batch-1 inference).</summary>
+    internal const int SmallRows = 4;
+
+    /// <summary>
+    /// A few rows of c without packing: each row is built as a sum of rows of b scaled by a's
+    /// elements (vector FMA along n). It follows the blocked kernel's k blocks and rounding exactly —
+    /// per k block the products are fused into a zeroed accumulator, then bias or the running c is
+    /// added — so a sample's result does not depend on the batch it came in.
+    /// </summary>
+    private static void MultiplyFewRows(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, int m, int n, int k, Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias)
+    {
+        Span<float> acc = n <= 1024 ? stackalloc float[n] : new float[n];
+        int kBlock = KBlock(k);
+        for (int i = 0; i < m; i++)
+        {
+            var row = c.Slice(i * ldc, n);
+            for (int pc = 0; pc < k; pc += kBlock)
+            {
+                int kc = Math.Min(kBlock, k - pc);
+                acc.Clear();
+                for (int p = pc; p < pc + kc; p++)
+                {
+                    float x = transA ? a[p * lda + i] : a[i * lda + p];
+                    var bRow = b.Slice(p * ldb, n);
+                    int j = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        var xv = Vector512.Create(x);
+                        for (; j <= n - Vector512<float>.Count; j += Vector512<float>.Count)
+                        {
+                            Vector512.FusedMultiplyAdd(xv, Vector512.Create(bRow.Slice(j, Vector512<float>.Count)), Vector512.Create(acc.Slice(j, Vector512<float>.Count))).CopyTo(acc.Slice(j));
+                        }
+                    }
+                    for (; j < n; j++)
+                    {
+                        acc[j] = MathF.FusedMultiplyAdd(x, bRow[j], acc[j]);
+                    }
+                }
+                bool add = accumulate || pc > 0;
+                for (int j = 0; j < n; j++)
+                {
+                    float v = pc == 0 && !bias.IsEmpty ? acc[j] + bias[j] : acc[j];
+                    row[j] = add ? v + row[j] : v;
+                }
+            }
         }
     }
 

@@ -81,8 +81,11 @@ public sealed class Dense : Layer
         EnsureCapacity(x.Batch);
         _x = x;
         _y!.SetBatch(x.Batch);
-        // W: [in, units], packed once for the whole batch.
-        Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
+        // W: [in, units], packed once for the whole batch (a batch of a few rows reads it unpacked).
+        if (x.Batch > Gemm.SmallRows)
+        {
+            Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
+        }
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
         return _y;
     }
@@ -91,6 +94,15 @@ public sealed class Dense : Layer
     {
         var (start, count) = Chunks.Range(chunk, _x!.Batch);
         var y = _y!.Samples(start, count);
+        if (_x.Batch <= Gemm.SmallRows)
+        {
+            Gemm.Multiply(_x.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
+            if (FuseRelu)
+            {
+                Elementwise.Map<ReluOperator>(y, y);
+            }
+            return;
+        }
         Gemm.MultiplyPacked(_x.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
     }
 

@@ -71,4 +71,21 @@ public class SequentialTests
         Assert.Equal(plainWeights.Select(BitConverter.SingleToInt32Bits), fusedWeights.Select(BitConverter.SingleToInt32Bits));
         Assert.Equal(plainOutputs.Select(BitConverter.SingleToInt32Bits), fusedOutputs.Select(BitConverter.SingleToInt32Bits));
     }
+
+    [Fact]
+    public void A_sample_gets_the_same_output_bits_alone_as_in_a_batch()
+    {
+        var data = SyntheticDigits.Create(40, seed: 12);
+        using var model = ReferenceModel.Create(seed: 4, threads: 2);
+        model.Compile(new Adam());
+        model.Fit(data, epochs: 1, batchSize: 16, seed: 1);
+        var batched = model.Predict(data);
+        var x = new float[784];
+        for (int i = 0; i < data.Count; i += 7)
+        {
+            Convnet.Kernels.Elementwise.BytesToUnit(data.Image(i), x);
+            var alone = model.Predict(x);
+            Assert.Equal(batched.AsSpan(i * 10, 10).ToArray().Select(BitConverter.SingleToInt32Bits), alone.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
 }

@@ -10,7 +10,6 @@ public sealed class AveragePooling2D : Layer
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private ConvGeometry _g;
-    private Tensor? _x, _y, _dx, _dy;
 
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
@@ -58,35 +57,24 @@ public sealed class AveragePooling2D : Layer
     protected override void OnBuild(LayerContext context)
         => _g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, PoolSize, Stride, same: false);
 
-    public override void EnsureCapacity(int batch)
-    {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
-    }
 
     // x: [N, H, W, C] → y[n, oy, ox, c] = (1/k²)·Σ_{window} x[n, oy·s + i, ox·s + j, c]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int c = _g.Channels, k = PoolSize;
         float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
-            var x = _x.Sample(n);
-            var y = _y!.Sample(n);
+            var x = X.Sample(n);
+            var y = Y!.Sample(n);
             for (int oy = 0; oy < _g.OutHeight; oy++)
             {
                 for (int ox = 0; ox < _g.OutWidth; ox++)
@@ -117,21 +105,21 @@ public sealed class AveragePooling2D : Layer
         {
             return null;
         }
-        _dy = dy;
-        _dx!.SetBatch(dy.Batch);
+        Dy = dy;
+        Dx!.SetBatch(dy.Batch);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int c = _g.Channels, k = PoolSize;
         float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
-            var dy = _dy.Sample(n);
-            var dx = _dx!.Sample(n);
+            var dy = Dy.Sample(n);
+            var dx = Dx!.Sample(n);
             dx.Clear();
             for (int oy = 0; oy < _g.OutHeight; oy++)
             {

@@ -26,7 +26,7 @@ public sealed class BatchNormalization : Layer
     private readonly Action<int> _backwardChunk;
     private Parameter? _gamma, _beta;
     private LayerState? _movingMean, _movingVariance;
-    private Tensor? _x, _y, _dx, _dy, _xhat;
+    private Tensor? _xhat;
     private double[] _partials = [];
     private double[] _partials2 = [];
     private double[] _mean = [];
@@ -99,12 +99,8 @@ public sealed class BatchNormalization : Layer
 
     public override void EnsureCapacity(int batch)
     {
-        _y = Reserve(_y, OutputShape, batch);
+        base.EnsureCapacity(batch);
         _xhat = Reserve(_xhat, InputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
         int partials = Chunks.Count(batch) * _channels;
         if (_partials.Length < partials)
         {
@@ -117,10 +113,7 @@ public sealed class BatchNormalization : Layer
     // (μ, σ² of the batch over N·H·W rows in training, the moving ones at inference)
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         _xhat!.SetBatch(x.Batch);
         _training = training;
         int chunks = Chunks.Count(x.Batch);
@@ -157,7 +150,7 @@ public sealed class BatchNormalization : Layer
             }
         }
         Pool.For(chunks, _normalizeChunk);
-        return _y;
+        return Y;
     }
 
     private void SumInChunkOrder(double[] partials, int chunks, double[] total)
@@ -175,8 +168,8 @@ public sealed class BatchNormalization : Layer
     // partials[chunk, c] = Σ x over the chunk's rows
     private void SumChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        var x = _x.Samples(start, count);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        var x = X.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         sums.Clear();
         for (int r = 0; r < x.Length; r += _channels)
@@ -191,8 +184,8 @@ public sealed class BatchNormalization : Layer
     // partials[chunk, c] = Σ (x − μ)² over the chunk's rows
     private void SquareChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        var x = _x.Samples(start, count);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        var x = X.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         sums.Clear();
         for (int r = 0; r < x.Length; r += _channels)
@@ -207,10 +200,10 @@ public sealed class BatchNormalization : Layer
 
     private void NormalizeChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        var x = _x.Samples(start, count);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        var x = X.Samples(start, count);
         var xhat = _xhat!.Samples(start, count);
-        var y = _y!.Samples(start, count);
+        var y = Y!.Samples(start, count);
         var gamma = Gamma.Value;
         var beta = Beta.Value;
         for (int r = 0; r < x.Length; r += _channels)
@@ -228,7 +221,7 @@ public sealed class BatchNormalization : Layer
     // training: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); inference: dx = γ/σ·dy
     public override Tensor? Backward(Tensor dy)
     {
-        _dy = dy;
+        Dy = dy;
         int chunks = Chunks.Count(dy.Batch);
         Pool.For(chunks, _gradientSumChunk);
         SumInChunkOrder(_partials, chunks, _sumDy);
@@ -244,15 +237,15 @@ public sealed class BatchNormalization : Layer
         {
             return null;
         }
-        _dx!.SetBatch(dy.Batch);
+        Dx!.SetBatch(dy.Batch);
         Pool.For(chunks, _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void GradientSumChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        var dy = _dy.Samples(start, count);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
+        var dy = Dy.Samples(start, count);
         var xhat = _xhat!.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         var products = _partials2.AsSpan(chunk * _channels, _channels);
@@ -270,12 +263,12 @@ public sealed class BatchNormalization : Layer
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        var dy = _dy.Samples(start, count);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
+        var dy = Dy.Samples(start, count);
         var xhat = _xhat!.Samples(start, count);
-        var dx = _dx!.Samples(start, count);
+        var dx = Dx!.Samples(start, count);
         var gamma = Gamma.Value;
-        double rows = (double)_dy.Batch * _rowsPerSample;
+        double rows = (double)Dy.Batch * _rowsPerSample;
         for (int r = 0; r < dy.Length; r += _channels)
         {
             for (int c = 0; c < _channels; c++)

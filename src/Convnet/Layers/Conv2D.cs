@@ -15,7 +15,6 @@ public sealed class Conv2D : Layer
     private readonly BatchReduction _reduce = new();
     private ConvGeometry _g;
     private Parameter? _kernel, _bias;
-    private Tensor? _x, _y, _dx, _dy;
     private float[] _col = [];
     private float[] _dcol = [];
     private float[] _packedKernel = [];
@@ -98,11 +97,7 @@ public sealed class Conv2D : Layer
 
     public override void EnsureCapacity(int batch)
     {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
+        base.EnsureCapacity(batch);
         _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
         int colLength = batch * _g.OutPixels * _g.PatchSize;
@@ -121,26 +116,23 @@ public sealed class Conv2D : Layer
     // x: [N, H, W, C] → y: [N, OH, OW, F]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         // W: [K, F], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int patches = _g.OutPixels * _g.PatchSize;
         // Image by image, so each image's columns are still in cache when the GEMM reads them.
         for (int i = start; i < start + count; i++)
         {
             var col = _col.AsSpan(i * patches, patches);
-            Convolution.Im2Col(_x.Sample(i), _g, col);
-            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, _y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
+            Convolution.Im2Col(X.Sample(i), _g, col);
+            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, Y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
         }
     }
 
@@ -156,23 +148,23 @@ public sealed class Conv2D : Layer
         {
             return null;
         }
-        _dy = dy;
-        _dx!.SetBatch(batch);
+        Dy = dy;
+        Dx!.SetBatch(batch);
         // Wᵀ: [F, K], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
         Pool.For(Chunks.Count(batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
         var dcol = _dcol.AsSpan(chunk * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize);
         for (int i = start; i < start + count; i++)
         {
-            Gemm.MultiplyPacked(_dy.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
-            var dx = _dx!.Sample(i);
+            Gemm.MultiplyPacked(Dy.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
+            var dx = Dx!.Sample(i);
             dx.Clear();
             Convolution.Col2Im(dcol, _g, dx);
         }

@@ -11,7 +11,6 @@ public sealed class Dense : Layer
     private readonly Action<int> _backwardChunk;
     private readonly BatchReduction _reduce = new();
     private Parameter? _kernel, _bias;
-    private Tensor? _x, _y, _dx, _dy;
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
 
@@ -67,66 +66,59 @@ public sealed class Dense : Layer
     {
         _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Units, InputShape.Size)];
         _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(InputShape.Size, Units)];
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
+        base.EnsureCapacity(batch);
     }
 
     // x: [N, in] → y: [N, units]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         // W: [in, units], packed once for the whole batch (a batch of a few rows reads it unpacked).
         if (x.Batch > Gemm.SmallRows)
         {
             Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
         }
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        var y = _y!.Samples(start, count);
-        if (_x.Batch <= Gemm.SmallRows)
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        var y = Y!.Samples(start, count);
+        if (X.Batch <= Gemm.SmallRows)
         {
-            Gemm.Multiply(_x.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
+            Gemm.Multiply(X.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
             if (FuseRelu)
             {
                 Elementwise.Map<ReluOperator>(y, y);
             }
             return;
         }
-        Gemm.MultiplyPacked(_x.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
+        Gemm.MultiplyPacked(X.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
     }
 
     // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ
     public override Tensor? Backward(Tensor dy)
     {
         int batch = dy.Batch;
-        _reduce.Accumulate(Pool, _x!.Data, 0, dy.Data, 0, batch, InputShape.Size, Units, Kernel.GradientBuffer, Kernel.Offset);
+        _reduce.Accumulate(Pool, X!.Data, 0, dy.Data, 0, batch, InputShape.Size, Units, Kernel.GradientBuffer, Kernel.Offset);
         _reduce.AccumulateColumnSums(Pool, dy.Data, 0, batch, Units, Bias.GradientBuffer, Bias.Offset);
         if (!ComputeInputGradient)
         {
             return null;
         }
-        _dy = dy;
-        _dx!.SetBatch(batch);
+        Dy = dy;
+        Dx!.SetBatch(batch);
         // Wᵀ: [units, in], packed once for the whole batch.
         Gemm.PackB(Kernel.Value, Units, true, InputShape.Size, Units, _packedKernelT);
         Pool.For(Chunks.Count(batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        Gemm.MultiplyPacked(_dy.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, _dx!.Samples(start, count), InputShape.Size, accumulate: false);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
+        Gemm.MultiplyPacked(Dy.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
     }
 }

@@ -15,7 +15,6 @@ public sealed class Dropout : Layer
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
-    private Tensor? _x, _y, _dx, _dy;
     private float[] _mask = [];
     private ulong _stepKey;
     private bool _masked;
@@ -43,11 +42,7 @@ public sealed class Dropout : Layer
 
     public override void EnsureCapacity(int batch)
     {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
+        base.EnsureCapacity(batch);
         if (_mask.Length < batch * InputShape.Size)
         {
             _mask = new float[batch * InputShape.Size];
@@ -55,30 +50,27 @@ public sealed class Dropout : Layer
     }
 
     /// <summary>The mask of the last training Forward: 0 or 1/(1 − rate) per value, [N, ...].</summary>
-    internal ReadOnlySpan<float> Mask => _mask.AsSpan(0, _x!.Batch * InputShape.Size);
+    internal ReadOnlySpan<float> Mask => _mask.AsSpan(0, X!.Batch * InputShape.Size);
 
     // x: [N, ...] → y = x ⊙ mask (training), y = x (inference)
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         _masked = training && Rate > 0;
         if (!_masked)
         {
-            x.Span.CopyTo(_y.Span);
-            return _y;
+            x.Span.CopyTo(Y.Span);
+            return Y;
         }
         var layer = Rng.Derive(Context.Seed, 0xD50B_0000UL + (ulong)Context.Index);
         _stepKey = Rng.Derive(layer.NextUInt64(), (ulong)Context.TrainingStep).NextUInt64();
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int size = InputShape.Size;
         float scale = 1 / (1 - Rate);
         for (int i = start; i < start + count; i++)
@@ -91,7 +83,7 @@ public sealed class Dropout : Layer
             }
         }
         var m = _mask.AsSpan(start * size, count * size);
-        Elementwise.Map<MultiplyOperator>(_x.Samples(start, count), m, _y!.Samples(start, count));
+        Elementwise.Map<MultiplyOperator>(X.Samples(start, count), m, Y!.Samples(start, count));
     }
 
     // dy: [N, ...] → dx = dy ⊙ mask (the same mask as the forward pass)
@@ -101,21 +93,21 @@ public sealed class Dropout : Layer
         {
             return null;
         }
-        _dx!.SetBatch(dy.Batch);
+        Dx!.SetBatch(dy.Batch);
         if (!_masked)
         {
-            dy.Span.CopyTo(_dx.Span);
-            return _dx;
+            dy.Span.CopyTo(Dx.Span);
+            return Dx;
         }
-        _dy = dy;
+        Dy = dy;
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int size = InputShape.Size;
-        Elementwise.Map<MultiplyOperator>(_dy.Samples(start, count), _mask.AsSpan(start * size, count * size), _dx!.Samples(start, count));
+        Elementwise.Map<MultiplyOperator>(Dy.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
     }
 }

@@ -9,33 +9,22 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class Flatten : Layer
 {
-    private Tensor? _y, _dx;
 
     public override string TypeName => "Flatten";
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
     public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
 
-    public override void EnsureCapacity(int batch)
-    {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
-    }
 
     // x: [N, H, W, C] → y: [N, C·H·W]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         int hw = InputShape.Height * InputShape.Width;
         int c = InputShape.Channels;
         for (int n = 0; n < x.Batch; n++)
         {
             var src = x.Sample(n);
-            var dst = _y.Sample(n);
+            var dst = Y.Sample(n);
             for (int p = 0; p < hw; p++)
             {
                 for (int ch = 0; ch < c; ch++)
@@ -44,7 +33,7 @@ public sealed class Flatten : Layer
                 }
             }
         }
-        return _y;
+        return Y;
     }
 
     // dy: [N, C·H·W] → dx: [N, H, W, C]
@@ -54,13 +43,13 @@ public sealed class Flatten : Layer
         {
             return null;
         }
-        _dx!.SetBatch(dy.Batch);
+        Dx!.SetBatch(dy.Batch);
         int hw = InputShape.Height * InputShape.Width;
         int c = InputShape.Channels;
         for (int n = 0; n < dy.Batch; n++)
         {
             var src = dy.Sample(n);
-            var dst = _dx.Sample(n);
+            var dst = Dx.Sample(n);
             for (int p = 0; p < hw; p++)
             {
                 for (int ch = 0; ch < c; ch++)
@@ -69,6 +58,6 @@ public sealed class Flatten : Layer
                 }
             }
         }
-        return _dx;
+        return Dx;
     }
 }

@@ -8,7 +8,6 @@ public sealed class GlobalAveragePooling2D : Layer
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
-    private Tensor? _x, _y, _dx, _dy;
 
     public GlobalAveragePooling2D()
     {
@@ -29,36 +28,25 @@ public sealed class GlobalAveragePooling2D : Layer
         return Shape.Vector(input.Channels);
     }
 
-    public override void EnsureCapacity(int batch)
-    {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
-    }
 
     // x: [N, H, W, C] → y[n, c] = (1/(H·W))·Σ_{h,w} x[n, h, w, c]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int pixels = InputShape.Height * InputShape.Width;
         float scale = 1f / pixels;
         for (int n = start; n < start + count; n++)
         {
-            var y = _y!.Sample(n);
+            var y = Y!.Sample(n);
             y.Clear();
-            Elementwise.AddColumnSums(_x.Sample(n), pixels, y);
+            Elementwise.AddColumnSums(X.Sample(n), pixels, y);
             for (int c = 0; c < y.Length; c++)
             {
                 y[c] *= scale;
@@ -73,22 +61,22 @@ public sealed class GlobalAveragePooling2D : Layer
         {
             return null;
         }
-        _dy = dy;
-        _dx!.SetBatch(dy.Batch);
+        Dy = dy;
+        Dx!.SetBatch(dy.Batch);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int c = InputShape.Channels;
         int pixels = InputShape.Height * InputShape.Width;
         float scale = 1f / pixels;
         for (int n = start; n < start + count; n++)
         {
-            var dy = _dy.Sample(n);
-            var dx = _dx!.Sample(n);
+            var dy = Dy.Sample(n);
+            var dx = Dx!.Sample(n);
             for (int p = 0; p < pixels; p++)
             {
                 for (int ch = 0; ch < c; ch++)

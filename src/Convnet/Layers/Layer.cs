@@ -111,8 +111,41 @@ public abstract class Layer
         return state;
     }
 
-    /// <summary>Allocates the output and gradient buffers for up to <paramref name="batch"/> samples.</summary>
-    public abstract void EnsureCapacity(int batch);
+    /// <summary>The last Forward's input, x: [N, ...InputShape]; Backward reads it.</summary>
+    protected Tensor? X { get; set; }
+
+    /// <summary>The output buffer, y: [N, ...OutputShape], owned by this layer.</summary>
+    protected Tensor? Y { get; private set; }
+
+    /// <summary>The input-gradient buffer, dx: [N, ...InputShape], owned by this layer.</summary>
+    protected Tensor? Dx { get; private set; }
+
+    /// <summary>The last Backward's upstream gradient, dy: [N, ...OutputShape].</summary>
+    protected Tensor? Dy { get; set; }
+
+    /// <summary>
+    /// Allocates the output and input-gradient buffers for up to <paramref name="batch"/> samples
+    /// (only when the current ones are smaller); layers with more buffers extend it.
+    /// </summary>
+    public virtual void EnsureCapacity(int batch)
+    {
+        Y = Reserve(Y, OutputShape, batch);
+        if (ComputeInputGradient)
+        {
+            Dx = Reserve(Dx, InputShape, batch);
+        }
+    }
+
+    /// <summary>Checks x, makes room for its batch, remembers it for Backward and sizes Y to it.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(X), nameof(Y))]
+    protected void StartForward(Tensor x)
+    {
+        CheckInput(x);
+        EnsureCapacity(x.Batch);
+        X = x;
+        Y = Y ?? throw new InvalidOperationException($"Layer {Name} has no output buffer.");
+        Y.SetBatch(x.Batch);
+    }
 
     /// <summary>Computes the output for <paramref name="x"/> into a buffer this layer owns.</summary>
     public abstract Tensor Forward(Tensor x, bool training);

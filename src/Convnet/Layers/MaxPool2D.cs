@@ -10,7 +10,6 @@ public sealed class MaxPool2D : Layer
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private ConvGeometry _g;
-    private Tensor? _x, _y, _dx, _dy;
     private int[] _argmax = [];
 
     /// <param name="poolSize">Window size.</param>
@@ -67,11 +66,7 @@ public sealed class MaxPool2D : Layer
 
     public override void EnsureCapacity(int batch)
     {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
+        base.EnsureCapacity(batch);
         if (_argmax.Length < batch * OutputShape.Size)
         {
             _argmax = new int[batch * OutputShape.Size];
@@ -81,21 +76,18 @@ public sealed class MaxPool2D : Layer
     // x: [N, H, W, C] → y: [N, OH, OW, C]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _x = x;
-        _y!.SetBatch(x.Batch);
+        StartForward(x);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int size = OutputShape.Size;
         for (int i = start; i < start + count; i++)
         {
-            Pooling.MaxForward(_x.Sample(i), _g, _y!.Sample(i), _argmax.AsSpan(i * size, size));
+            Pooling.MaxForward(X.Sample(i), _g, Y!.Sample(i), _argmax.AsSpan(i * size, size));
         }
     }
 
@@ -106,22 +98,22 @@ public sealed class MaxPool2D : Layer
         {
             return null;
         }
-        _dy = dy;
-        _dx!.SetBatch(dy.Batch);
+        Dy = dy;
+        Dx!.SetBatch(dy.Batch);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int size = OutputShape.Size;
         // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
         bool tiled = Stride == PoolSize && InputShape.Channels % 16 == 0 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
         bool covered = InputShape.Height % PoolSize == 0 && InputShape.Width % PoolSize == 0;
         for (int i = start; i < start + count; i++)
         {
-            var dx = _dx!.Sample(i);
+            var dx = Dx!.Sample(i);
             var argmax = _argmax.AsSpan(i * size, size);
             if (tiled)
             {
@@ -129,17 +121,17 @@ public sealed class MaxPool2D : Layer
                 {
                     dx.Clear();
                 }
-                Pooling.MaxBackwardTiled(_dy.Sample(i), argmax, RectifyGradient ? _x!.Sample(i) : default, _g, dx);
+                Pooling.MaxBackwardTiled(Dy.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, _g, dx);
                 continue;
             }
             dx.Clear();
             if (RectifyGradient)
             {
-                Pooling.MaxBackwardRectified(_dy.Sample(i), argmax, _x!.Sample(i), dx);
+                Pooling.MaxBackwardRectified(Dy.Sample(i), argmax, X!.Sample(i), dx);
             }
             else
             {
-                Pooling.MaxBackward(_dy.Sample(i), argmax, dx);
+                Pooling.MaxBackward(Dy.Sample(i), argmax, dx);
             }
         }
     }

@@ -8,7 +8,6 @@ public sealed class ReLU : Layer
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
-    private Tensor? _x, _y, _dx, _dy;
 
     public ReLU()
     {
@@ -27,34 +26,26 @@ public sealed class ReLU : Layer
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
     public override Shape ComputeOutputShape(Shape input) => input;
 
-    public override void EnsureCapacity(int batch)
-    {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
-    }
 
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckInput(x);
         EnsureCapacity(x.Batch);
-        _x = x;
+        X = x;
         if (InputIsRectified)
         {
             // max(x, 0) = x: the previous layer applied it in its GEMM epilogue.
             return x;
         }
-        _y!.SetBatch(x.Batch);
+        Y!.SetBatch(x.Batch);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
-        return _y;
+        return Y;
     }
 
     private void ForwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _x!.Batch);
-        Elementwise.Map<ReluOperator>(_x.Samples(start, count), _y!.Samples(start, count));
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        Elementwise.Map<ReluOperator>(X.Samples(start, count), Y!.Samples(start, count));
     }
 
     public override Tensor? Backward(Tensor dy)
@@ -68,15 +59,15 @@ public sealed class ReLU : Layer
             // dy is already zero wherever x ≤ 0: the next layer's Backward applied the mask.
             return dy;
         }
-        _dy = dy;
-        _dx!.SetBatch(dy.Batch);
+        Dy = dy;
+        Dx!.SetBatch(dy.Batch);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
-        return _dx;
+        return Dx;
     }
 
     private void BackwardChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        Elementwise.Map<ReluGradientOperator>(_x!.Samples(start, count), _dy.Samples(start, count), _dx!.Samples(start, count));
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
+        Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy.Samples(start, count), Dx!.Samples(start, count));
     }
 }

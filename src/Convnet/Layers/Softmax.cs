@@ -8,7 +8,6 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class Softmax : Layer
 {
-    private Tensor? _y, _dx;
 
     public override string TypeName => "Softmax";
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
@@ -22,23 +21,13 @@ public sealed class Softmax : Layer
         return input;
     }
 
-    public override void EnsureCapacity(int batch)
-    {
-        _y = Reserve(_y, OutputShape, batch);
-        if (ComputeInputGradient)
-        {
-            _dx = Reserve(_dx, InputShape, batch);
-        }
-    }
 
     // x: [N, K] → y: [N, K]
     public override Tensor Forward(Tensor x, bool training)
     {
-        CheckInput(x);
-        EnsureCapacity(x.Batch);
-        _y!.SetBatch(x.Batch);
-        Kernels.Softmax.Forward(x.Span, x.Batch, InputShape.Size, _y.Span);
-        return _y;
+        StartForward(x);
+        Kernels.Softmax.Forward(x.Span, x.Batch, InputShape.Size, Y.Span);
+        return Y;
     }
 
     // dy: [N, K] → dx = y ⊙ (dy − ⟨dy, y⟩)
@@ -48,8 +37,8 @@ public sealed class Softmax : Layer
         {
             return null;
         }
-        _dx!.SetBatch(dy.Batch);
-        Kernels.Softmax.Backward(_y!.Span, dy.Span, dy.Batch, InputShape.Size, _dx.Span);
-        return _dx;
+        Dx!.SetBatch(dy.Batch);
+        Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx.Span);
+        return Dx;
     }
 }

@@ -5,13 +5,23 @@ using Convnet.Layers;
 namespace Convnet.Optimizers;
 
 /// <summary>Adam (Kingma and Ba, 2015) with Keras's defaults: lr 1e-3, β1 0.9, β2 0.999, ε 1e-7.</summary>
-public sealed class Adam : Optimizer
+public class Adam : Optimizer
 {
     private float[][]? _m, _v;
 
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null)
+        : this(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay: 0)
+    {
+    }
+
+    /// <summary>For <see cref="AdamW"/>: decoupled weight decay λ.</summary>
+    protected Adam(float learningRate, float beta1, float beta2, float epsilon, float? clipNorm, float weightDecay)
         : base(learningRate, clipNorm)
     {
+        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weightDecay must be non-negative and finite.");
+        }
         if (!(beta1 >= 0 && beta1 < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
@@ -27,8 +37,11 @@ public sealed class Adam : Optimizer
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
+        WeightDecay = weightDecay;
     }
 
+    /// <summary>Decoupled weight decay λ; 0 for plain Adam.</summary>
+    public float WeightDecay { get; }
     public float Beta1 { get; }
     public float Beta2 { get; }
     public float Epsilon { get; }
@@ -37,6 +50,7 @@ public sealed class Adam : Optimizer
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        ["weight_decay"] = WeightDecay.ToString("R", CultureInfo.InvariantCulture),
         ["beta_1"] = Beta1.ToString("R", CultureInfo.InvariantCulture),
         ["beta_2"] = Beta2.ToString("R", CultureInfo.InvariantCulture),
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
@@ -51,7 +65,14 @@ public sealed class Adam : Optimizer
         for (int i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];
-            OptimizerKernels.Adam(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
+            if (WeightDecay == 0)
+            {
+                OptimizerKernels.Adam(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
+            }
+            else
+            {
+                OptimizerKernels.AdamW(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2, WeightDecay);
+            }
         }
     }
 }

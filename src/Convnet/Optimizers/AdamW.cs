@@ -1,7 +1,3 @@
-using System.Globalization;
-using Convnet.Kernels;
-using Convnet.Layers;
-
 namespace Convnet.Optimizers;
 
 /// <summary>
@@ -9,60 +5,8 @@ namespace Convnet.Optimizers;
 /// w ← w − lr·(m̂/(√v̂ + ε) + λ·w), defaults lr 1e-3, λ 0.004, β1 0.9, β2 0.999, ε 1e-7.
 /// The decay applies to every parameter (biases and γ/β included), as Keras does unless told otherwise.
 /// </summary>
-public sealed class AdamW : Optimizer
+public sealed class AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null)
+    : Adam(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay)
 {
-    private float[][]? _m, _v;
-
-    public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null)
-        : base(learningRate, clipNorm)
-    {
-        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
-        {
-            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weightDecay must be non-negative and finite.");
-        }
-        if (!(beta1 >= 0 && beta1 < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
-        }
-        if (!(beta2 >= 0 && beta2 < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
-        }
-        if (!(epsilon > 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
-        }
-        WeightDecay = weightDecay;
-        Beta1 = beta1;
-        Beta2 = beta2;
-        Epsilon = epsilon;
-    }
-
-    public float WeightDecay { get; }
-    public float Beta1 { get; }
-    public float Beta2 { get; }
-    public float Epsilon { get; }
     public override string Name => "adamw";
-
-    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
-    {
-        ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        ["weight_decay"] = WeightDecay.ToString("R", CultureInfo.InvariantCulture),
-        ["beta_1"] = Beta1.ToString("R", CultureInfo.InvariantCulture),
-        ["beta_2"] = Beta2.ToString("R", CultureInfo.InvariantCulture),
-        ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
-    };
-
-    protected override void Update(IReadOnlyList<Parameter> parameters)
-    {
-        _m ??= CreateState(parameters);
-        _v ??= CreateState(parameters);
-        float bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
-        float bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            OptimizerKernels.AdamW(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2, WeightDecay);
-        }
-    }
 }

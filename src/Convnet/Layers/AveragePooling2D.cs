@@ -1,61 +1,25 @@
-using System.Globalization;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
 
 /// <summary>Average pooling with "valid" windows (Keras's default): each output is the mean of its window.</summary>
-public sealed class AveragePooling2D : Layer
+public sealed class AveragePooling2D : Pooling2D
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
-    private ConvGeometry _g;
 
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
     public AveragePooling2D(int poolSize = 2, int? stride = null)
+        : base(poolSize, stride)
     {
-        if (poolSize < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(poolSize), poolSize, "poolSize must be at least 1.");
-        }
-        if (stride is < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1.");
-        }
-        PoolSize = poolSize;
-        Stride = stride ?? poolSize;
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
     }
 
-    public int PoolSize { get; }
-    public int Stride { get; }
     public override string TypeName => "AveragePooling2D";
     public override string DefaultName => "average_pooling2d";
-
-    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
-    {
-        ["pool_size"] = PoolSize.ToString(CultureInfo.InvariantCulture),
-        ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
-    };
-
-    public override Shape ComputeOutputShape(Shape input)
-    {
-        if (!input.IsImage)
-        {
-            throw new ArgumentException($"AveragePooling2D needs an image input (H, W, C), got {input}.");
-        }
-        var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, PoolSize, Stride, same: false);
-        if (g.OutHeight < 1 || g.OutWidth < 1)
-        {
-            throw new ArgumentException($"AveragePooling2D window {PoolSize}×{PoolSize} does not fit input {input}.");
-        }
-        return Shape.Image(g.OutHeight, g.OutWidth, input.Channels);
-    }
-
-    protected override void OnBuild(LayerContext context)
-        => _g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, PoolSize, Stride, same: false);
 
 
     // x: [N, H, W, C] → y[n, oy, ox, c] = (1/k²)·Σ_{window} x[n, oy·s + i, ox·s + j, c]
@@ -69,23 +33,23 @@ public sealed class AveragePooling2D : Layer
     private void ForwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        int c = _g.Channels, k = PoolSize;
+        int c = Geometry.Channels, k = PoolSize;
         float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
             var x = X.Sample(n);
             var y = Y!.Sample(n);
-            for (int oy = 0; oy < _g.OutHeight; oy++)
+            for (int oy = 0; oy < Geometry.OutHeight; oy++)
             {
-                for (int ox = 0; ox < _g.OutWidth; ox++)
+                for (int ox = 0; ox < Geometry.OutWidth; ox++)
                 {
-                    var yo = y.Slice((oy * _g.OutWidth + ox) * c, c);
+                    var yo = y.Slice((oy * Geometry.OutWidth + ox) * c, c);
                     yo.Clear();
                     for (int i = 0; i < k; i++)
                     {
                         for (int j = 0; j < k; j++)
                         {
-                            var xi = x.Slice(((oy * Stride + i) * _g.Width + ox * Stride + j) * c, c);
+                            var xi = x.Slice(((oy * Stride + i) * Geometry.Width + ox * Stride + j) * c, c);
                             Elementwise.Map<AddOperator>(yo, xi, yo);
                         }
                     }
@@ -114,23 +78,23 @@ public sealed class AveragePooling2D : Layer
     private void BackwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        int c = _g.Channels, k = PoolSize;
+        int c = Geometry.Channels, k = PoolSize;
         float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
             var dy = Dy.Sample(n);
             var dx = Dx!.Sample(n);
             dx.Clear();
-            for (int oy = 0; oy < _g.OutHeight; oy++)
+            for (int oy = 0; oy < Geometry.OutHeight; oy++)
             {
-                for (int ox = 0; ox < _g.OutWidth; ox++)
+                for (int ox = 0; ox < Geometry.OutWidth; ox++)
                 {
-                    var g = dy.Slice((oy * _g.OutWidth + ox) * c, c);
+                    var g = dy.Slice((oy * Geometry.OutWidth + ox) * c, c);
                     for (int i = 0; i < k; i++)
                     {
                         for (int j = 0; j < k; j++)
                         {
-                            var dxi = dx.Slice(((oy * Stride + i) * _g.Width + ox * Stride + j) * c, c);
+                            var dxi = dx.Slice(((oy * Stride + i) * Geometry.Width + ox * Stride + j) * c, c);
                             for (int ch = 0; ch < c; ch++)
                             {
                                 dxi[ch] += g[ch] * scale;

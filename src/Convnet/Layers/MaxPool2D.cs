@@ -1,31 +1,20 @@
-using System.Globalization;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
 
 /// <summary>Max pooling with "valid" windows (Keras's default); remembers each window's argmax for backward.</summary>
-public sealed class MaxPool2D : Layer
+public sealed class MaxPool2D : Pooling2D
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
-    private ConvGeometry _g;
     private int[] _argmax = [];
 
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
     public MaxPool2D(int poolSize = 2, int? stride = null)
+        : base(poolSize, stride)
     {
-        if (poolSize < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(poolSize), poolSize, "poolSize must be at least 1.");
-        }
-        if (stride is < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1.");
-        }
-        PoolSize = poolSize;
-        Stride = stride ?? poolSize;
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
     }
@@ -36,33 +25,8 @@ public sealed class MaxPool2D : Layer
     /// </summary>
     internal bool RectifyGradient { get; set; }
 
-    public int PoolSize { get; }
-    public int Stride { get; }
     public override string TypeName => "MaxPooling2D";
     public override string DefaultName => "max_pooling2d";
-
-    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
-    {
-        ["pool_size"] = PoolSize.ToString(CultureInfo.InvariantCulture),
-        ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
-    };
-
-    public override Shape ComputeOutputShape(Shape input)
-    {
-        if (!input.IsImage)
-        {
-            throw new ArgumentException($"MaxPool2D needs an image input (H, W, C), got {input}.");
-        }
-        var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, PoolSize, Stride, same: false);
-        if (g.OutHeight < 1 || g.OutWidth < 1)
-        {
-            throw new ArgumentException($"MaxPool2D window {PoolSize}×{PoolSize} does not fit input {input}.");
-        }
-        return Shape.Image(g.OutHeight, g.OutWidth, input.Channels);
-    }
-
-    protected override void OnBuild(LayerContext context)
-        => _g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, PoolSize, Stride, same: false);
 
     public override void EnsureCapacity(int batch)
     {
@@ -87,7 +51,7 @@ public sealed class MaxPool2D : Layer
         int size = OutputShape.Size;
         for (int i = start; i < start + count; i++)
         {
-            Pooling.MaxForward(X.Sample(i), _g, Y!.Sample(i), _argmax.AsSpan(i * size, size));
+            Pooling.MaxForward(X.Sample(i), Geometry, Y!.Sample(i), _argmax.AsSpan(i * size, size));
         }
     }
 
@@ -121,7 +85,7 @@ public sealed class MaxPool2D : Layer
                 {
                     dx.Clear();
                 }
-                Pooling.MaxBackwardTiled(Dy.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, _g, dx);
+                Pooling.MaxBackwardTiled(Dy.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, Geometry, dx);
                 continue;
             }
             dx.Clear();

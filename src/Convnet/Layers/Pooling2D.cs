@@ -1,0 +1,57 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// What the windowed pooling layers share: a square window moved by a stride over "valid"
+/// positions (Keras's default padding), per channel.
+/// </summary>
+public abstract class Pooling2D : Layer
+{
+    /// <param name="poolSize">Window size.</param>
+    /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
+    protected Pooling2D(int poolSize, int? stride)
+    {
+        if (poolSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(poolSize), poolSize, "poolSize must be at least 1.");
+        }
+        if (stride is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1.");
+        }
+        PoolSize = poolSize;
+        Stride = stride ?? poolSize;
+    }
+
+    public int PoolSize { get; }
+    public int Stride { get; }
+
+    /// <summary>The window geometry over this layer's input; set by Build.</summary>
+    protected ConvGeometry Geometry { get; private set; }
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["pool_size"] = PoolSize.ToString(CultureInfo.InvariantCulture),
+        ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (!input.IsImage)
+        {
+            throw new ArgumentException($"{TypeName} needs an image input (H, W, C), got {input}.");
+        }
+        var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, PoolSize, Stride, same: false);
+        if (g.OutHeight < 1 || g.OutWidth < 1)
+        {
+            throw new ArgumentException($"{TypeName} window {PoolSize}×{PoolSize} does not fit input {input}.");
+        }
+        return Shape.Image(g.OutHeight, g.OutWidth, input.Channels);
+    }
+
+    protected override void OnBuild(LayerContext context)
+        => Geometry = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, PoolSize, Stride, same: false);
+}

@@ -27,6 +27,7 @@ public sealed class Sequential : IDisposable
     private Tensor? _dlogits;
     private int[] _labels = [];
     private long _step;
+    private readonly BatchAugmenter _augmenter = new();
 
     /// <param name="inputShape">Shape of one sample, e.g. Shape.Image(28, 28, 1).</param>
     /// <param name="seed">Seeds weight initialisation.</param>
@@ -127,7 +128,9 @@ public sealed class Sequential : IDisposable
     /// <summary>
     /// Trains for <paramref name="epochs"/> epochs on <paramref name="train"/>. Validation uses
     /// <paramref name="validationData"/>, or else a stratified <paramref name="validationSplit"/> of
-    /// the training data. <paramref name="seed"/> fixes the split and the shuffling.
+    /// the training data. <paramref name="seed"/> fixes the split and the shuffling, and with
+    /// <paramref name="augmentation"/> each training image's random transform in each epoch, keyed
+    /// by (seed, epoch, index in the training data). Validation and Evaluate never augment.
     /// </summary>
     public History Fit(
         Dataset train,
@@ -140,9 +143,11 @@ public sealed class Sequential : IDisposable
         Action<TrainingProgress>? progress = null,
         Action<EpochLog>? epochEnd = null,
         CancellationToken cancellationToken = default,
-        IReadOnlyList<Callback>? callbacks = null)
+        IReadOnlyList<Callback>? callbacks = null,
+        Augmentation? augmentation = null)
     {
         ArgumentNullException.ThrowIfNull(train);
+        augmentation ??= Augmentation.None;
         if (Optimizer is null || Loss is null)
         {
             throw new InvalidOperationException("Compile the model before Fit.");
@@ -160,6 +165,7 @@ public sealed class Sequential : IDisposable
             throw new ArgumentOutOfRangeException(nameof(validationSplit), validationSplit, "validationSplit must be in [0, 1).");
         }
         CheckData(train, nameof(train));
+        CheckAugmentation(augmentation);
         if (validationData is null && validationSplit > 0)
         {
             (train, validationData) = train.SplitStratified(validationSplit, seed);
@@ -205,7 +211,7 @@ public sealed class Sequential : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 int count = Math.Min(batchSize, n - seen);
                 var indices = order.AsSpan(seen, count);
-                lossSum += TrainBatch(train, indices, out int batchCorrect);
+                lossSum += TrainBatch(train, indices, augmentation, seed, epoch, out int batchCorrect);
                 correct += batchCorrect;
                 seen += count;
                 progress?.Invoke(new TrainingProgress(epoch + 1, epochs, b + 1, batches, seen, n, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds));
@@ -233,17 +239,37 @@ public sealed class Sequential : IDisposable
     }
 
     /// <summary>One optimisation step on the samples at <paramref name="indices"/>; returns the summed loss.</summary>
-    public double TrainBatch(Dataset data, ReadOnlySpan<int> indices, out int correct)
+    public double TrainBatch(Dataset data, ReadOnlySpan<int> indices, out int correct) =>
+        TrainBatch(data, indices, Augmentation.None, 0, 0, out correct);
+
+    /// <summary>
+    /// One optimisation step on the samples at <paramref name="indices"/>, each first warped by its
+    /// random transform for (<paramref name="seed"/>, <paramref name="epoch"/>, its index), as Fit
+    /// does with augmentation; returns the summed loss.
+    /// </summary>
+    public double TrainBatch(Dataset data, ReadOnlySpan<int> indices, Augmentation augmentation, ulong seed, int epoch, out int correct)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(augmentation);
         if (Optimizer is null || Loss is null)
         {
             throw new InvalidOperationException("Compile the model before training.");
         }
+        CheckAugmentation(augmentation);
         int count = indices.Length;
         EnsureCapacity(count);
         _input!.SetBatch(count);
         data.CopyBatch(indices, _input.Span, _labels.AsSpan(0, count));
+        _augmenter.Apply(_pool, augmentation, _input, indices, seed, epoch);
         return TrainLoadedBatch(count, out correct);
+    }
+
+    private void CheckAugmentation(Augmentation augmentation)
+    {
+        if (!augmentation.IsIdentity && !InputShape.IsImage)
+        {
+            throw new ArgumentException($"Augmentation warps images, but the model takes {InputShape}.", nameof(augmentation));
+        }
     }
 
     private double TrainLoadedBatch(int count, out int correct)

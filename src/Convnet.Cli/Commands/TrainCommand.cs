@@ -53,9 +53,15 @@ internal static class TrainCommand
             HelpName = "CSV",
             Description = "Also write the per-epoch history (loss, accuracy, val_loss, val_accuracy, learning_rate, seconds) to this CSV. It is always kept in the model file's metadata.",
         };
+        var augment = new Option<string>("--augment")
+        {
+            HelpName = "SPEC",
+            Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), or 'none'.",
+            DefaultValueFactory = _ => "none",
+        };
         var command = new Command("train", "Train a CNN on a labelled CSV and save it as safetensors.")
         {
-            trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv,
+            trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv, augment,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -73,6 +79,7 @@ internal static class TrainCommand
             {
                 PlotPath = parse.GetValue(plot),
                 HistoryPath = parse.GetValue(historyCsv),
+                Augmentation = ParseAugment(parse.GetValue(augment)!),
             };
             return Run(settings, output, cancellation);
         })));
@@ -86,6 +93,22 @@ internal static class TrainCommand
 
         /// <summary>CSV of the per-epoch history, or null.</summary>
         public string? HistoryPath { get; init; }
+
+        /// <summary>Random augmentation of the training images (none by default).</summary>
+        public Augmentation Augmentation { get; init; } = Augmentation.None;
+    }
+
+    /// <summary>Reads --augment's value; a bad token is a user error that names it.</summary>
+    public static Augmentation ParseAugment(string text)
+    {
+        try
+        {
+            return Augmentation.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UserError($"--augment '{text}': {e.Message}");
+        }
     }
 
     /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based) of <paramref name="epochs"/>.</summary>
@@ -166,6 +189,7 @@ internal static class TrainCommand
             ["batch_size"] = s.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["validation_split"] = s.ValidationSplit.ToString("R", CultureInfo.InvariantCulture),
             ["seed"] = s.Seed.ToString(CultureInfo.InvariantCulture),
+            ["augmentation"] = s.Augmentation.ToString(),
             ["train_file"] = Path.GetFileName(s.TrainCsv),
             ["train_images"] = train.Count.ToString(CultureInfo.InvariantCulture),
             ["train_seconds"] = trainSeconds.ToString("F1", CultureInfo.InvariantCulture),
@@ -200,7 +224,7 @@ internal static class TrainCommand
         }
         if (!interactive)
         {
-            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: e => { EpochLine(e); Schedule(e); }, cancellationToken: cancellation);
+            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: e => { EpochLine(e); Schedule(e); }, cancellationToken: cancellation, augmentation: s.Augmentation);
         }
 
         History? history = null;
@@ -238,7 +262,8 @@ internal static class TrainCommand
                         }
                         Schedule(e);
                     },
-                    cancellationToken: cancellation);
+                    cancellationToken: cancellation,
+                    augmentation: s.Augmentation);
             });
         return history!;
     }

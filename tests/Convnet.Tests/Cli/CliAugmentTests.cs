@@ -1,0 +1,39 @@
+using Convnet.IO;
+using Convnet.Tests.Data;
+using Xunit;
+
+namespace Convnet.Tests.Cli;
+
+/// <summary>train --augment: a good value trains and is recorded in the model file; a bad token is named.</summary>
+public sealed class CliAugmentTests
+{
+    [Fact]
+    public void A_good_augment_value_trains_and_is_recorded_in_the_metadata()
+    {
+        using var dir = new TempDir();
+        string model = CliHarness.TrainModel(dir, "augmented.safetensors", "--augment", "rotation=10, zoom=0.1,shift=0.1");
+        var (_, metadata) = SafeTensors.Read(model);
+        Assert.Equal("rotation=10,zoom=0.1,shift=0.1,shear=0", metadata["augmentation"]);
+
+        string plain = CliHarness.TrainModel(dir, "plain.safetensors");
+        Assert.Equal("none", SafeTensors.Read(plain).Metadata["augmentation"]);
+    }
+
+    [Theory]
+    [InlineData("rotation=10,spin=3", "spin=3")]
+    [InlineData("zoom=1.5", "zoom=1.5")]
+    [InlineData("shift", "shift")]
+    public void A_bad_augment_token_is_a_user_error_that_names_it(string value, string token)
+    {
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "train.csv");
+        string model = dir.File("model.safetensors");
+
+        var result = CliHarness.Run(["train", csv, "--model", model, .. CliHarness.Tiny("--augment", value)]);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.StartsWith("error: --augment", result.Err);
+        Assert.Contains($"'{token}'", result.Err.Split('\n')[0]);
+        Assert.False(File.Exists(model));
+    }
+}

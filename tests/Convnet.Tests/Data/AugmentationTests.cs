@@ -151,6 +151,24 @@ public class AugmentationTests
     }
 
     [Fact]
+    public void Warping_a_batch_allocates_nothing_once_the_buffers_exist()
+    {
+        var data = Models.SyntheticDigits.Create(40, seed: 4);
+        int[] indices = Enumerable.Range(0, 40).ToArray();
+        var options = new Augmentation(rotationDegrees: 10, zoom: 0.1, shiftFraction: 0.1, shear: 5);
+        using var pool = new WorkerPool(1); // runs on this thread, where allocations are counted
+        var batch = Batch(data, indices);
+        var augmenter = new BatchAugmenter();
+        augmenter.Apply(pool, options, batch, indices, seed: 1, epoch: 0);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int epoch = 1; epoch < 4; epoch++)
+        {
+            augmenter.Apply(pool, options, batch, indices, seed: 1, epoch);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Identity_options_leave_the_batch_bit_identical()
     {
         var data = Models.SyntheticDigits.Create(10, seed: 4);

@@ -201,7 +201,7 @@ public static class ModelFile
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    private static List<(string Type, Dictionary<string, string> Config)> ParseArchitecture(string text)
+    internal static List<(string Type, Dictionary<string, string> Config)> ParseArchitecture(string text)
     {
         using var doc = JsonDocument.Parse(text);
         if (doc.RootElement.ValueKind != JsonValueKind.Array)

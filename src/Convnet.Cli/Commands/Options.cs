@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Convnet.Models;
+using Convnet.Tensors;
 
 namespace Convnet.Cli.Commands;
 
@@ -20,4 +22,46 @@ internal static class Options
     public static int CheckThreads(int threads) => threads >= 0
         ? threads
         : throw new UserError($"--threads must be 0 (one per core) or positive, got {threads}");
+
+    /// <summary>What --arch accepts, for help texts.</summary>
+    public static string ArchHelp =>
+        $"Recipe name ({string.Join(", ", Architectures.Recipes.Select(r => $"'{r.Name}' = {r.Description}"))}), "
+        + "a layer spec such as 'conv32k3-bn-relu,maxpool2,flatten,dense128-relu' (tokens: conv<F>k<K>[s<S>][same|valid], maxpool<P>[s<S>], "
+        + "avgpool<P>[s<S>], gap, bn, relu, drop<rate>, flatten, dense<N>, softmax; dense<classes> and softmax are appended when missing), "
+        + "or a .json file holding the layer list a model file keeps as 'architecture'.";
+
+    /// <summary>Checks an --arch value's recipe name, spec syntax or JSON file without building it.</summary>
+    public static void CheckArch(string arch)
+    {
+        try
+        {
+            Architectures.Describe(arch);
+        }
+        catch (ArchitectureSpecException e)
+        {
+            throw ArchError(arch, e);
+        }
+    }
+
+    /// <summary><see cref="Architectures.Create"/> with spec errors as user errors.</summary>
+    public static Sequential CreateArch(string arch, Shape input, int classes, ulong seed, int threads)
+    {
+        try
+        {
+            return Architectures.Create(arch, input, classes, seed, threads);
+        }
+        catch (ArchitectureSpecException e)
+        {
+            throw ArchError(arch, e);
+        }
+    }
+
+    private static UserError ArchError(string arch, ArchitectureSpecException e)
+    {
+        // A single word that is no layer: most likely a mistyped recipe name.
+        bool word = arch.Length > 0 && arch.All(char.IsAsciiLetter) && e.TokenNumber == 1;
+        return word
+            ? new UserError($"unknown --arch '{arch}'; known: {string.Join(", ", Architectures.Names)}, or a layer spec or .json file (see --help)")
+            : new UserError($"--arch: {e.Message}");
+    }
 }

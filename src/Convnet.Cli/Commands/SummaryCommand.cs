@@ -8,7 +8,11 @@ internal static class SummaryCommand
     public static Command Create()
     {
         var model = Options.Model("Model file to describe.");
-        var arch = new Option<string?>("--arch") { Description = $"Describe a named architecture instead ({string.Join(", ", Architectures.Names)}), for 28×28×1 inputs and 10 classes." };
+        var arch = new Option<string?>("--arch")
+        {
+            HelpName = "NAME|SPEC|FILE.json",
+            Description = $"Describe an architecture instead of a model file, for 28×28×1 inputs and 10 classes. {Options.ArchHelp}",
+        };
         var command = new Command("summary", "Print a model's layers, output shapes and parameter counts, as Keras's model.summary().")
         {
             model, arch,
@@ -18,11 +22,7 @@ internal static class SummaryCommand
             string? name = parse.GetValue(arch);
             if (name is not null)
             {
-                if (!Architectures.Names.Contains(name))
-                {
-                    throw new UserError($"unknown --arch '{name}'; known: {string.Join(", ", Architectures.Names)}");
-                }
-                using var fresh = Architectures.Create(name, Data.KaggleCsv.ImageShape, 10, seed: 0, threads: 1);
+                using var fresh = Options.CreateArch(name, Data.KaggleCsv.ImageShape, 10, seed: 0, threads: 1);
                 output.Write(fresh.Summary());
                 return 0;
             }
@@ -32,7 +32,7 @@ internal static class SummaryCommand
             using (net)
             {
                 output.Write(net.Summary());
-                foreach (var key in new[] { "arch", "epochs", "batch_size", "learning_rate", "seed", "train_file", "train_images", "train_seconds" })
+                foreach (var key in new[] { "arch", "arch_spec", "epochs", "epochs_trained", "batch_size", "optimizer", "learning_rate", "lr_schedule", "seed", "train_file", "train_images", "train_seconds" })
                 {
                     if (metadata.TryGetValue(key, out var value))
                     {

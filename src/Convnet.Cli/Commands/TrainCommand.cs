@@ -13,6 +13,8 @@ internal static class TrainCommand
 {
     public const int DefaultEpochs = 6;
     public const int DefaultBatchSize = 64;
+    public const float DefaultExponentialRate = 0.95f;
+    public static readonly string[] OptimizerNames = ["adam", "adamw", "rmsprop", "sgd"];
 
     public static Command Create()
     {
@@ -24,18 +26,20 @@ internal static class TrainCommand
         var model = Options.Model("Where to write the trained model (written to a temporary file, then renamed).");
         var arch = new Option<string>("--arch")
         {
-            Description = $"Architecture: {string.Join(", ", Architectures.Names)}. 'simple' = Conv32-Pool-Conv64-Pool-Dense128-Dense10.",
+            HelpName = "NAME|SPEC|FILE.json",
+            Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr and --lr-schedule; specs and files take simple's.",
             DefaultValueFactory = _ => "simple",
         };
-        var epochs = new Option<int>("--epochs", "-e") { Description = "Passes over the training data.", DefaultValueFactory = _ => DefaultEpochs };
-        var batchSize = new Option<int>("--batch-size", "-b") { Description = "Images per optimisation step.", DefaultValueFactory = _ => DefaultBatchSize };
-        var lr = new Option<float>("--lr") { Description = "Adam learning rate (of the first epoch).", DefaultValueFactory = _ => 1e-3f };
-        var schedule = new Option<string>("--lr-schedule")
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {DefaultEpochs} for simple, specs and files; 30 for strong]." };
+        var batchSize = new Option<int?>("--batch-size", "-b") { Description = $"Images per optimisation step [default: the recipe's; {DefaultBatchSize}]." };
+        var lr = new Option<float?>("--lr") { Description = "Learning rate (of the first epoch; the peak for onecycle) [default: the recipe's; 0.001]." };
+        var schedule = new Option<string?>("--lr-schedule")
         {
-            Description = "Learning rate per epoch: 'cosine' (lr·½(1 + cos(π·epoch/epochs)), falling towards 0) or 'constant'.",
-            DefaultValueFactory = _ => "cosine",
+            HelpName = "constant|cosine|exponential[:RATE]|onecycle",
+            Description = "Learning rate per epoch: 'cosine' (lr·½(1 + cos(π·epoch/epochs)), falling towards 0), 'constant', "
+                + $"'exponential[:RATE]' (lr·RATE^epoch, RATE in (0, 1], {DefaultExponentialRate.ToString(CultureInfo.InvariantCulture)} when left out), or per step "
+                + "'onecycle' (from lr/25 up to lr over the first 30% of steps, then down to lr/250000) [default: the recipe's; cosine for simple, exponential:0.95 for strong].",
         };
-        schedule.AcceptOnlyFromAmong("cosine", "constant");
         var validationSplit = new Option<double>("--validation-split")
         {
             Description = "Fraction of each class held out for validation (stratified); 0 disables.",
@@ -59,20 +63,49 @@ internal static class TrainCommand
             Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), or 'none'.",
             DefaultValueFactory = _ => "none",
         };
+        // Optimiser, regularisation and callbacks.
+        var optimizer = new Option<string>("--optimizer")
+        {
+            HelpName = string.Join('|', OptimizerNames),
+            Description = "Optimiser: Adam, AdamW (decoupled weight decay, see --weight-decay), RMSprop or SGD (both with --momentum).",
+            DefaultValueFactory = _ => "adam",
+        };
+        var weightDecay = new Option<float?>("--weight-decay") { Description = "AdamW's decoupled weight decay [default: 0.004]; only with --optimizer adamw." };
+        var momentum = new Option<float?>("--momentum") { Description = "Momentum in [0, 1) for --optimizer sgd or rmsprop [default: 0]." };
+        var labelSmoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing of the cross-entropy, in [0, 1).", DefaultValueFactory = _ => 0f };
+        var clipNorm = new Option<float?>("--clip-norm") { Description = "Clip each step's gradients to this global L2 norm (positive)." };
+        var earlyStopping = new Option<int?>("--early-stopping")
+        {
+            HelpName = "PATIENCE",
+            Description = "Stop when val_loss (loss without validation) has not improved for PATIENCE epochs, and keep the best epoch's weights.",
+        };
+        var reduceLr = new Option<int?>("--reduce-lr-on-plateau")
+        {
+            HelpName = "PATIENCE",
+            Description = "Halve the learning rate (down to 1e-6) when val_loss (loss without validation) has not improved for PATIENCE epochs.",
+        };
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            HelpName = "PATH",
+            Description = "Also save the model of the best epoch by val_accuracy (accuracy without validation) to PATH, atomically, as training goes.",
+        };
         var command = new Command("train", "Train a CNN on a labelled CSV and save it as safetensors.")
         {
             trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv, augment,
+            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
+            string archValue = parse.GetValue(arch)!;
+            var recipe = Architectures.Find(archValue) ?? Architectures.Simple;
             var settings = new Settings(
                 parse.GetValue(trainCsv)!,
                 parse.GetValue(model)!,
-                parse.GetValue(arch)!,
-                parse.GetValue(epochs),
-                parse.GetValue(batchSize),
-                parse.GetValue(lr),
-                parse.GetValue(schedule)!,
+                archValue,
+                parse.GetValue(epochs) ?? recipe.Epochs ?? DefaultEpochs,
+                parse.GetValue(batchSize) ?? recipe.BatchSize ?? DefaultBatchSize,
+                parse.GetValue(lr) ?? recipe.LearningRate ?? 1e-3f,
+                parse.GetValue(schedule) ?? recipe.Schedule ?? "cosine",
                 parse.GetValue(validationSplit),
                 parse.GetValue(seed),
                 Options.CheckThreads(parse.GetValue(threads)))
@@ -80,6 +113,14 @@ internal static class TrainCommand
                 PlotPath = parse.GetValue(plot),
                 HistoryPath = parse.GetValue(historyCsv),
                 Augmentation = ParseAugment(parse.GetValue(augment)!),
+                Optimizer = parse.GetValue(optimizer)!,
+                WeightDecay = parse.GetValue(weightDecay),
+                Momentum = parse.GetValue(momentum),
+                LabelSmoothing = parse.GetValue(labelSmoothing),
+                ClipNorm = parse.GetValue(clipNorm),
+                EarlyStopping = parse.GetValue(earlyStopping),
+                ReduceLrOnPlateau = parse.GetValue(reduceLr),
+                CheckpointPath = parse.GetValue(checkpoint),
             };
             return Run(settings, output, cancellation);
         })));
@@ -96,6 +137,28 @@ internal static class TrainCommand
 
         /// <summary>Random augmentation of the training images (none by default).</summary>
         public Augmentation Augmentation { get; init; } = Augmentation.None;
+
+        /// <summary>adam, adamw, rmsprop or sgd.</summary>
+        public string Optimizer { get; init; } = "adam";
+
+        /// <summary>AdamW's weight decay; null for its default.</summary>
+        public float? WeightDecay { get; init; }
+
+        /// <summary>SGD's or RMSprop's momentum; null for 0.</summary>
+        public float? Momentum { get; init; }
+
+        public float LabelSmoothing { get; init; }
+
+        public float? ClipNorm { get; init; }
+
+        /// <summary>EarlyStopping patience (restoring the best weights), or null for none.</summary>
+        public int? EarlyStopping { get; init; }
+
+        /// <summary>ReduceLROnPlateau patience, or null for none.</summary>
+        public int? ReduceLrOnPlateau { get; init; }
+
+        /// <summary>Where to keep the best epoch's model, or null.</summary>
+        public string? CheckpointPath { get; init; }
     }
 
     /// <summary>Reads --augment's value; a bad token is a user error that names it.</summary>
@@ -111,10 +174,32 @@ internal static class TrainCommand
         }
     }
 
-    /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based) of <paramref name="epochs"/>.</summary>
-    public static float ScheduledRate(string schedule, float initial, int epoch, int epochs) => schedule switch
+    /// <summary>"constant", "cosine", "exponential" with its rate, or "onecycle", from an --lr-schedule value.</summary>
+    public static (string Kind, float Rate) ParseSchedule(string schedule)
     {
-        "cosine" => (float)(initial * 0.5 * (1 + Math.Cos(Math.PI * epoch / epochs))),
+        string[] parts = schedule.Split(':', 2);
+        if (parts[0] == "exponential")
+        {
+            if (parts.Length == 1)
+            {
+                return ("exponential", DefaultExponentialRate);
+            }
+            if (float.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float rate) && rate > 0 && rate <= 1)
+            {
+                return ("exponential", rate);
+            }
+            throw new UserError($"--lr-schedule '{schedule}': the exponential rate must be a number in (0, 1]");
+        }
+        return parts is ["constant" or "cosine" or "onecycle"]
+            ? (parts[0], 1)
+            : throw new UserError($"--lr-schedule must be constant, cosine, exponential[:RATE] or onecycle, got '{schedule}'");
+    }
+
+    /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based) of <paramref name="epochs"/> under a per-epoch schedule.</summary>
+    public static float ScheduledRate(string schedule, float initial, int epoch, int epochs) => ParseSchedule(schedule) switch
+    {
+        ("cosine", _) => (float)(initial * 0.5 * (1 + Math.Cos(Math.PI * epoch / epochs))),
+        ("exponential", var rate) => (float)(initial * Math.Pow(rate, epoch)),
         _ => initial,
     };
 
@@ -136,10 +221,8 @@ internal static class TrainCommand
         {
             throw new UserError($"--validation-split must be in [0, 1), got {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}");
         }
-        if (!Architectures.Names.Contains(s.Arch))
-        {
-            throw new UserError($"unknown --arch '{s.Arch}'; known: {string.Join(", ", Architectures.Names)}");
-        }
+        Options.CheckArch(s.Arch);
+        CheckTrainingOptions(s);
         Cli.CheckWritable(s.ModelPath, "model");
         if (s.PlotPath is not null)
         {
@@ -149,6 +232,10 @@ internal static class TrainCommand
         if (s.HistoryPath is not null)
         {
             Cli.CheckWritable(s.HistoryPath, "history");
+        }
+        if (s.CheckpointPath is not null)
+        {
+            Cli.CheckWritable(s.CheckpointPath, "checkpoint");
         }
 
         var clock = Stopwatch.StartNew();
@@ -170,19 +257,17 @@ internal static class TrainCommand
         }
         output.WriteLine($"Read {data.Count:N0} images from {s.TrainCsv} in {loadSeconds:F2} s; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}.");
 
-        using var net = Architectures.Create(s.Arch, data.SampleShape, classes, s.Seed, s.Threads);
-        net.Compile(new Adam(s.LearningRate));
-        output.WriteLine($"Model '{s.Arch}': {net.ParameterCount:N0} parameters; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s).");
+        using var net = Options.CreateArch(s.Arch, data.SampleShape, classes, s.Seed, s.Threads);
+        int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
+        var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
+        net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
+        output.WriteLine($"Model '{s.Arch}': {net.ParameterCount:N0} parameters; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
 
-        var trainClock = Stopwatch.StartNew();
-        var history = Fit(net, train, validation, s, output, cancellation);
-        double trainSeconds = trainClock.Elapsed.TotalSeconds;
-
-        var last = history.Epochs[^1];
         var metadata = new Dictionary<string, string>
         {
             ["arch"] = s.Arch,
-            ["optimizer"] = "adam",
+            ["arch_spec"] = ArchitectureSpec.Format(net.Layers),
+            ["optimizer"] = s.Optimizer,
             ["learning_rate"] = s.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["lr_schedule"] = s.Schedule,
             ["epochs"] = s.Epochs.ToString(CultureInfo.InvariantCulture),
@@ -192,13 +277,36 @@ internal static class TrainCommand
             ["augmentation"] = s.Augmentation.ToString(),
             ["train_file"] = Path.GetFileName(s.TrainCsv),
             ["train_images"] = train.Count.ToString(CultureInfo.InvariantCulture),
-            ["train_seconds"] = trainSeconds.ToString("F1", CultureInfo.InvariantCulture),
-            // No timings: the file must depend only on the data and the settings (see --seed).
-            ["history"] = HistoryJson.Write(history),
         };
+        foreach (var (key, value) in settings)
+        {
+            metadata[key] = value;
+        }
+        if (s.CheckpointPath is not null)
+        {
+            callbacks.Add(new ModelCheckpoint(s.CheckpointPath, validation is null ? "accuracy" : "val_accuracy", saveBestOnly: true, metadata: new Dictionary<string, string>(metadata)));
+        }
+
+        var trainClock = Stopwatch.StartNew();
+        var history = Fit(net, train, validation, s, callbacks, output, cancellation);
+        double trainSeconds = trainClock.Elapsed.TotalSeconds;
+
+        var last = history.Epochs[^1];
+        metadata["epochs_trained"] = history.Epochs.Count.ToString(CultureInfo.InvariantCulture);
+        metadata["train_seconds"] = trainSeconds.ToString("F1", CultureInfo.InvariantCulture);
+        // No timings: the file must depend only on the data and the settings (see --seed).
+        metadata["history"] = HistoryJson.Write(history);
         net.Save(s.ModelPath, metadata);
+        if (callbacks.OfType<EarlyStopping>().FirstOrDefault() is { StoppedEpoch: > 0 } stopped)
+        {
+            output.WriteLine($"Stopped early after epoch {stopped.StoppedEpoch}; kept the weights of epoch {stopped.BestEpoch}.");
+        }
         string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
-        output.WriteLine($"Trained in {trainSeconds:F1} s ({(double)train.Count * s.Epochs / trainSeconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {s.ModelPath}.");
+        output.WriteLine($"Trained in {trainSeconds:F1} s ({(double)train.Count * history.Epochs.Count / trainSeconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {s.ModelPath}.");
+        if (callbacks.OfType<ModelCheckpoint>().FirstOrDefault() is { SavedEpochs.Count: > 0 } saved)
+        {
+            output.WriteLine($"Checkpoint {s.CheckpointPath} holds epoch {saved.SavedEpochs[^1]} (best {saved.MonitorName}).");
+        }
         if (s.HistoryPath is not null)
         {
             HistoryJson.WriteCsv(s.HistoryPath, history.Epochs);
@@ -212,10 +320,123 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, TextWriter output, CancellationToken cancellation)
+    /// <summary>Validates the optimiser, schedule and callback options (before any data is read).</summary>
+    private static void CheckTrainingOptions(Settings s)
     {
-        // Each epoch's log records the rate it trained with; then the next epoch's rate is set.
-        void Schedule(EpochLog e) => net.Optimizer!.LearningRate = ScheduledRate(s.Schedule, s.LearningRate, e.Epoch, s.Epochs);
+        string F(float x) => x.ToString(CultureInfo.InvariantCulture);
+        if (!OptimizerNames.Contains(s.Optimizer))
+        {
+            throw new UserError($"--optimizer must be one of {string.Join(", ", OptimizerNames)}, got '{s.Optimizer}'");
+        }
+        var (kind, _) = ParseSchedule(s.Schedule);
+        if (s.WeightDecay is { } wd && s.Optimizer != "adamw")
+        {
+            throw new UserError($"--weight-decay {F(wd)} needs --optimizer adamw (got {s.Optimizer})");
+        }
+        if (s.WeightDecay is { } decay && !(decay >= 0 && decay < 1))
+        {
+            throw new UserError($"--weight-decay must be in [0, 1), got {F(decay)}");
+        }
+        if (s.Momentum is { } m && s.Optimizer is not ("sgd" or "rmsprop"))
+        {
+            throw new UserError($"--momentum {F(m)} needs --optimizer sgd or rmsprop (got {s.Optimizer})");
+        }
+        if (s.Momentum is { } mom && !(mom >= 0 && mom < 1))
+        {
+            throw new UserError($"--momentum must be in [0, 1), got {F(mom)}");
+        }
+        if (!(s.LabelSmoothing >= 0 && s.LabelSmoothing < 1))
+        {
+            throw new UserError($"--label-smoothing must be in [0, 1), got {F(s.LabelSmoothing)}");
+        }
+        if (s.ClipNorm is { } clip && (!(clip > 0) || float.IsInfinity(clip)))
+        {
+            throw new UserError($"--clip-norm must be positive, got {F(clip)}");
+        }
+        if (s.EarlyStopping is < 0)
+        {
+            throw new UserError($"--early-stopping must be a patience of 0 or more epochs, got {s.EarlyStopping}");
+        }
+        if (s.ReduceLrOnPlateau is < 0)
+        {
+            throw new UserError($"--reduce-lr-on-plateau must be a patience of 0 or more epochs, got {s.ReduceLrOnPlateau}");
+        }
+        if (s.ReduceLrOnPlateau is not null && kind == "onecycle")
+        {
+            throw new UserError("--reduce-lr-on-plateau cannot be combined with --lr-schedule onecycle, which sets the rate of every step");
+        }
+    }
+
+    /// <summary>The optimiser, the callbacks and the settings to record, for validated <paramref name="s"/>.</summary>
+    private static (Optimizer Optimizer, List<Callback> Callbacks, Dictionary<string, string> Metadata) Configure(Settings s, bool validating, long steps)
+    {
+        string F(float x) => x.ToString("R", CultureInfo.InvariantCulture);
+        var metadata = new Dictionary<string, string>();
+        Optimizer optimizer;
+        switch (s.Optimizer)
+        {
+            case "adamw":
+                var adamW = s.WeightDecay is { } wd ? new AdamW(s.LearningRate, wd, clipNorm: s.ClipNorm) : new AdamW(s.LearningRate, clipNorm: s.ClipNorm);
+                metadata["weight_decay"] = F(adamW.WeightDecay);
+                optimizer = adamW;
+                break;
+            case "rmsprop":
+                optimizer = new RmsProp(s.LearningRate, momentum: s.Momentum ?? 0, clipNorm: s.ClipNorm);
+                metadata["momentum"] = F(s.Momentum ?? 0);
+                break;
+            case "sgd":
+                optimizer = new Sgd(s.LearningRate, s.Momentum ?? 0, s.ClipNorm);
+                metadata["momentum"] = F(s.Momentum ?? 0);
+                break;
+            default:
+                optimizer = new Adam(s.LearningRate, clipNorm: s.ClipNorm);
+                break;
+        }
+        metadata["label_smoothing"] = F(s.LabelSmoothing);
+        metadata["clip_norm"] = s.ClipNorm is { } clip ? F(clip) : "none";
+
+        var callbacks = new List<Callback>();
+        var (kind, _) = ParseSchedule(s.Schedule);
+        if (kind == "onecycle")
+        {
+            if (steps < 2)
+            {
+                throw new UserError($"--lr-schedule onecycle needs at least 2 steps, got {steps} (more epochs or a smaller --batch-size)");
+            }
+            optimizer.Schedule = new OneCycle(s.LearningRate, steps);
+        }
+        else if (kind != "constant")
+        {
+            // Before each epoch: the scheduled rate, times whatever ReduceLROnPlateau took off (exactly 1 when it did nothing).
+            callbacks.Add(new LearningRateScheduler((epoch, current) => epoch == 0
+                ? current
+                : ScheduledRate(s.Schedule, s.LearningRate, epoch, s.Epochs) * (current / ScheduledRate(s.Schedule, s.LearningRate, epoch - 1, s.Epochs))));
+        }
+        string lossMonitor = validating ? "val_loss" : "loss";
+        if (s.ReduceLrOnPlateau is { } plateau)
+        {
+            callbacks.Add(new ReduceLROnPlateau(lossMonitor, factor: 0.5f, patience: plateau, minLr: 1e-6f));
+            metadata["reduce_lr_on_plateau"] = $"patience {plateau} on {lossMonitor}, factor 0.5, min 1e-6";
+        }
+        else
+        {
+            metadata["reduce_lr_on_plateau"] = "none";
+        }
+        if (s.EarlyStopping is { } patience)
+        {
+            callbacks.Add(new EarlyStopping(lossMonitor, patience, restoreBestWeights: true));
+            metadata["early_stopping"] = $"patience {patience} on {lossMonitor}, best weights restored";
+        }
+        else
+        {
+            metadata["early_stopping"] = "none";
+        }
+        metadata["checkpoint"] = s.CheckpointPath is null ? "none" : Path.GetFileName(s.CheckpointPath);
+        return (optimizer, callbacks, metadata);
+    }
+
+    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, List<Callback> callbacks, TextWriter output, CancellationToken cancellation)
+    {
         bool interactive = ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         void EpochLine(EpochLog e)
         {
@@ -224,7 +445,7 @@ internal static class TrainCommand
         }
         if (!interactive)
         {
-            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: e => { EpochLine(e); Schedule(e); }, cancellationToken: cancellation, augmentation: s.Augmentation);
+            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: EpochLine, cancellationToken: cancellation, callbacks: callbacks, augmentation: s.Augmentation);
         }
 
         History? history = null;
@@ -260,9 +481,9 @@ internal static class TrainCommand
                             task.Value = task.MaxValue;
                             task.StopTask();
                         }
-                        Schedule(e);
                     },
                     cancellationToken: cancellation,
+                    callbacks: callbacks,
                     augmentation: s.Augmentation);
             });
         return history!;

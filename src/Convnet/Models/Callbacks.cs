@@ -219,14 +219,18 @@ public sealed class ModelCheckpoint : Callback
 {
     private double _best;
 
-    public ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false)
+    /// <param name="metadata">Extra metadata written into each saved file, besides "epoch".</param>
+    public ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = path;
         MonitorName = CheckMonitor(monitor);
         SaveBestOnly = saveBestOnly;
+        Metadata = metadata ?? new Dictionary<string, string>();
         OnTrainBegin();
     }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; }
 
     public string Path { get; }
     public string MonitorName { get; }
@@ -250,7 +254,8 @@ public sealed class ModelCheckpoint : Callback
             _best = current;
         }
         string path = Path.Replace("{epoch}", log.Epoch.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        ModelFile.Save(RequireModel(), path, new Dictionary<string, string> { ["epoch"] = log.Epoch.ToString(CultureInfo.InvariantCulture) });
+        var metadata = new Dictionary<string, string>(Metadata) { ["epoch"] = log.Epoch.ToString(CultureInfo.InvariantCulture) };
+        ModelFile.Save(RequireModel(), path, metadata);
         SavedEpochs.Add(log.Epoch);
     }
 }

@@ -98,6 +98,19 @@ public sealed class CliArchitectureTests
         Assert.Contains("\"learning_rate\":0.0025", history);
     }
 
+    [Theory]
+    [InlineData("sgd", "onecycle")]
+    [InlineData("rmsprop", "constant")]
+    public void Sgd_and_rmsprop_take_momentum_under_any_schedule(string optimizer, string schedule)
+    {
+        using var dir = new TempDir();
+        string model = CliHarness.TrainModel(dir, "m.safetensors", "--arch", "flatten", "--epochs", "2", "--optimizer", optimizer, "--momentum", "0.9", "--lr-schedule", schedule, "--lr", "0.01");
+        var metadata = SafeTensors.Read(model).Metadata;
+        Assert.Equal(optimizer, metadata["optimizer"]);
+        Assert.Equal("0.9", metadata["momentum"]);
+        Assert.Equal(schedule, metadata["lr_schedule"]);
+    }
+
     public static TheoryData<string[], string> BadOptions => new()
     {
         { ["--optimizer", "adagrad"], "--optimizer must be one of adam, adamw, rmsprop, sgd, got 'adagrad'" },

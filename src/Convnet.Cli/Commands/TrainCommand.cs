@@ -11,7 +11,7 @@ namespace Convnet.Cli.Commands;
 
 internal static class TrainCommand
 {
-    public const int DefaultEpochs = 6;
+    public const int DefaultEpochs = 8;
     public const int DefaultBatchSize = 64;
     public const float DefaultExponentialRate = 0.95f;
     public static readonly string[] OptimizerNames = ["adam", "adamw", "rmsprop", "sgd"];
@@ -57,11 +57,10 @@ internal static class TrainCommand
             HelpName = "CSV",
             Description = "Also write the per-epoch history (loss, accuracy, val_loss, val_accuracy, learning_rate, seconds) to this CSV. It is always kept in the model file's metadata.",
         };
-        var augment = new Option<string>("--augment")
+        var augment = new Option<string?>("--augment")
         {
             HelpName = "SPEC",
-            Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), or 'none'.",
-            DefaultValueFactory = _ => "none",
+            Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), or 'none' [default: the recipe's; rotation=10,zoom=0.1,shift=0.1 for simple, strong, specs and files].",
         };
         // Optimiser, regularisation and callbacks.
         var optimizer = new Option<string>("--optimizer")
@@ -112,7 +111,7 @@ internal static class TrainCommand
             {
                 PlotPath = parse.GetValue(plot),
                 HistoryPath = parse.GetValue(historyCsv),
-                Augmentation = ParseAugment(parse.GetValue(augment)!),
+                Augmentation = ParseAugment(parse.GetValue(augment) ?? recipe.Augment ?? "none"),
                 Optimizer = parse.GetValue(optimizer)!,
                 WeightDecay = parse.GetValue(weightDecay),
                 Momentum = parse.GetValue(momentum),

@@ -9,26 +9,27 @@ namespace Convnet.Models;
 /// softmax are appended by <see cref="ArchitectureSpec.Build"/>).
 /// </summary>
 /// <param name="Schedule">A learning-rate schedule as the CLI's --lr-schedule: "constant", "cosine", "exponential:0.95", "onecycle".</param>
-public sealed record Recipe(string Name, string Spec, string Description, int? Epochs = null, int? BatchSize = null, float? LearningRate = null, string? Schedule = null);
+public sealed record Recipe(string Name, string Spec, string Description, int? Epochs = null, int? BatchSize = null, float? LearningRate = null, string? Schedule = null, string? Augment = null);
 
 /// <summary>Named model recipes for the command line.</summary>
 public static class Architectures
 {
     /// <summary>
     /// "simple": the reference CNN — Conv2D(32, 3) → ReLU → MaxPool(2) → Conv2D(64, 3) → ReLU →
-    /// MaxPool(2) → Flatten → Dense(128) → ReLU → Dense(classes) → Softmax; 6 epochs, Adam 1e-3, cosine decay.
+    /// MaxPool(2) → Flatten → Dense(128) → ReLU → Dense(classes) → Softmax; 8 epochs, Adam 1e-3, cosine
+    /// decay, augmentation (rotation 10°, zoom 0.1, shift 0.1): 99.36 % on MNIST's test set in 89 s here.
     /// </summary>
     public static Recipe Simple { get; } = new(
         "simple",
         "conv32k3-relu,maxpool2,conv64k3-relu,maxpool2,flatten,dense128-relu",
         "Conv32-Pool-Conv64-Pool-Dense128-Dense(classes)",
-        Epochs: 6, BatchSize: 64, LearningRate: 1e-3f, Schedule: "cosine");
+        Epochs: 8, BatchSize: 64, LearningRate: 1e-3f, Schedule: "cosine", Augment: "rotation=10,zoom=0.1,shift=0.1");
 
     /// <summary>
     /// "strong": the CNN of each member of the Kaggle MNIST ensemble ("25 million images! [0.99757]"):
     /// 32C3-BN-ReLU, 32C3-BN-ReLU, 32C5S2(same)-BN-ReLU, Dropout 0.4, 64C3-BN-ReLU, 64C3-BN-ReLU,
     /// 64C5S2(same)-BN-ReLU, Dropout 0.4, 128C4-BN-ReLU, Flatten, Dropout 0.4, Dense(classes), Softmax;
-    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, as the notebook.
+    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, and the notebook's augmentation.
     /// </summary>
     public static Recipe Strong { get; } = new(
         "strong",
@@ -36,7 +37,7 @@ public static class Architectures
         + "conv64k3-bn-relu,conv64k3-bn-relu,conv64k5s2same-bn-relu,drop0.4,"
         + "conv128k4-bn-relu,flatten,drop0.4",
         "Kaggle ensemble member: 2×Conv32 + Conv32/2, 2×Conv64 + Conv64/2, Conv128, all with BN; dropout 0.4",
-        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: "exponential:0.95");
+        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: "exponential:0.95", Augment: "rotation=10,zoom=0.1,shift=0.1");
 
     public static IReadOnlyList<Recipe> Recipes { get; } = [Simple, Strong];
 

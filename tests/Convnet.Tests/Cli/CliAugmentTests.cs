@@ -15,7 +15,10 @@ public sealed class CliAugmentTests
         var (_, metadata) = SafeTensors.Read(model);
         Assert.Equal("rotation=10,zoom=0.1,shift=0.1,shear=0", metadata["augmentation"]);
 
-        string plain = CliHarness.TrainModel(dir, "plain.safetensors");
+        // Without --augment the recipe's augmentation applies; 'none' turns it off.
+        string recipe = CliHarness.TrainModel(dir, "recipe.safetensors");
+        Assert.Equal("rotation=10,zoom=0.1,shift=0.1,shear=0", SafeTensors.Read(recipe).Metadata["augmentation"]);
+        string plain = CliHarness.TrainModel(dir, "plain.safetensors", "--augment", "none");
         Assert.Equal("none", SafeTensors.Read(plain).Metadata["augmentation"]);
     }
 

@@ -69,8 +69,7 @@ public sealed class AveragePooling2D : Pooling2D
         {
             return null;
         }
-        Dy = dy;
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
         return Dx;
     }

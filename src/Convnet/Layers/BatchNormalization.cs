@@ -221,7 +221,7 @@ public sealed class BatchNormalization : Layer
     // training: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); inference: dx = γ/σ·dy
     public override Tensor? Backward(Tensor dy)
     {
-        Dy = dy;
+        StartBackward(dy);
         int chunks = Chunks.Count(dy.Batch);
         Pool.For(chunks, _gradientSumChunk);
         SumInChunkOrder(_partials, chunks, _sumDy);
@@ -237,7 +237,6 @@ public sealed class BatchNormalization : Layer
         {
             return null;
         }
-        Dx!.SetBatch(dy.Batch);
         Pool.For(chunks, _backwardChunk);
         return Dx;
     }

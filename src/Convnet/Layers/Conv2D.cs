@@ -148,7 +148,7 @@ public sealed class Conv2D : Layer
         {
             return null;
         }
-        Dy = dy;
+        StartBackward(dy);
         Dx!.SetBatch(batch);
         // Wᵀ: [F, K], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);

@@ -108,7 +108,7 @@ public sealed class Dense : Layer
         {
             return null;
         }
-        Dy = dy;
+        StartBackward(dy);
         Dx!.SetBatch(batch);
         // Wᵀ: [units, in], packed once for the whole batch.
         Gemm.PackB(Kernel.Value, Units, true, InputShape.Size, Units, _packedKernelT);

@@ -93,13 +93,12 @@ public sealed class Dropout : Layer
         {
             return null;
         }
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         if (!_masked)
         {
-            dy.Span.CopyTo(Dx.Span);
+            dy.Span.CopyTo(Dx!.Span);
             return Dx;
         }
-        Dy = dy;
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
         return Dx;
     }

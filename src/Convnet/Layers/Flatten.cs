@@ -43,13 +43,13 @@ public sealed class Flatten : Layer
         {
             return null;
         }
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         int hw = InputShape.Height * InputShape.Width;
         int c = InputShape.Channels;
         for (int n = 0; n < dy.Batch; n++)
         {
             var src = dy.Sample(n);
-            var dst = Dx.Sample(n);
+            var dst = Dx!.Sample(n);
             for (int p = 0; p < hw; p++)
             {
                 for (int ch = 0; ch < c; ch++)

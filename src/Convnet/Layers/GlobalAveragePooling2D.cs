@@ -61,8 +61,7 @@ public sealed class GlobalAveragePooling2D : Layer
         {
             return null;
         }
-        Dy = dy;
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
         return Dx;
     }

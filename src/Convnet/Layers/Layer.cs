@@ -121,7 +121,7 @@ public abstract class Layer
     protected Tensor? Dx { get; private set; }
 
     /// <summary>The last Backward's upstream gradient, dy: [N, ...OutputShape].</summary>
-    protected Tensor? Dy { get; set; }
+    protected Tensor? Dy { get; private set; }
 
     /// <summary>
     /// Allocates the output and input-gradient buffers for up to <paramref name="batch"/> samples
@@ -134,6 +134,14 @@ public abstract class Layer
         {
             Dx = Reserve(Dx, InputShape, batch);
         }
+    }
+
+    /// <summary>Remembers dy for the chunk workers and sizes Dx to its batch (when the input gradient is wanted).</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Dy))]
+    protected void StartBackward(Tensor dy)
+    {
+        Dy = dy;
+        Dx?.SetBatch(dy.Batch);
     }
 
     /// <summary>Checks x, makes room for its batch, remembers it for Backward and sizes Y to it.</summary>

@@ -62,8 +62,7 @@ public sealed class MaxPool2D : Pooling2D
         {
             return null;
         }
-        Dy = dy;
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
         return Dx;
     }

@@ -59,8 +59,7 @@ public sealed class ReLU : Layer
             // dy is already zero wherever x ≤ 0: the next layer's Backward applied the mask.
             return dy;
         }
-        Dy = dy;
-        Dx!.SetBatch(dy.Batch);
+        StartBackward(dy);
         Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
         return Dx;
     }

@@ -37,8 +37,8 @@ public sealed class Softmax : Layer
         {
             return null;
         }
-        Dx!.SetBatch(dy.Batch);
-        Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx.Span);
+        StartBackward(dy);
+        Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx!.Span);
         return Dx;
     }
 }

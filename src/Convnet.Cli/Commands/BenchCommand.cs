@@ -15,9 +15,15 @@ internal static class BenchCommand
         var threads = Options.Threads();
         var batchSize = new Option<int>("--batch-size", "-b") { Description = "Training batch size.", DefaultValueFactory = _ => 64 };
         var seconds = new Option<double>("--seconds") { Description = "Measuring time for each part.", DefaultValueFactory = _ => 5 };
-        var command = new Command("bench", "Measure training and inference speed of the reference model on synthetic data on this machine.")
+        var arch = new Option<string>("--arch")
         {
-            threads, batchSize, seconds,
+            HelpName = "NAME|SPEC|FILE.json",
+            Description = $"Architecture to measure. {Options.ArchHelp}",
+            DefaultValueFactory = _ => "simple",
+        };
+        var command = new Command("bench", "Measure training and inference speed of a model (the reference model by default) on synthetic data on this machine.")
+        {
+            threads, batchSize, seconds, arch,
         };
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
@@ -28,11 +34,13 @@ internal static class BenchCommand
             {
                 throw new UserError("--batch-size and --seconds must be positive");
             }
+            string archValue = parse.GetValue(arch)!;
+            Options.CheckArch(archValue);
             var data = Synthetic(4096);
-            using var net = Architectures.Create("simple", data.SampleShape, 10, seed: 1, t);
+            using var net = Options.CreateArch(archValue, data.SampleShape, 10, seed: 1, t);
             net.Compile(new Adam());
             string width = Vector512.IsHardwareAccelerated ? "512-bit (AVX-512)" : Vector256.IsHardwareAccelerated ? "256-bit (AVX2)" : "scalar";
-            output.WriteLine($"Reference model, {net.ParameterCount:N0} parameters; {net.Threads} thread(s); vectors {width}; {Environment.ProcessorCount} cores.");
+            output.WriteLine($"Model '{archValue}', {net.ParameterCount:N0} parameters; {net.Threads} thread(s); vectors {width}; {Environment.ProcessorCount} cores.");
 
             var order = Enumerable.Range(0, data.Count).ToArray();
             int step = 0;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.Kernels;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -34,6 +35,9 @@ public sealed class BatchNormalization : Layer
     private double[] _sumDyXhat = [];
     private float[] _shift = [];
     private float[] _invStd = [];
+    private float[] _scale = [];
+    private double[] _meanDy = [];
+    private double[] _meanDyXhat = [];
     private bool _training;
     private int _channels, _rowsPerSample;
 
@@ -55,6 +59,12 @@ public sealed class BatchNormalization : Layer
         _gradientSumChunk = GradientSumChunk;
         _backwardChunk = BackwardChunk;
     }
+
+    /// <summary>
+    /// Set by Sequential when this layer follows a ReLU: Backward then also applies the ReLU's mask
+    /// (zero where x ≤ 0, x being the ReLU's output), and the ReLU's own Backward becomes a no-op.
+    /// </summary>
+    internal bool RectifyGradient { get; set; }
 
     public float Momentum { get; }
     public float Epsilon { get; }
@@ -95,6 +105,9 @@ public sealed class BatchNormalization : Layer
         _sumDyXhat = new double[_channels];
         _shift = new float[_channels];
         _invStd = new float[_channels];
+        _scale = new float[_channels];
+        _meanDy = new double[_channels];
+        _meanDyXhat = new double[_channels];
     }
 
     public override void EnsureCapacity(int batch)
@@ -169,52 +182,24 @@ public sealed class BatchNormalization : Layer
     private void SumChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        var x = X.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         sums.Clear();
-        for (int r = 0; r < x.Length; r += _channels)
-        {
-            for (int c = 0; c < _channels; c++)
-            {
-                sums[c] += x[r + c];
-            }
-        }
+        Normalization.AddChannelSums(X.Samples(start, count), _channels, sums);
     }
 
     // partials[chunk, c] = Σ (x − μ)² over the chunk's rows
     private void SquareChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        var x = X.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         sums.Clear();
-        for (int r = 0; r < x.Length; r += _channels)
-        {
-            for (int c = 0; c < _channels; c++)
-            {
-                double d = x[r + c] - _mean[c];
-                sums[c] += d * d;
-            }
-        }
+        Normalization.AddSquaredDeviations(X.Samples(start, count), _mean, _channels, sums);
     }
 
     private void NormalizeChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        var x = X.Samples(start, count);
-        var xhat = _xhat!.Samples(start, count);
-        var y = Y!.Samples(start, count);
-        var gamma = Gamma.Value;
-        var beta = Beta.Value;
-        for (int r = 0; r < x.Length; r += _channels)
-        {
-            for (int c = 0; c < _channels; c++)
-            {
-                float h = (x[r + c] - _shift[c]) * _invStd[c];
-                xhat[r + c] = h;
-                y[r + c] = gamma[c] * h + beta[c];
-            }
-        }
+        Normalization.Normalize(X.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, _xhat!.Samples(start, count), Y!.Samples(start, count));
     }
 
     // dy: [N, ..., C] → dβ += Σ dy, dγ += Σ dy·x̂;
@@ -237,6 +222,14 @@ public sealed class BatchNormalization : Layer
         {
             return null;
         }
+        // In inference mode the batch statistics are constants: dx = γ/σ·dy.
+        double rows = (double)dy.Batch * _rowsPerSample;
+        for (int c = 0; c < _channels; c++)
+        {
+            _scale[c] = Gamma.Value[c] * _invStd[c];
+            _meanDy[c] = _training ? _sumDy[c] / rows : 0;
+            _meanDyXhat[c] = _training ? _sumDyXhat[c] / rows : 0;
+        }
         Pool.For(chunks, _backwardChunk);
         return Dx;
     }
@@ -244,39 +237,17 @@ public sealed class BatchNormalization : Layer
     private void GradientSumChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        var dy = Dy.Samples(start, count);
-        var xhat = _xhat!.Samples(start, count);
         var sums = _partials.AsSpan(chunk * _channels, _channels);
         var products = _partials2.AsSpan(chunk * _channels, _channels);
         sums.Clear();
         products.Clear();
-        for (int r = 0; r < dy.Length; r += _channels)
-        {
-            for (int c = 0; c < _channels; c++)
-            {
-                sums[c] += dy[r + c];
-                products[c] += (double)dy[r + c] * xhat[r + c];
-            }
-        }
+        Normalization.AddGradientSums(Dy.Samples(start, count), _xhat!.Samples(start, count), _channels, sums, products);
     }
 
     private void BackwardChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        var dy = Dy.Samples(start, count);
-        var xhat = _xhat!.Samples(start, count);
-        var dx = Dx!.Samples(start, count);
-        var gamma = Gamma.Value;
-        double rows = (double)Dy.Batch * _rowsPerSample;
-        for (int r = 0; r < dy.Length; r += _channels)
-        {
-            for (int c = 0; c < _channels; c++)
-            {
-                float scale = gamma[c] * _invStd[c];
-                dx[r + c] = _training
-                    ? scale * (float)(dy[r + c] - _sumDy[c] / rows - xhat[r + c] * (_sumDyXhat[c] / rows))
-                    : scale * dy[r + c];
-            }
-        }
+        var rectified = RectifyGradient ? X!.Samples(start, count) : default;
+        Normalization.Backward(Dy.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
     }
 }

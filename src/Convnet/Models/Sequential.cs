@@ -404,9 +404,9 @@ public sealed class Sequential : IDisposable
 
     /// <summary>
     /// Fuses neighbours that would otherwise each make a pass over memory: Conv2D/Dense → ReLU
-    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPool2D
-    /// applies the ReLU's mask while routing the pooled gradient (the ReLU's backward becomes a
-    /// no-op). Results are bit-identical to the unfused layers.
+    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPool2D or
+    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass (the ReLU's
+    /// backward becomes a no-op). Results are bit-identical to the unfused layers.
     /// </summary>
     private void PlanFusion()
     {
@@ -424,10 +424,13 @@ public sealed class Sequential : IDisposable
                     break;
                 case ReLU relu:
                     relu.InputIsRectified = previous is Conv2D or Dense;
-                    relu.GradientIsRectified = next is MaxPool2D;
+                    relu.GradientIsRectified = next is MaxPool2D or BatchNormalization;
                     break;
                 case MaxPool2D pool:
                     pool.RectifyGradient = previous is ReLU;
+                    break;
+                case BatchNormalization bn:
+                    bn.RectifyGradient = previous is ReLU;
                     break;
             }
         }

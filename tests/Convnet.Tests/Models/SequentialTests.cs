@@ -1,3 +1,4 @@
+using Convnet.Models;
 using Convnet.Optimizers;
 using Xunit;
 
@@ -53,13 +54,15 @@ public class SequentialTests
         }
     }
 
-    [Fact]
-    public void Fused_ReLU_layers_give_bit_identical_training_and_predictions()
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("conv8k3-relu-bn,conv8k3s2same-relu-bn,drop0.2,flatten,dense16-relu-bn")]
+    public void Fused_ReLU_layers_give_bit_identical_training_and_predictions(string arch)
     {
         var data = SyntheticDigits.Create(96, seed: 8);
         (float[] Weights, float[] Outputs) Train(bool fused)
         {
-            using var model = ReferenceModel.Create(seed: 2, threads: 2);
+            using var model = Architectures.Create(arch, data.SampleShape, 10, seed: 2, threads: 2);
             model.FusionEnabled = fused;
             model.Compile(new Adam());
             model.Fit(data, epochs: 2, batchSize: 32, seed: 3);

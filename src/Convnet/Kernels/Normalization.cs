@@ -1,0 +1,260 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Convnet.Kernels;
+
+/// <summary>
+/// Batch normalization's passes over channels-last rows: x is [rows, C], channel c every C-th value.
+/// Statistics are accumulated in double, row after row, so each channel's sum has one fixed order;
+/// the vector forms run 8 channels at a time (widened to two 4-double vectors) in exactly that order,
+/// so they equal their scalar twins bit for bit. 256-bit vectors only: the passes are bound by memory
+/// traffic, and double accumulators would halve a 512-bit vector's width anyway.
+/// </summary>
+public static class Normalization
+{
+    // x: [rows, C] → sums: [C] += Σ_rows x
+    public static void AddChannelSums(ReadOnlySpan<float> x, int channels, Span<double> sums)
+    {
+        int rows = CheckRows(x.Length, channels, sums.Length);
+        int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float px = ref MemoryMarshal.GetReference(x);
+        ref double ps = ref MemoryMarshal.GetReference(sums);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref px, r * channels);
+            int c = 0;
+            for (; c < vectorEnd; c += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref row, (nuint)c));
+                (Vector256.LoadUnsafe(ref ps, (nuint)c) + lo).StoreUnsafe(ref ps, (nuint)c);
+                (Vector256.LoadUnsafe(ref ps, (nuint)c + 4) + hi).StoreUnsafe(ref ps, (nuint)c + 4);
+            }
+            for (; c < channels; c++)
+            {
+                Unsafe.Add(ref ps, c) += Unsafe.Add(ref row, c);
+            }
+        }
+    }
+
+    public static void AddChannelSumsScalar(ReadOnlySpan<float> x, int channels, Span<double> sums)
+    {
+        for (int r = 0; r < x.Length; r += channels)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                sums[c] += x[r + c];
+            }
+        }
+    }
+
+    // x: [rows, C], mean: [C] → sums: [C] += Σ_rows (x − mean)²
+    public static void AddSquaredDeviations(ReadOnlySpan<float> x, ReadOnlySpan<double> mean, int channels, Span<double> sums)
+    {
+        int rows = CheckRows(x.Length, channels, sums.Length);
+        CheckLength(mean.Length, channels, nameof(mean));
+        int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float px = ref MemoryMarshal.GetReference(x);
+        ref double pm = ref MemoryMarshal.GetReference(mean);
+        ref double ps = ref MemoryMarshal.GetReference(sums);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref px, r * channels);
+            int c = 0;
+            for (; c < vectorEnd; c += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref row, (nuint)c));
+                var dlo = lo - Vector256.LoadUnsafe(ref pm, (nuint)c);
+                var dhi = hi - Vector256.LoadUnsafe(ref pm, (nuint)c + 4);
+                (Vector256.LoadUnsafe(ref ps, (nuint)c) + dlo * dlo).StoreUnsafe(ref ps, (nuint)c);
+                (Vector256.LoadUnsafe(ref ps, (nuint)c + 4) + dhi * dhi).StoreUnsafe(ref ps, (nuint)c + 4);
+            }
+            for (; c < channels; c++)
+            {
+                double d = Unsafe.Add(ref row, c) - Unsafe.Add(ref pm, c);
+                Unsafe.Add(ref ps, c) += d * d;
+            }
+        }
+    }
+
+    public static void AddSquaredDeviationsScalar(ReadOnlySpan<float> x, ReadOnlySpan<double> mean, int channels, Span<double> sums)
+    {
+        for (int r = 0; r < x.Length; r += channels)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                double d = x[r + c] - mean[c];
+                sums[c] += d * d;
+            }
+        }
+    }
+
+    // x: [rows, C]; shift, invStd, gamma, beta: [C] → x̂ = (x − shift)·invStd, y = γ·x̂ + β
+    public static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
+    {
+        int rows = CheckRows(x.Length, channels, shift.Length);
+        CheckLength(invStd.Length, channels, nameof(invStd));
+        CheckLength(gamma.Length, channels, nameof(gamma));
+        CheckLength(beta.Length, channels, nameof(beta));
+        CheckLength(xhat.Length, x.Length, nameof(xhat));
+        CheckLength(y.Length, x.Length, nameof(y));
+        int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float pShift = ref MemoryMarshal.GetReference(shift);
+        ref float pInv = ref MemoryMarshal.GetReference(invStd);
+        ref float pGamma = ref MemoryMarshal.GetReference(gamma);
+        ref float pBeta = ref MemoryMarshal.GetReference(beta);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), r * channels);
+            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
+            ref float ry = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), r * channels);
+            int c = 0;
+            for (; c < vectorEnd; c += 8)
+            {
+                var h = (Vector256.LoadUnsafe(ref rx, (nuint)c) - Vector256.LoadUnsafe(ref pShift, (nuint)c)) * Vector256.LoadUnsafe(ref pInv, (nuint)c);
+                h.StoreUnsafe(ref rh, (nuint)c);
+                (Vector256.LoadUnsafe(ref pGamma, (nuint)c) * h + Vector256.LoadUnsafe(ref pBeta, (nuint)c)).StoreUnsafe(ref ry, (nuint)c);
+            }
+            for (; c < channels; c++)
+            {
+                float h = (Unsafe.Add(ref rx, c) - Unsafe.Add(ref pShift, c)) * Unsafe.Add(ref pInv, c);
+                Unsafe.Add(ref rh, c) = h;
+                Unsafe.Add(ref ry, c) = Unsafe.Add(ref pGamma, c) * h + Unsafe.Add(ref pBeta, c);
+            }
+        }
+    }
+
+    public static void NormalizeScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
+    {
+        for (int r = 0; r < x.Length; r += channels)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                float h = (x[r + c] - shift[c]) * invStd[c];
+                xhat[r + c] = h;
+                y[r + c] = gamma[c] * h + beta[c];
+            }
+        }
+    }
+
+    // dy, x̂: [rows, C] → sumDy: [C] += Σ dy, sumDyXhat: [C] += Σ dy·x̂
+    public static void AddGradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
+    {
+        int rows = CheckRows(dy.Length, channels, sumDy.Length);
+        CheckLength(xhat.Length, dy.Length, nameof(xhat));
+        CheckLength(sumDyXhat.Length, channels, nameof(sumDyXhat));
+        int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref double ps = ref MemoryMarshal.GetReference(sumDy);
+        ref double pp = ref MemoryMarshal.GetReference(sumDyXhat);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float rd = ref Unsafe.Add(ref MemoryMarshal.GetReference(dy), r * channels);
+            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
+            int c = 0;
+            for (; c < vectorEnd; c += 8)
+            {
+                var (dlo, dhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rd, (nuint)c));
+                var (hlo, hhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rh, (nuint)c));
+                (Vector256.LoadUnsafe(ref ps, (nuint)c) + dlo).StoreUnsafe(ref ps, (nuint)c);
+                (Vector256.LoadUnsafe(ref ps, (nuint)c + 4) + dhi).StoreUnsafe(ref ps, (nuint)c + 4);
+                // A product of two floats is exact in double, so this matches the scalar form.
+                (Vector256.LoadUnsafe(ref pp, (nuint)c) + dlo * hlo).StoreUnsafe(ref pp, (nuint)c);
+                (Vector256.LoadUnsafe(ref pp, (nuint)c + 4) + dhi * hhi).StoreUnsafe(ref pp, (nuint)c + 4);
+            }
+            for (; c < channels; c++)
+            {
+                float d = Unsafe.Add(ref rd, c);
+                Unsafe.Add(ref ps, c) += d;
+                Unsafe.Add(ref pp, c) += (double)d * Unsafe.Add(ref rh, c);
+            }
+        }
+    }
+
+    public static void AddGradientSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
+    {
+        for (int r = 0; r < dy.Length; r += channels)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                sumDy[c] += dy[r + c];
+                sumDyXhat[c] += (double)dy[r + c] * xhat[r + c];
+            }
+        }
+    }
+
+    // dy, x̂: [rows, C]; scale = γ/σ, meanDy, meanDyXhat: [C] → dx = scale·(dy − meanDy − x̂·meanDyXhat),
+    // and 0 wherever rectified[r, c] ≤ 0 when a rectified input is given (a preceding ReLU's mask).
+    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
+    {
+        int rows = CheckRows(dy.Length, channels, scale.Length);
+        CheckLength(xhat.Length, dy.Length, nameof(xhat));
+        CheckLength(meanDy.Length, channels, nameof(meanDy));
+        CheckLength(meanDyXhat.Length, channels, nameof(meanDyXhat));
+        CheckLength(dx.Length, dy.Length, nameof(dx));
+        bool mask = !rectified.IsEmpty;
+        if (mask)
+        {
+            CheckLength(rectified.Length, dy.Length, nameof(rectified));
+        }
+        int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float pScale = ref MemoryMarshal.GetReference(scale);
+        ref double pa = ref MemoryMarshal.GetReference(meanDy);
+        ref double pb = ref MemoryMarshal.GetReference(meanDyXhat);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float rd = ref Unsafe.Add(ref MemoryMarshal.GetReference(dy), r * channels);
+            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
+            ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(rectified), mask ? r * channels : 0);
+            ref float rdx = ref Unsafe.Add(ref MemoryMarshal.GetReference(dx), r * channels);
+            int c = 0;
+            for (; c < vectorEnd; c += 8)
+            {
+                var (dlo, dhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rd, (nuint)c));
+                var (hlo, hhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rh, (nuint)c));
+                var lo = dlo - Vector256.LoadUnsafe(ref pa, (nuint)c) - hlo * Vector256.LoadUnsafe(ref pb, (nuint)c);
+                var hi = dhi - Vector256.LoadUnsafe(ref pa, (nuint)c + 4) - hhi * Vector256.LoadUnsafe(ref pb, (nuint)c + 4);
+                var v = Vector256.LoadUnsafe(ref pScale, (nuint)c) * Vector256.Narrow(lo, hi);
+                if (mask)
+                {
+                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.LoadUnsafe(ref rx, (nuint)c), Vector256<float>.Zero), v, Vector256<float>.Zero);
+                }
+                v.StoreUnsafe(ref rdx, (nuint)c);
+            }
+            for (; c < channels; c++)
+            {
+                float v = Unsafe.Add(ref pScale, c) * (float)(Unsafe.Add(ref rd, c) - Unsafe.Add(ref pa, c) - Unsafe.Add(ref rh, c) * Unsafe.Add(ref pb, c));
+                Unsafe.Add(ref rdx, c) = !mask || Unsafe.Add(ref rx, c) > 0 ? v : 0;
+            }
+        }
+    }
+
+    public static void BackwardScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
+    {
+        for (int r = 0; r < dy.Length; r += channels)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                float v = scale[c] * (float)(dy[r + c] - meanDy[c] - xhat[r + c] * meanDyXhat[c]);
+                dx[r + c] = rectified.IsEmpty || rectified[r + c] > 0 ? v : 0;
+            }
+        }
+    }
+
+    private static int CheckRows(int length, int channels, int perChannel)
+    {
+        if (channels < 1 || length % channels != 0)
+        {
+            throw new ArgumentException($"Length {length} is not a whole number of rows of {channels} channels.");
+        }
+        CheckLength(perChannel, channels, "per-channel");
+        return length / channels;
+    }
+
+    private static void CheckLength(int actual, int expected, string name)
+    {
+        if (actual != expected)
+        {
+            throw new ArgumentException($"{name} has length {actual}, expected {expected}.", name);
+        }
+    }
+}

@@ -15,7 +15,7 @@ namespace Convnet.Models;
 /// loss, then Fit, Evaluate and Predict. Parameters live in one flat buffer; a training step
 /// allocates nothing once the buffers for its batch size exist.
 /// </summary>
-public sealed class Sequential : IDisposable
+public sealed class Sequential : IClassifier
 {
     private const int InferenceBatch = 256;
 

@@ -93,6 +93,23 @@ internal static class HistoryJson
 
     public static void WriteCsv(string path, IReadOnlyList<EpochLog> epochs) => AtomicWrite.Text(path, ToCsv(epochs));
 
+    /// <summary>The histories of an ensemble's members as one CSV: <see cref="CsvHeader"/> after a first column 'member' (from 0), member by member.</summary>
+    public static string ToCsv(IReadOnlyList<IReadOnlyList<EpochLog>> members)
+    {
+        var sb = new StringBuilder("member,").Append(CsvHeader).Append('\n');
+        for (int k = 0; k < members.Count; k++)
+        {
+            string rows = ToCsv(members[k]);
+            foreach (var row in rows[(rows.IndexOf('\n', StringComparison.Ordinal) + 1)..].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                sb.Append(k.ToString(CultureInfo.InvariantCulture)).Append(',').Append(row).Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    public static void WriteCsv(string path, IReadOnlyList<IReadOnlyList<EpochLog>> members) => AtomicWrite.Text(path, ToCsv(members));
+
     private static double Get(JsonElement e, string name) =>
         e.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
 

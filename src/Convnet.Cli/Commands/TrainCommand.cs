@@ -50,12 +50,12 @@ internal static class TrainCommand
         var plot = new Option<string?>("--plot")
         {
             HelpName = "PNG",
-            Description = "Also draw the training curves to this PNG: loss and accuracy per epoch, training and validation (the learning rate on a second axis when it changes).",
+            Description = "Also draw the training curves to this PNG: loss and accuracy per epoch, training and validation (the learning rate on a second axis when it changes); of member 0 only with --ensemble.",
         };
         var historyCsv = new Option<string?>("--history")
         {
             HelpName = "CSV",
-            Description = "Also write the per-epoch history (loss, accuracy, val_loss, val_accuracy, learning_rate, seconds) to this CSV. It is always kept in the model file's metadata.",
+            Description = "Also write the per-epoch history (loss, accuracy, val_loss, val_accuracy, learning_rate, seconds) to this CSV, with a first column 'member' with --ensemble N > 1. It is always kept in the model file's metadata.",
         };
         var augment = new Option<string?>("--augment")
         {
@@ -88,10 +88,18 @@ internal static class TrainCommand
             HelpName = "PATH",
             Description = "Also save the model of the best epoch by val_accuracy (accuracy without validation) to PATH, atomically, as training goes.",
         };
-        var command = new Command("train", "Train a CNN on a labelled CSV and save it as safetensors.")
+        var ensemble = new Option<int>("--ensemble")
+        {
+            HelpName = "N",
+            Description = "Train N models one after another, member k (from 0) with seed --seed + k for its initialisation, shuffling, dropout, augmentation "
+                + "and its own stratified validation split, and save them as one model file (tensors under 'member<k>.') whose prediction is the mean "
+                + "of the members' probabilities. --early-stopping and --reduce-lr-on-plateau act on each member; --checkpoint needs N = 1.",
+            DefaultValueFactory = _ => 1,
+        };
+        var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.")
         {
             trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv, augment,
-            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint,
+            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint, ensemble,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -120,6 +128,7 @@ internal static class TrainCommand
                 EarlyStopping = parse.GetValue(earlyStopping),
                 ReduceLrOnPlateau = parse.GetValue(reduceLr),
                 CheckpointPath = parse.GetValue(checkpoint),
+                Ensemble = parse.GetValue(ensemble),
             };
             return Run(settings, output, cancellation);
         })));
@@ -158,6 +167,9 @@ internal static class TrainCommand
 
         /// <summary>Where to keep the best epoch's model, or null.</summary>
         public string? CheckpointPath { get; init; }
+
+        /// <summary>Members to train (member k with seed <see cref="Seed"/> + k); 1 is a single model.</summary>
+        public int Ensemble { get; init; } = 1;
     }
 
     /// <summary>Reads --augment's value; a bad token is a user error that names it.</summary>
@@ -220,6 +232,14 @@ internal static class TrainCommand
         {
             throw new UserError($"--validation-split must be in [0, 1), got {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}");
         }
+        if (s.Ensemble < 1)
+        {
+            throw new UserError($"--ensemble must be at least 1, got {s.Ensemble}");
+        }
+        if (s.Ensemble > 1 && s.CheckpointPath is not null)
+        {
+            throw new UserError($"--checkpoint keeps the best epoch of one model; it cannot be combined with --ensemble {s.Ensemble}");
+        }
         Options.CheckArch(s.Arch);
         CheckTrainingOptions(s);
         Cli.CheckWritable(s.ModelPath, "model");
@@ -241,27 +261,37 @@ internal static class TrainCommand
         var data = KaggleCsv.ReadLabelled(s.TrainCsv);
         double loadSeconds = clock.Elapsed.TotalSeconds;
         int classes = Math.Max(2, data.ClassCount());
-        Dataset train = data;
-        Dataset? validation = null;
-        if (s.ValidationSplit > 0)
+        var (train, validation) = Split(data, s, s.Seed);
+        string ownSplits = s.Ensemble > 1 && validation is not null ? " (each member its own split)" : "";
+        output.WriteLine($"Read {data.Count:N0} images from {s.TrainCsv} in {loadSeconds:F2} s; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}{ownSplits}.");
+        return s.Ensemble == 1
+            ? RunSingle(s, train, validation, classes, output, cancellation)
+            : RunEnsemble(s, data, (train, validation), classes, output, cancellation);
+    }
+
+    /// <summary>
+    /// The training and validation sets for <paramref name="seed"/>: a stratified split when
+    /// --validation-split is positive (a new split for each seed), else all of <paramref name="data"/>.
+    /// </summary>
+    private static (Dataset Train, Dataset? Validation) Split(Dataset data, Settings s, ulong seed)
+    {
+        if (s.ValidationSplit == 0)
         {
-            try
-            {
-                (train, validation) = data.SplitStratified(s.ValidationSplit, s.Seed);
-            }
-            catch (InvalidOperationException e)
-            {
-                throw new UserError($"--validation-split {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}: {e.Message}");
-            }
+            return (data, null);
         }
-        output.WriteLine($"Read {data.Count:N0} images from {s.TrainCsv} in {loadSeconds:F2} s; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}.");
+        try
+        {
+            return data.SplitStratified(s.ValidationSplit, seed);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UserError($"--validation-split {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}: {e.Message}");
+        }
+    }
 
-        using var net = Options.CreateArch(s.Arch, data.SampleShape, classes, s.Seed, s.Threads);
-        int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
-        var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
-        net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
-        output.WriteLine($"Model '{s.Arch}': {net.ParameterCount:N0} parameters; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
-
+    /// <summary>The settings every model file of this run records (those of each member in an ensemble).</summary>
+    private static Dictionary<string, string> SettingsMetadata(Settings s, Sequential net, Dataset train, Dictionary<string, string> settings)
+    {
         var metadata = new Dictionary<string, string>
         {
             ["arch"] = s.Arch,
@@ -281,13 +311,25 @@ internal static class TrainCommand
         {
             metadata[key] = value;
         }
+        return metadata;
+    }
+
+    private static int RunSingle(Settings s, Dataset train, Dataset? validation, int classes, TextWriter output, CancellationToken cancellation)
+    {
+        using var net = Options.CreateArch(s.Arch, train.SampleShape, classes, s.Seed, s.Threads);
+        int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
+        var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
+        net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
+        output.WriteLine($"Model '{s.Arch}': {net.ParameterCount:N0} parameters; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+
+        var metadata = SettingsMetadata(s, net, train, settings);
         if (s.CheckpointPath is not null)
         {
             callbacks.Add(new ModelCheckpoint(s.CheckpointPath, validation is null ? "accuracy" : "val_accuracy", saveBestOnly: true, metadata: new Dictionary<string, string>(metadata)));
         }
 
         var trainClock = Stopwatch.StartNew();
-        var history = Fit(net, train, validation, s, callbacks, output, cancellation);
+        var history = Fit(net, train, validation, s, s.Seed, callbacks, output, cancellation);
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
         var last = history.Epochs[^1];
@@ -296,10 +338,7 @@ internal static class TrainCommand
         // No timings: the file must depend only on the data and the settings (see --seed).
         metadata["history"] = HistoryJson.Write(history);
         net.Save(s.ModelPath, metadata);
-        if (callbacks.OfType<EarlyStopping>().FirstOrDefault() is { StoppedEpoch: > 0 } stopped)
-        {
-            output.WriteLine($"Stopped early after epoch {stopped.StoppedEpoch}; kept the weights of epoch {stopped.BestEpoch}.");
-        }
+        ReportEarlyStop(callbacks, output);
         string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
         output.WriteLine($"Trained in {trainSeconds:F1} s ({(double)train.Count * history.Epochs.Count / trainSeconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {s.ModelPath}.");
         if (callbacks.OfType<ModelCheckpoint>().FirstOrDefault() is { SavedEpochs.Count: > 0 } saved)
@@ -317,6 +356,97 @@ internal static class TrainCommand
             output.WriteLine($"Wrote the training curves to {s.PlotPath}.");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Trains the members one after another, each with every thread, and saves them as one
+    /// ensemble file: the run's settings at the top level, each member's seed, history,
+    /// epochs_trained and train_seconds under its "member&lt;k&gt;." prefix.
+    /// </summary>
+    /// <param name="firstSplit">Member 0's training and validation sets, already made.</param>
+    private static int RunEnsemble(Settings s, Dataset data, (Dataset Train, Dataset? Validation) firstSplit, int classes, TextWriter output, CancellationToken cancellation)
+    {
+        int n = s.Ensemble;
+        var members = new List<Sequential>(n);
+        var memberMetadata = new List<IReadOnlyDictionary<string, string>>(n);
+        var histories = new List<IReadOnlyList<EpochLog>>(n);
+        Dictionary<string, string>? metadata = null;
+        try
+        {
+            var totalClock = Stopwatch.StartNew();
+            for (int k = 0; k < n; k++)
+            {
+                ulong seed = unchecked(s.Seed + (ulong)k);
+                var (train, validation) = k == 0 ? firstSplit : Split(data, s, seed);
+                using var net = Options.CreateArch(s.Arch, data.SampleShape, classes, seed, s.Threads);
+                int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
+                var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
+                net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
+                if (metadata is null)
+                {
+                    metadata = SettingsMetadata(s, net, train, settings);
+                    output.WriteLine($"Ensemble of {n} models '{s.Arch}': {net.ParameterCount:N0} parameters each; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+                }
+                output.WriteLine($"Member {k + 1}/{n} (seed {seed})");
+                var memberClock = Stopwatch.StartNew();
+                var history = Fit(net, train, validation, s, seed, callbacks, output, cancellation);
+                double seconds = memberClock.Elapsed.TotalSeconds;
+                ReportEarlyStop(callbacks, output);
+                var last = history.Epochs[^1];
+                string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
+                output.WriteLine($"Member {k + 1}/{n} trained in {seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
+                memberMetadata.Add(new Dictionary<string, string>
+                {
+                    ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
+                    ["epochs_trained"] = history.Epochs.Count.ToString(CultureInfo.InvariantCulture),
+                    ["train_seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture),
+                    ["history"] = HistoryJson.Write(history),
+                });
+                histories.Add(history.Epochs);
+                members.Add(WeightsOnly(net));
+            }
+            double totalSeconds = totalClock.Elapsed.TotalSeconds;
+            metadata!["train_seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
+            ModelFile.SaveEnsemble(members, s.ModelPath, metadata, memberMetadata);
+            output.WriteLine($"Trained {n} models in {totalSeconds:F1} s. Saved the ensemble to {s.ModelPath}.");
+        }
+        finally
+        {
+            foreach (var member in members)
+            {
+                member.Dispose();
+            }
+        }
+        if (s.HistoryPath is not null)
+        {
+            HistoryJson.WriteCsv(s.HistoryPath, histories);
+            output.WriteLine($"Wrote the history of {n} members, {histories.Sum(h => h.Count)} epoch(s) in all, to {s.HistoryPath}.");
+        }
+        if (s.PlotPath is not null)
+        {
+            AtomicWrite.Bytes(s.PlotPath, CurvesPlot.Render(histories[0], $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}, member 0 of {n} (seed {s.Seed})"));
+            output.WriteLine($"Wrote the training curves of member 0 to {s.PlotPath}.");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// A copy of a trained model with its weights and none of its training buffers (activations,
+    /// optimizer state), so that an ensemble's finished members cost only their parameters.
+    /// </summary>
+    private static Sequential WeightsOnly(Sequential net)
+    {
+        var copy = ArchitectureSpec.FromJson(ModelFile.ArchitectureJson(net), net.InputShape, net.Classes, net.Seed, threads: 1);
+        copy.SetWeights(net.GetWeights());
+        return copy;
+    }
+
+    private static void ReportEarlyStop(List<Callback> callbacks, TextWriter output)
+    {
+        if (callbacks.OfType<EarlyStopping>().FirstOrDefault() is { StoppedEpoch: > 0 } stopped)
+        {
+            output.WriteLine($"Stopped early after epoch {stopped.StoppedEpoch}; kept the weights of epoch {stopped.BestEpoch}.");
+        }
     }
 
     /// <summary>Validates the optimiser, schedule and callback options (before any data is read).</summary>
@@ -434,7 +564,7 @@ internal static class TrainCommand
         return (optimizer, callbacks, metadata);
     }
 
-    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, List<Callback> callbacks, TextWriter output, CancellationToken cancellation)
+    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, ulong seed, List<Callback> callbacks, TextWriter output, CancellationToken cancellation)
     {
         bool interactive = ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         void EpochLine(EpochLog e)
@@ -444,7 +574,7 @@ internal static class TrainCommand
         }
         if (!interactive)
         {
-            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed, epochEnd: EpochLine, cancellationToken: cancellation, callbacks: callbacks, augmentation: s.Augmentation);
+            return net.Fit(train, s.Epochs, s.BatchSize, validation, seed: seed, epochEnd: EpochLine, cancellationToken: cancellation, callbacks: callbacks, augmentation: s.Augmentation);
         }
 
         History? history = null;
@@ -456,7 +586,7 @@ internal static class TrainCommand
             {
                 ProgressTask? task = null;
                 long lastUpdate = 0;
-                history = net.Fit(train, s.Epochs, s.BatchSize, validation, seed: s.Seed,
+                history = net.Fit(train, s.Epochs, s.BatchSize, validation, seed: seed,
                     progress: p =>
                     {
                         if (task is null || p.Batch == 1)

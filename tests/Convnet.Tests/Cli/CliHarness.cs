@@ -92,7 +92,7 @@ internal static class CliHarness
         throw new InvalidOperationException($"no Convnet.sln above {AppContext.BaseDirectory}");
     }
 
-    /// <summary>Same tensors and the same metadata but for wall-clock timings.</summary>
+    /// <summary>Same tensors and the same metadata but for wall-clock timings (a model's or each ensemble member's).</summary>
     public static void AssertSameModel(string first, string second)
     {
         var (tensorsA, metadataA) = SafeTensors.Read(first);
@@ -106,11 +106,13 @@ internal static class CliHarness
         var result = new SortedDictionary<string, string>();
         foreach (var (key, value) in metadata)
         {
-            if (key == "train_seconds")
+            // An ensemble file keeps a member's own timings under "member<k>.".
+            string own = key[(key.IndexOf('.', StringComparison.Ordinal) + 1)..];
+            if (own == "train_seconds")
             {
                 continue;
             }
-            result[key] = key == "history" ? Regex.Replace(value, "\"seconds\":[^,}]*", "") : value;
+            result[key] = own == "history" ? Regex.Replace(value, "\"seconds\":[^,}]*", "") : value;
         }
         return result;
     }

@@ -102,6 +102,9 @@ public sealed class CliMalformedInputTests(TrainedModelFixture trained, ITestOut
         cases["train --validation-split 1"] = new(i => i.Train(i.Labelled, "--validation-split", "1"), 0, ["--validation-split must be in [0, 1), got 1"]);
         cases["train --validation-split -0.1"] = new(i => i.Train(i.Labelled, "--validation-split", "-0.1"), 0, ["--validation-split must be in [0, 1), got -0.1"]);
         cases["train --validation-split too small for 60 rows"] = new(i => i.Train(i.Labelled, "--validation-split", "0.01"), 0, ["--validation-split 0.01", "leaves one side empty"]);
+        cases["train --ensemble 0"] = new(i => i.Train(i.Labelled, "--ensemble", "0"), 0, ["--ensemble must be at least 1, got 0"]);
+        cases["train --ensemble -2"] = new(i => i.Train(i.Labelled, "--ensemble", "-2"), 0, ["--ensemble must be at least 1, got -2"]);
+        cases["train --ensemble 2 --checkpoint"] = new(i => i.Train(i.Labelled, "--ensemble", "2", "--checkpoint", Path.Combine(i.Out, "best.safetensors")), 0, ["--checkpoint", "cannot be combined with --ensemble 2"]);
         cases["train --threads -1"] = new(i => i.Train(i.Labelled, "--threads", "-1"), 0, ["--threads must be 0 (one per core) or positive, got -1"]);
         cases["train unknown --arch"] = new(i => i.Train(i.Labelled, "--arch", "resnet"), 0, ["unknown --arch 'resnet'", "known: simple"]);
         cases["train --model in a missing folder"] = new(i => ["train", i.Labelled, "--model", Path.Combine(i.Out, "no", "such", "m.safetensors"), .. CliHarness.TinyTraining], 0, ["cannot write model", "does not exist"]);

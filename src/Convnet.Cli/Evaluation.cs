@@ -4,6 +4,12 @@ using Convnet.Models;
 
 namespace Convnet.Cli;
 
+/// <summary>One ensemble member's score on its own: its name in the model file ("member0", ...), its seed, its correct predictions.</summary>
+internal sealed record MemberScore(string Member, string Seed, int Correct, int Total)
+{
+    public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
+}
+
 /// <summary>Precision, recall and F1 of one class.</summary>
 internal readonly record struct ClassScores(int Class, double Precision, double Recall, double F1, int Support);
 
@@ -114,12 +120,15 @@ internal sealed class Predictions
 
     public byte[] BestAsBytes() => Best.Select(c => (byte)c).ToArray();
 
-    /// <summary>Runs the model; a model that does not end with Softmax has its outputs turned into probabilities here.</summary>
-    public static Predictions Of(Sequential net, Dataset data)
+    /// <summary>
+    /// Runs the model; a single model that does not end with Softmax has its outputs turned into
+    /// probabilities here (an ensemble's are already the mean of its members' probabilities).
+    /// </summary>
+    public static Predictions Of(IClassifier net, Dataset data)
     {
         var outputs = net.Predict(data);
         int classes = net.Classes;
-        if (net.Layers.Count == 0 || net.Layers[^1] is not Softmax)
+        if (net is Sequential single && (single.Layers.Count == 0 || single.Layers[^1] is not Softmax))
         {
             for (int i = 0; i < outputs.Length; i += classes)
             {
@@ -143,4 +152,7 @@ internal sealed class Predictions
         }
         return new Predictions(outputs, classes);
     }
+
+    /// <summary>Class probabilities computed elsewhere: [count, classes].</summary>
+    public static Predictions FromProbabilities(float[] probabilities, int classes) => new(probabilities, classes);
 }

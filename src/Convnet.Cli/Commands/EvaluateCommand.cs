@@ -79,21 +79,36 @@ internal static class EvaluateCommand
                 {
                     throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
                 }
-                var (net, metadata) = ModelFile.Load(modelPath, Options.CheckThreads(parse.GetValue(threads)));
+                var (net, metadata) = ModelFile.LoadClassifier(modelPath, Options.CheckThreads(parse.GetValue(threads)));
                 using (net)
                 {
                     PredictCommand.CheckShape(net, data, csvPath);
                     truth = data.Labels!;
                     ReportInput? reportInput = null;
-                    if (reportDir is null)
+                    Predictions? predictions = null;
+                    IReadOnlyList<MemberScore>? memberScores = null;
+                    if (net is Ensemble ensemble)
+                    {
+                        // Each member's probabilities once: its own accuracy, then their mean, the ensemble's prediction.
+                        var perMember = ensemble.PredictMembers(data);
+                        memberScores = MemberScores(perMember, ensemble.Classes, truth, metadata);
+                        PrintMembers(memberScores, output);
+                        predictions = Predictions.FromProbabilities(Ensemble.Mean(perMember), ensemble.Classes);
+                        predicted = predictions.BestAsBytes();
+                        output.WriteLine($"Ensemble of {perMember.Length} (the mean of the members' probabilities):");
+                    }
+                    else if (reportDir is null)
                     {
                         predicted = net.PredictClasses(data).Select(c => (byte)c).ToArray();
                     }
                     else
                     {
-                        var predictions = Predictions.Of(net, data);
+                        predictions = Predictions.Of(net, data);
                         predicted = predictions.BestAsBytes();
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions, Evaluation.Of(truth, predicted), net, metadata);
+                    }
+                    if (reportDir is not null)
+                    {
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), net, metadata) { MemberScores = memberScores };
                     }
                     Report(truth, predicted, output);
                     if (reportInput is not null)
@@ -108,6 +123,33 @@ internal static class EvaluateCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Each member's accuracy alone, from its probabilities [count, classes], with its seed from the metadata.</summary>
+    internal static List<MemberScore> MemberScores(float[][] perMember, int classes, byte[] truth, IReadOnlyDictionary<string, string> metadata)
+    {
+        var scores = new List<MemberScore>(perMember.Length);
+        for (int k = 0; k < perMember.Length; k++)
+        {
+            int correct = 0;
+            for (int i = 0; i < truth.Length; i++)
+            {
+                correct += Sequential.ArgMax(perMember[k].AsSpan(i * classes, classes)) == truth[i] ? 1 : 0;
+            }
+            string seed = ModelFile.MemberMetadata(metadata, k).TryGetValue("seed", out var s) ? s : "";
+            scores.Add(new MemberScore($"member{k}", seed, correct, truth.Length));
+        }
+        return scores;
+    }
+
+    private static void PrintMembers(IReadOnlyList<MemberScore> scores, TextWriter output)
+    {
+        var table = new Table().Title("Each member alone").AddColumns("member", "seed", "accuracy", "errors");
+        foreach (var m in scores)
+        {
+            table.AddRow(m.Member, Markup.Escape(m.Seed), m.Accuracy.ToString("P2", CultureInfo.InvariantCulture), (m.Total - m.Correct).ToString(CultureInfo.InvariantCulture));
+        }
+        Ui.For(output).Write(table);
     }
 
     internal static void Report(byte[] truth, byte[] predicted, TextWriter output)

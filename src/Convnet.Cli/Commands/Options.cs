@@ -7,7 +7,7 @@ namespace Convnet.Cli.Commands;
 /// <summary>Options several commands share, each created fresh per command.</summary>
 internal static class Options
 {
-    public static Option<string> Model(string description = "Model file (safetensors).") => new("--model", "-m")
+    public static Option<string> Model(string description = "Model file (safetensors): one model, or an ensemble from train --ensemble.") => new("--model", "-m")
     {
         Description = description,
         DefaultValueFactory = _ => "model.safetensors",

@@ -45,7 +45,7 @@ internal static class PredictCommand
             Cli.CheckExists(modelPath, "model");
             Cli.CheckWritable(outFile, "submission");
             var data = KaggleCsv.Read(csv, requireLabels: false);
-            using var net = ModelFile.Load(modelPath, t).Model;
+            using var net = ModelFile.LoadClassifier(modelPath, t).Model;
             CheckShape(net, data, csv);
             var classes = net.PredictClasses(data);
             var labels = new byte[classes.Length];
@@ -60,7 +60,7 @@ internal static class PredictCommand
         return command;
     }
 
-    internal static void CheckShape(Sequential net, Dataset data, string path)
+    internal static void CheckShape(IClassifier net, Dataset data, string path)
     {
         if (data.SampleShape != net.InputShape)
         {
@@ -81,7 +81,7 @@ internal static class PredictCommand
         {
             throw new UserError($"{imagePath}: {e.Message}");
         }
-        using var net = ModelFile.Load(modelPath, threads).Model;
+        using var net = ModelFile.LoadClassifier(modelPath, threads).Model;
         if (net.InputShape.Size != digit.Length)
         {
             throw new UserError($"the model takes {net.InputShape} images, not 28×28 grayscale digits");

@@ -19,7 +19,7 @@ internal static class ShowCommand
             Description = "Rows to draw, START:END counting from 0, END excluded (Python's slice); ':10', '100:' and '7' also work. At most 1,024 images.",
             DefaultValueFactory = _ => "0:64",
         };
-        var model = new Option<string?>("--model", "-m") { HelpName = "MODEL", Description = "Also caption each image with this model's prediction and its probability; wrong ones are framed in red." };
+        var model = new Option<string?>("--model", "-m") { HelpName = "MODEL", Description = "Also caption each image with this model's (or ensemble's) prediction and its probability; wrong ones are framed in red." };
         var outPath = new Option<string>("--out", "-o")
         {
             HelpName = "PNG",
@@ -56,7 +56,7 @@ internal static class ShowCommand
             Predictions? predictions = null;
             if (modelPath is not null)
             {
-                using var net = ModelFile.Load(modelPath, t).Model;
+                using var net = ModelFile.LoadClassifier(modelPath, t).Model;
                 PredictCommand.CheckShape(net, selected, csvPath);
                 predictions = Predictions.Of(net, selected);
             }

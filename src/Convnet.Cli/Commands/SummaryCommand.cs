@@ -7,7 +7,7 @@ internal static class SummaryCommand
 {
     public static Command Create()
     {
-        var model = Options.Model("Model file to describe.");
+        var model = Options.Model("Model file to describe: one model, or an ensemble (its members and parameter counts, then member 0's layers).");
         var arch = new Option<string?>("--arch")
         {
             HelpName = "NAME|SPEC|FILE.json",
@@ -28,7 +28,7 @@ internal static class SummaryCommand
             }
             string path = parse.GetValue(model)!;
             Cli.CheckExists(path, "model");
-            var (net, metadata) = ModelFile.Load(path, threads: 1);
+            var (net, metadata) = ModelFile.LoadClassifier(path, threads: 1);
             using (net)
             {
                 output.Write(net.Summary());
@@ -37,6 +37,16 @@ internal static class SummaryCommand
                     if (metadata.TryGetValue(key, out var value))
                     {
                         output.WriteLine($"{key}: {value}");
+                    }
+                }
+                if (net is Ensemble ensemble)
+                {
+                    // One line per member: what it alone was trained with, e.g. "member1: seed 2, epochs_trained 8, train_seconds 84.5".
+                    for (int k = 0; k < ensemble.Members.Count; k++)
+                    {
+                        var own = ModelFile.MemberMetadata(metadata, k);
+                        var parts = new[] { "seed", "epochs_trained", "train_seconds" }.Where(own.ContainsKey).Select(key => $"{key} {own[key]}");
+                        output.WriteLine($"member{k}: {string.Join(", ", parts)}");
                     }
                 }
             }

@@ -15,8 +15,23 @@ internal sealed record ReportInput(
     Dataset Data,
     Predictions Predictions,
     Evaluation Evaluation,
-    Sequential Model,
-    IReadOnlyDictionary<string, string> Metadata);
+    IClassifier Model,
+    IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>Each member's accuracy alone, for an ensemble; else null.</summary>
+    public IReadOnlyList<MemberScore>? MemberScores { get; init; }
+
+    /// <summary>The model whose architecture and training curves the report shows: the model itself, or an ensemble's member 0.</summary>
+    public Sequential? Shown => Model switch
+    {
+        Sequential single => single,
+        Ensemble ensemble => ensemble.Members[0],
+        _ => null,
+    };
+
+    /// <summary>The shown model's own metadata: the file's, or the "member0." entries of an ensemble file (history, seed, ...).</summary>
+    public IReadOnlyDictionary<string, string> ShownMetadata => Model is Ensemble ? ModelFile.MemberMetadata(Metadata, 0) : Metadata;
+}
 
 /// <summary>
 /// Writes <c>DIR/index.html</c> and the PNGs it shows: accuracy and per-class scores, the confusion
@@ -90,14 +105,19 @@ internal static class HtmlReport
             AtomicWrite.Bytes(Out(PairFile(t, q)), ImageGrid.Render(data, shown.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
         }
 
-        IReadOnlyList<EpochLog>? history = input.Metadata.TryGetValue("history", out var json) ? HistoryJson.Read(json) : null;
+        IReadOnlyList<EpochLog>? history = input.ShownMetadata.TryGetValue("history", out var json) ? HistoryJson.Read(json) : null;
         if (history is { Count: > 0 })
         {
             string arch = input.Metadata.TryGetValue("arch", out var a) ? a : "model";
             string trainFile = input.Metadata.TryGetValue("train_file", out var f) ? $" on {f}" : "";
-            AtomicWrite.Bytes(Out(CurvesFile), CurvesPlot.Render(history, $"Training curves: {arch}{trainFile}"));
+            string member = input.Model is Ensemble e0 ? $", member 0 of {e0.Members.Count}" : "";
+            AtomicWrite.Bytes(Out(CurvesFile), CurvesPlot.Render(history, $"Training curves: {arch}{trainFile}{member}"));
         }
-        AtomicWrite.Bytes(Out(ArchitectureFile), ArchitectureDiagram.Render(input.Model, $"Architecture of {modelName}"));
+        if (input.Shown is { } architecture)
+        {
+            string member = input.Model is Ensemble e1 ? $", member 0 of {e1.Members.Count}" : "";
+            AtomicWrite.Bytes(Out(ArchitectureFile), ArchitectureDiagram.Render(architecture, $"Architecture of {modelName}{member}"));
+        }
 
         string index = Out(IndexFile);
         AtomicWrite.Text(index, Html(input, mistakes, pairs, cells, history is { Count: > 0 }));
@@ -168,13 +188,29 @@ internal static class HtmlReport
         L("<body>");
         L($"<h1>Evaluation of <code>{H(modelName)}</code> on <code>{H(dataName)}</code></h1>");
         string labels = input.LabelsPath is null ? "" : $", labels from <code>{H(Path.GetFileName(input.LabelsPath))}</code>";
-        L($"<p class=\"meta\">{data.Count:N0} images{labels}; model <code>{H(input.ModelPath)}</code> ({input.Model.ParameterCount:N0} parameters). Written by <code>convnet evaluate</code> on {DateTime.Now.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}.</p>");
+        string size = input.Model is Ensemble ensemble
+            ? $"an ensemble of {ensemble.Members.Count} models, {input.Model.ParameterCount:N0} parameters in all"
+            : $"{input.Model.ParameterCount:N0} parameters";
+        L($"<p class=\"meta\">{data.Count:N0} images{labels}; model <code>{H(input.ModelPath)}</code> ({size}). Written by <code>convnet evaluate</code> on {DateTime.Now.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}.</p>");
         L("<nav><a href=\"#accuracy\">Accuracy</a> · <a href=\"#per-class\">Per class</a> · <a href=\"#confusion\">Confusion matrix</a> · <a href=\"#mistakes\">Most confident mistakes</a> · <a href=\"#errors\">Errors by pair</a> · <a href=\"#curves\">Training curves</a> · <a href=\"#architecture\">Architecture</a></nav>");
 
         L("<section id=\"accuracy\">");
         L("<h2>Accuracy</h2>");
         L($"<p class=\"big\" id=\"accuracy-value\">{Percent(e.Accuracy, 2)}</p>");
         L($"<p>{e.Correct:N0} of {e.Total:N0} correct, {e.Errors:N0} error{(e.Errors == 1 ? "" : "s")}.</p>");
+        if (input.MemberScores is { } members)
+        {
+            L($"<p>The ensemble predicts the mean of its {members.Count} members' probabilities. Each member alone on the same images:</p>");
+            L("<table class=\"members\">");
+            L("<thead><tr><th>member</th><th>seed</th><th>accuracy</th><th>errors</th></tr></thead>");
+            L("<tbody>");
+            foreach (var m in members)
+            {
+                L($"<tr><td>{H(m.Member)}</td><td>{H(m.Seed)}</td><td>{Percent(m.Accuracy, 2)}</td><td>{I(m.Total - m.Correct)}</td></tr>");
+            }
+            L("</tbody>");
+            L("</table>");
+        }
         L("</section>");
 
         L("<section id=\"per-class\">");
@@ -276,6 +312,10 @@ internal static class HtmlReport
         L("<h2>Training curves</h2>");
         if (hasCurves)
         {
+            if (input.Model is Ensemble)
+            {
+                L("<p>The curves of member 0, the first member trained; every member's history is in the model file.</p>");
+            }
             L($"<img src=\"{CurvesFile}\" alt=\"Loss and accuracy per epoch\">");
         }
         else
@@ -297,7 +337,14 @@ internal static class HtmlReport
 
         L("<section id=\"architecture\">");
         L("<h2>Architecture</h2>");
-        L($"<img src=\"{ArchitectureFile}\" alt=\"One box per layer with its output shape and parameter count\">");
+        if (input.Model is Ensemble)
+        {
+            L("<p>The diagram shows member 0; the text lists every member and the layers of each architecture.</p>");
+        }
+        if (input.Shown is not null)
+        {
+            L($"<img src=\"{ArchitectureFile}\" alt=\"One box per layer with its output shape and parameter count\">");
+        }
         L("<details><summary>As text (<code>convnet summary</code>)</summary>");
         L($"<pre>{H(input.Model.Summary())}</pre>");
         L("</details>");

@@ -45,7 +45,7 @@ internal static class TrainCommand
             Description = "Fraction of each class held out for validation (stratified); 0 disables.",
             DefaultValueFactory = _ => 0.1,
         };
-        var seed = new Option<ulong>("--seed") { Description = "Seeds initialisation, the split and shuffling: the same seed gives the same model bits.", DefaultValueFactory = _ => 1UL };
+        var seed = new Option<ulong>("--seed") { Description = "Seeds initialisation, the split and shuffling: the same seed gives the same model bits. Member k of --ensemble uses seed + k.", DefaultValueFactory = _ => 1UL };
         var threads = Options.Threads();
         var plot = new Option<string?>("--plot")
         {

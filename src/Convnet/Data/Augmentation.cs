@@ -15,7 +15,7 @@ namespace Convnet.Data;
 public sealed record Augmentation
 {
     /// <param name="rotationDegrees">Largest |angle| of rotation, in degrees, in [0, 180].</param>
-    /// <param name="zoom">Scale is drawn from [1 − zoom, 1 + zoom] (both axes alike); zoom in [0, 1).</param>
+    /// <param name="zoom">Each axis's scale is drawn from [1 − zoom, 1 + zoom], independently as Keras's zoom_range; zoom in [0, 1).</param>
     /// <param name="shiftFraction">Largest shift, as a fraction of the width (horizontally) and height (vertically), in [0, 1].</param>
     /// <param name="shear">Largest |shear angle|, in degrees, in [0, 90).</param>
     public Augmentation(double rotationDegrees = 0, double zoom = 0, double shiftFraction = 0, double shear = 0)
@@ -36,7 +36,7 @@ public sealed record Augmentation
     /// <summary>Largest |rotation angle| in degrees; positive angles turn the image anticlockwise as displayed.</summary>
     public double RotationDegrees { get; }
 
-    /// <summary>Scale is uniform in [1 − Zoom, 1 + Zoom]; a scale above 1 magnifies.</summary>
+    /// <summary>Each axis's scale is uniform in [1 − Zoom, 1 + Zoom], drawn independently; a scale above 1 magnifies.</summary>
     public double Zoom { get; }
 
     /// <summary>Shifts are uniform in [−ShiftFraction, ShiftFraction] of the width and, independently, of the height.</summary>
@@ -56,17 +56,19 @@ public sealed record Augmentation
     }
 
     /// <summary>
-    /// Draws one transform: angle, scale, horizontal shift, vertical shift and shear, in that order,
-    /// always five numbers whatever the ranges (a zero range gives exactly the identity value).
+    /// Draws one transform: angle, horizontal scale, horizontal shift, vertical shift, shear and
+    /// vertical scale, in that order, always six numbers whatever the ranges (a zero range gives
+    /// exactly the identity value). The two scales are independent, as Keras's zoom_range draws zx, zy.
     /// </summary>
     public AugmentationSample Draw(ref Rng rng)
     {
         double angle = Symmetric(ref rng, RotationDegrees);
-        double scale = 1 + Symmetric(ref rng, Zoom);
+        double scaleX = 1 + Symmetric(ref rng, Zoom);
         double shiftX = Symmetric(ref rng, ShiftFraction);
         double shiftY = Symmetric(ref rng, ShiftFraction);
         double shear = Symmetric(ref rng, Shear);
-        return new AugmentationSample(angle, scale, shiftX, shiftY, shear);
+        double scaleY = 1 + Symmetric(ref rng, Zoom);
+        return new AugmentationSample(angle, scaleX, shiftX, shiftY, shear) { ScaleY = scaleY };
     }
 
     /// <summary>Uniform in [−range, range); exactly 0 when range is 0.</summary>
@@ -145,14 +147,26 @@ public sealed record Augmentation
     }
 }
 
-/// <summary>One drawn transform: rotation and shear in degrees, scale (1 = none), shifts as fractions of width and height.</summary>
+/// <summary>
+/// One drawn transform: rotation and shear in degrees, scale (1 = none) of the horizontal axis and,
+/// when <see cref="ScaleY"/> is not set, of both; shifts as fractions of width and height.
+/// </summary>
 public readonly record struct AugmentationSample(double RotationDegrees, double Scale, double ShiftX, double ShiftY, double ShearDegrees)
 {
+    private readonly double? _scaleY;
+
+    /// <summary>The vertical axis's scale; <see cref="Scale"/> unless set.</summary>
+    public double ScaleY
+    {
+        get => _scaleY ?? Scale;
+        init => _scaleY = value;
+    }
+
     /// <summary>
     /// The inverse map (output pixel → input coordinate) of the forward transform
-    /// out − c = s·R(θ)·H(φ)·(in − c) + t, where c is the image centre, R turns anticlockwise as
-    /// displayed (rows grow downwards), H is Keras's shear [[1, −sin φ], [0, cos φ]] and
-    /// t = (ShiftX·width, ShiftY·height). Computed in double, stored in float.
+    /// out − c = R(θ)·H(φ)·S·(in − c) + t, where c is the image centre, R turns anticlockwise as
+    /// displayed (rows grow downwards), H is Keras's shear [[1, −sin φ], [0, cos φ]],
+    /// S = diag(Scale, ScaleY) and t = (ShiftX·width, ShiftY·height). Computed in double, stored in float.
     /// </summary>
     public AffineMap ToMap(int height, int width)
     {
@@ -163,9 +177,9 @@ public readonly record struct AugmentationSample(double RotationDegrees, double 
             (cos, sin) = (1, 0);
         }
         double shearSin = ShearDegrees == 0 ? 0 : Math.Sin(phi), shearCos = ShearDegrees == 0 ? 1 : Math.Cos(phi);
-        // Forward M = s · [[cos, sin], [−sin, cos]] · [[1, −shearSin], [0, shearCos]].
-        double m00 = Scale * cos, m01 = Scale * (-cos * shearSin + sin * shearCos);
-        double m10 = Scale * -sin, m11 = Scale * (sin * shearSin + cos * shearCos);
+        // Forward M = [[cos, sin], [−sin, cos]] · [[1, −shearSin], [0, shearCos]] · diag(sx, sy).
+        double m00 = Scale * cos, m01 = ScaleY * (-cos * shearSin + sin * shearCos);
+        double m10 = Scale * -sin, m11 = ScaleY * (sin * shearSin + cos * shearCos);
         double det = m00 * m11 - m01 * m10;
         double a00 = m11 / det, a01 = -m01 / det, a10 = -m10 / det, a11 = m00 / det;
         double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;

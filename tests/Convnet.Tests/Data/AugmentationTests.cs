@@ -67,11 +67,14 @@ public class AugmentationTests
             var s = options.Draw(ref rng);
             Assert.InRange(s.RotationDegrees, -15, 15);
             Assert.InRange(s.Scale, 0.8, 1.2);
+            Assert.InRange(s.ScaleY, 0.8, 1.2);
             Assert.InRange(s.ShiftX, -0.1, 0.1);
             Assert.InRange(s.ShiftY, -0.1, 0.1);
             Assert.InRange(s.ShearDegrees, -10, 10);
             maxAngle = Math.Max(maxAngle, Math.Abs(s.RotationDegrees));
-            maxZoom = Math.Max(maxZoom, Math.Abs(s.Scale - 1));
+            maxZoom = Math.Max(maxZoom, Math.Max(Math.Abs(s.Scale - 1), Math.Abs(s.ScaleY - 1)));
+            // Independent axes, as Keras's zoom_range: the scales differ (equal with probability 0).
+            Assert.NotEqual(s.Scale, s.ScaleY);
             maxShift = Math.Max(maxShift, Math.Max(Math.Abs(s.ShiftX), Math.Abs(s.ShiftY)));
             maxShear = Math.Max(maxShear, Math.Abs(s.ShearDegrees));
         }
@@ -85,7 +88,7 @@ public class AugmentationTests
         var rng = Augmentation.Stream(1, 0, 0);
         var s = options.Draw(ref rng);
         Assert.NotEqual(0, s.RotationDegrees);
-        Assert.Equal((1.0, 0.0, 0.0, 0.0), (s.Scale, s.ShiftX, s.ShiftY, s.ShearDegrees));
+        Assert.Equal((1.0, 1.0, 0.0, 0.0, 0.0), (s.Scale, s.ScaleY, s.ShiftX, s.ShiftY, s.ShearDegrees));
     }
 
     [Fact]

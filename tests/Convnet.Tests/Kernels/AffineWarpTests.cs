@@ -142,6 +142,23 @@ public class AffineWarpTests
     }
 
     [Fact]
+    public void Zoom_scales_each_axis_by_its_own_factor()
+    {
+        // 5×5, horizontal scale 2 and vertical scale 1: rows are magnified along x only.
+        var x = new float[25];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = i % 5 + 10 * (i / 5);
+        }
+        var map = new AugmentationSample(0, 2, 0, 0, 0) { ScaleY = 1 }.ToMap(5, 5);
+        var y = Warp(x, map, 5, 5, 1);
+        for (int r = 0; r < 5; r++)
+        {
+            Assert.Equal(new[] { 1f, 1.5f, 2f, 2.5f, 3f }.Select(v => v + 10 * r), y.Skip(r * 5).Take(5));
+        }
+    }
+
+    [Fact]
     public void Sizes_that_do_not_match_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => AffineWarp.Bilinear(new float[4], AffineMap.Identity, 2, 2, 1, new float[5]));

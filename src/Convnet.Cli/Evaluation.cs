@@ -128,7 +128,8 @@ internal sealed class Predictions
     {
         var outputs = net.Predict(data);
         int classes = net.Classes;
-        if (net is Sequential single && (single.Layers.Count == 0 || single.Layers[^1] is not Softmax))
+        var model = net is TestTimeAugmentation tta ? tta.Inner : net;
+        if (model is Sequential single && (single.Layers.Count == 0 || single.Layers[^1] is not Softmax))
         {
             for (int i = 0; i < outputs.Length; i += classes)
             {

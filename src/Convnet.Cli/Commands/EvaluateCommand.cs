@@ -20,6 +20,7 @@ internal static class EvaluateCommand
         var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv)." };
         var submission = new Option<string?>("--submission") { Description = "Score this ImageId,Label submission against --labels instead of running a model." };
         var threads = Options.Threads();
+        var tta = Options.Tta();
         var report = new Option<string?>("--report")
         {
             HelpName = "DIR",
@@ -27,7 +28,7 @@ internal static class EvaluateCommand
         };
         var command = new Command("evaluate", "Accuracy, per-class precision/recall/F1 and the confusion matrix of a model on labelled data, or of a submission file; --report DIR also writes them as an HTML page with pictures.")
         {
-            csv, model, labels, submission, threads, report,
+            csv, model, labels, submission, threads, tta, report,
         };
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
@@ -79,18 +80,24 @@ internal static class EvaluateCommand
                 {
                     throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
                 }
-                var (net, metadata) = ModelFile.LoadClassifier(modelPath, Options.CheckThreads(parse.GetValue(threads)));
-                using (net)
+                var (loaded, metadata) = ModelFile.LoadClassifier(modelPath, Options.CheckThreads(parse.GetValue(threads)));
+                int views = parse.GetValue(tta);
+                using (var net = Options.WithTta(loaded, views))
                 {
+                    if (views > 1)
+                    {
+                        output.WriteLine($"Test-time augmentation: the mean over {views} views of each image.");
+                    }
                     PredictCommand.CheckShape(net, data, csvPath);
                     truth = data.Labels!;
                     ReportInput? reportInput = null;
                     Predictions? predictions = null;
                     IReadOnlyList<MemberScore>? memberScores = null;
-                    if (net is Ensemble ensemble)
+                    if (loaded is Ensemble ensemble)
                     {
-                        // Each member's probabilities once: its own accuracy, then their mean, the ensemble's prediction.
-                        var perMember = ensemble.PredictMembers(data);
+                        // Each member's probabilities once (over the views with --tta): its own accuracy, then their mean, the ensemble's prediction.
+                        var perMember = views == 1 ? ensemble.PredictMembers(data)
+                            : [.. ensemble.Members.Select(m => new TestTimeAugmentation(m, views).Predict(data))];
                         memberScores = MemberScores(perMember, ensemble.Classes, truth, metadata);
                         PrintMembers(memberScores, output);
                         predictions = Predictions.FromProbabilities(Ensemble.Mean(perMember), ensemble.Classes);
@@ -108,7 +115,7 @@ internal static class EvaluateCommand
                     }
                     if (reportDir is not null)
                     {
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), net, metadata) { MemberScores = memberScores };
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), loaded, metadata) { MemberScores = memberScores };
                     }
                     Report(truth, predicted, output);
                     if (reportInput is not null)

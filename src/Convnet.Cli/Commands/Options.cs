@@ -19,6 +19,30 @@ internal static class Options
         DefaultValueFactory = _ => 0,
     };
 
+    public static Option<int> Tta() => new("--tta")
+    {
+        HelpName = "VIEWS",
+        Description = $"Test-time augmentation: average the model's probabilities over this many views of each image, 1 (off) to {TestTimeAugmentation.MaxViews}: "
+            + string.Join(", ", TestTimeAugmentation.AllViews.Select(v => v.Name)) + ", in that order. Costs VIEWS times the inference.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    /// <summary>The classifier itself for 1 view, else it wrapped in test-time augmentation (which then owns it).</summary>
+    public static IClassifier WithTta(IClassifier net, int views)
+    {
+        if (views < 1 || views > TestTimeAugmentation.MaxViews)
+        {
+            net.Dispose();
+            throw new UserError($"--tta must be in [1, {TestTimeAugmentation.MaxViews}], got {views}");
+        }
+        if (views > 1 && !net.InputShape.IsImage)
+        {
+            net.Dispose();
+            throw new UserError($"--tta needs a model that takes images, not {net.InputShape}");
+        }
+        return views == 1 ? net : new TestTimeAugmentation(net, views, ownsInner: true);
+    }
+
     public static int CheckThreads(int threads) => threads >= 0
         ? threads
         : throw new UserError($"--threads must be 0 (one per core) or positive, got {threads}");

@@ -27,25 +27,27 @@ internal static class PredictCommand
             Description = "Classify one picture (PNG/JPEG) instead: it is converted to a centred 28×28 MNIST-style digit.",
         };
         var threads = Options.Threads();
+        var tta = Options.Tta();
         var command = new Command("predict", "Predict the digit of every row of a CSV and write a Kaggle submission, or classify one image with --image.")
         {
-            testCsv, model, outPath, image, threads,
+            testCsv, model, outPath, image, threads, tta,
         };
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
             string modelPath = parse.GetValue(model)!;
             int t = Options.CheckThreads(parse.GetValue(threads));
             string? imagePath = parse.GetValue(image);
+            int views = parse.GetValue(tta);
             if (imagePath is not null)
             {
-                return PredictImage(imagePath, modelPath, t, output);
+                return PredictImage(imagePath, modelPath, t, views, output);
             }
             string csv = parse.GetValue(testCsv)!;
             string outFile = parse.GetValue(outPath)!;
             Cli.CheckExists(modelPath, "model");
             Cli.CheckWritable(outFile, "submission");
             var data = KaggleCsv.Read(csv, requireLabels: false);
-            using var net = ModelFile.LoadClassifier(modelPath, t).Model;
+            using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, t).Model, views);
             CheckShape(net, data, csv);
             var classes = net.PredictClasses(data);
             var labels = new byte[classes.Length];
@@ -68,7 +70,7 @@ internal static class PredictCommand
         }
     }
 
-    private static int PredictImage(string imagePath, string modelPath, int threads, TextWriter output)
+    private static int PredictImage(string imagePath, string modelPath, int threads, int views, TextWriter output)
     {
         Cli.CheckExists(modelPath, "model");
         var (gray, width, height) = ImageLoader.LoadGray(imagePath);
@@ -81,7 +83,7 @@ internal static class PredictCommand
         {
             throw new UserError($"{imagePath}: {e.Message}");
         }
-        using var net = ModelFile.LoadClassifier(modelPath, threads).Model;
+        using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, threads).Model, views);
         if (net.InputShape.Size != digit.Length)
         {
             throw new UserError($"the model takes {net.InputShape} images, not 28×28 grayscale digits");

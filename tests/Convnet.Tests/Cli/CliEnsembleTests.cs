@@ -123,6 +123,43 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
     }
 
     [Fact]
+    public void Predict_and_evaluate_with_tta_average_over_the_views()
+    {
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "test.csv", labelled: true, count: 23, seed: 4);
+        string submission = dir.File("submission.csv");
+
+        CliHarness.Succeeds("predict", csv, "--model", ensemble.Path, "--out", submission, "--tta", "5");
+        var evaluation = CliHarness.Succeeds("evaluate", csv, "--model", ensemble.Path, "--tta", "5");
+
+        using var loaded = ModelFile.LoadEnsemble(ensemble.Path, threads: 1).Model;
+        using var tta = new TestTimeAugmentation(loaded, 5);
+        var data = KaggleCsv.ReadLabelled(csv);
+        var expected = tta.PredictClasses(data).Select(c => (byte)c).ToArray();
+        Assert.Equal(expected, KaggleCsv.ReadLabels(submission));
+        Assert.Contains("Test-time augmentation: the mean over 5 views of each image.", evaluation.Out);
+        var (accuracy, correct, total) = CliBehaviourTests.Accuracy(evaluation.Out);
+        Assert.Equal(23, total);
+        Assert.Equal(expected.Zip(data.Labels!).Count(p => p.First == p.Second), correct);
+    }
+
+    [Theory]
+    [InlineData("predict", "0")]
+    [InlineData("evaluate", "10")]
+    public void A_tta_outside_1_to_9_is_a_user_error(string command, string views)
+    {
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "test.csv", labelled: true, count: 5, seed: 4);
+        string submission = dir.File("submission.csv");
+        string[] output = command == "predict" ? ["--out", submission] : [];
+        var result = CliHarness.Run([command, csv, "--model", ensemble.Path, .. output, "--tta", views]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"--tta must be in [1, 9], got {views}", result.Err);
+        Assert.DoesNotContain("   at ", result.Err);
+        Assert.False(File.Exists(submission));
+    }
+
+    [Fact]
     public void Predict_image_shows_the_mean_probabilities()
     {
         using var dir = new TempDir();

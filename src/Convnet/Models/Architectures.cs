@@ -17,7 +17,7 @@ public static class Architectures
     /// <summary>
     /// "simple": the reference CNN — Conv2D(32, 3) → ReLU → MaxPool(2) → Conv2D(64, 3) → ReLU →
     /// MaxPool(2) → Flatten → Dense(128) → ReLU → Dense(classes) → Softmax; 8 epochs, Adam 1e-3, cosine
-    /// decay, augmentation (rotation 10°, zoom 0.1, shift 0.1): 99.36 % on MNIST's test set in 89 s here.
+    /// decay, augmentation (rotation 10°, zoom 0.1, shift 0.1): 99.36 % on MNIST's test set in 69 s here.
     /// </summary>
     public static Recipe Simple { get; } = new(
         "simple",
@@ -30,7 +30,8 @@ public static class Architectures
     /// 32C3-ReLU-BN, 32C3-ReLU-BN, 32C5S2(same)-ReLU-BN, Dropout 0.4, 64C3-ReLU-BN, 64C3-ReLU-BN,
     /// 64C5S2(same)-ReLU-BN, Dropout 0.4, 128C4-ReLU-BN, Flatten, Dropout 0.4, Dense(classes), Softmax
     /// (BatchNormalization after the activation, as the notebook's Conv2D(activation='relu') then BatchNormalization());
-    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, and the notebook's augmentation.
+    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, and the notebook's augmentation:
+    /// 99.62 / 99.68 / 99.63 % on MNIST's test set with seeds 1 / 2 / 3, about 28 minutes each here.
     /// </summary>
     public static Recipe Strong { get; } = new(
         "strong",

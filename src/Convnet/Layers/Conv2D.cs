@@ -15,7 +15,9 @@ public sealed class Conv2D : Layer
     private readonly BatchReduction _reduce = new();
     private ConvGeometry _g;
     private Parameter? _kernel, _bias;
+    // Training: every image's columns, kept for the weight gradient; inference: one image's per chunk.
     private float[] _col = [];
+    private bool _colsKept;
     private float[] _dcol = [];
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
@@ -100,11 +102,6 @@ public sealed class Conv2D : Layer
         base.EnsureCapacity(batch);
         _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
-        int colLength = batch * _g.OutPixels * _g.PatchSize;
-        if (_col.Length < colLength)
-        {
-            _col = GC.AllocateArray<float>(colLength, pinned: true);
-        }
         // One image's column gradient per chunk: small enough to stay in L2 between GEMM and col2im.
         int dcolLength = Chunks.Count(batch) * _g.OutPixels * _g.PatchSize;
         if (ComputeInputGradient && _dcol.Length < dcolLength)
@@ -117,6 +114,14 @@ public sealed class Conv2D : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
+        // Sized here, where the mode is known: inference needs one image's columns per chunk, not the
+        // batch's (an inference batch of 256 would hold ~170 MB of columns in one layer of `strong`).
+        _colsKept = training;
+        int colLength = (training ? x.Batch : Chunks.Count(x.Batch)) * _g.OutPixels * _g.PatchSize;
+        if (_col.Length < colLength)
+        {
+            _col = GC.AllocateArray<float>(colLength, pinned: true);
+        }
         // W: [K, F], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
         Pool.For(Chunks.Count(x.Batch), _forwardChunk);
@@ -130,7 +135,7 @@ public sealed class Conv2D : Layer
         // Image by image, so each image's columns are still in cache when the GEMM reads them.
         for (int i = start; i < start + count; i++)
         {
-            var col = _col.AsSpan(i * patches, patches);
+            var col = _col.AsSpan((_colsKept ? i : chunk) * patches, patches);
             Convolution.Im2Col(X.Sample(i), _g, col);
             Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, Y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
         }
@@ -139,6 +144,10 @@ public sealed class Conv2D : Layer
     // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)
     public override Tensor? Backward(Tensor dy)
     {
+        if (!_colsKept)
+        {
+            throw new InvalidOperationException("Conv2D.Backward needs the columns of a training-mode Forward; an inference Forward does not keep them.");
+        }
         int batch = dy.Batch;
         int rows = batch * _g.OutPixels;
         var store = dy.Data;

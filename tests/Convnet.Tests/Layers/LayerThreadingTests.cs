@@ -91,4 +91,29 @@ public class LayerThreadingTests
             }
         }
     }
+
+    /// <summary>
+    /// Inference keeps one image's columns per chunk instead of the batch's: the outputs must equal a
+    /// training-mode Forward's bit for bit over several chunks, and Backward must refuse to run on
+    /// columns it no longer has (then work again after a training Forward).
+    /// </summary>
+    [Theory]
+    [InlineData("conv-same-segmented")]
+    [InlineData("conv-valid-row-blocks")]
+    public void Conv2D_inference_forward_equals_training_forward_and_backward_needs_training(string name)
+    {
+        using var pool = new WorkerPool(2);
+        var (layer, input) = Create(name);
+        layer.Build(input, new LayerContext(pool, new ParameterStore(), 17, 0));
+        layer.EnsureCapacity(MaxBatch);
+        var x = new Tensor(input, MaxBatch);
+        var rng = new Rng(9);
+        Numerics.Uniform(ref rng, x.Span);
+        var inference = layer.Forward(x, training: false).Span.ToArray();
+        var dy = new Tensor(layer.OutputShape, MaxBatch);
+        Assert.Throws<InvalidOperationException>(() => layer.Backward(dy));
+        var training = layer.Forward(x, training: true).Span.ToArray();
+        Numerics.AssertBitEqual(training, inference, $"{name}: inference vs training forward");
+        Assert.NotNull(layer.Backward(dy));
+    }
 }

@@ -6,13 +6,17 @@ using Convnet.Models;
 namespace Convnet.Benchmarks;
 
 /// <summary>
-/// One training step (forward, cross-entropy, backward, Adam) of the reference model on a batch of 64
-/// MNIST-shaped images. The model is warmed in GlobalSetup, so the steady state should allocate nothing.
+/// One training step (forward, cross-entropy, backward, Adam) of a model on a batch of 64
+/// MNIST-shaped images, plain and with the recipes' augmentation. The model is warmed in
+/// GlobalSetup (both paths: the augmenter sizes its buffers on its first batch), and the steady
+/// state is checked to allocate nothing, outside BenchmarkDotNet's measurement too.
 /// </summary>
 [MemoryDiagnoser]
-public class TrainingStepBenchmarks
+public abstract class TrainingStepBenchmarksBase
 {
     private const int Samples = 1024;
+    private const int Steps = 32;
+    private static readonly Augmentation Augmentation = new(rotationDegrees: 10, zoom: 0.1, shiftFraction: 0.1);
     private Sequential _model = null!;
     private Dataset _data = null!;
     private int[] _order = [];
@@ -21,33 +25,29 @@ public class TrainingStepBenchmarks
     [Params(1, 2)]
     public int Threads { get; set; }
 
-    public static double Flops(string method, ParameterInstances parameters)
-    {
-        using var model = Fixtures.ReferenceModel(threads: 1);
-        return Fixtures.TrainingFlopsPerSample(model) * Fixtures.TrainBatch;
-    }
+    /// <summary>The compiled model to train, on <paramref name="threads"/> threads.</summary>
+    protected abstract Sequential CreateModel(int threads);
 
     [GlobalSetup]
     public void Setup()
     {
-        _model = Fixtures.ReferenceModel(Threads);
+        _model = CreateModel(Threads);
         _data = Fixtures.SyntheticMnist(Samples);
         _order = Enumerable.Range(0, Samples).ToArray();
         new Random(7).Shuffle(_order);
-        for (int i = 0; i < 2 * Samples / Fixtures.TrainBatch; i++)
+        for (int i = 0; i < Samples / Fixtures.TrainBatch; i++)
         {
             TrainBatch();
+            TrainBatchAugmented();
         }
-
-        // An independent check of the steady state, on all threads, outside BenchmarkDotNet's measurement.
-        const int Steps = 32;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         for (int i = 0; i < Steps; i++)
         {
             TrainBatch();
+            TrainBatchAugmented();
         }
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Console.WriteLine($"// TrainBatch steady state (threads={Threads}): {allocated} B allocated over {Steps} steps");
+        Console.WriteLine($"// {_model.ParameterCount:N0}-parameter model, steady state (threads={Threads}): {allocated} B allocated over {Steps} plain and {Steps} augmented steps");
     }
 
     [GlobalCleanup]
@@ -69,77 +69,37 @@ public class TrainingStepBenchmarks
         _step++;
         return _model.TrainBatch(_data, _order.AsSpan(start, Fixtures.TrainBatch), Augmentation, 1, _step, out _);
     }
-
-    private static readonly Augmentation Augmentation = new(rotationDegrees: 10, zoom: 0.1, shiftFraction: 0.1);
 }
 
-/// <summary>
-/// One training step of the `strong` recipe (Conv-ReLU-BN ×7, Dropout; 326,410 parameters) on a batch
-/// of 64, with and without the recipe's augmentation: BatchNormalization and Dropout in the steady
-/// state, which should allocate nothing either.
-/// </summary>
-[MemoryDiagnoser]
-public class StrongTrainingStepBenchmarks
+/// <summary>The reference model (Conv32-Pool-Conv64-Pool-Dense128-Dense10).</summary>
+public class TrainingStepBenchmarks : TrainingStepBenchmarksBase
 {
-    private const int Samples = 1024;
-    private Sequential _model = null!;
-    private Dataset _data = null!;
-    private int[] _order = [];
-    private int _step;
-
-    [Params(1, 2)]
-    public int Threads { get; set; }
-
     public static double Flops(string method, ParameterInstances parameters)
     {
-        using var model = Architectures.Create("strong", Convnet.Tensors.Shape.Image(28, 28, 1), 10, seed: 1, threads: 1);
+        using var model = Fixtures.ReferenceModel(threads: 1);
         return Fixtures.TrainingFlopsPerSample(model) * Fixtures.TrainBatch;
     }
 
-    [GlobalSetup]
-    public void Setup()
+    protected override Sequential CreateModel(int threads) => Fixtures.ReferenceModel(threads);
+}
+
+/// <summary>The `strong` recipe (Conv-ReLU-BN ×7, Dropout; 326,410 parameters): BatchNormalization and Dropout in the steady state.</summary>
+public class StrongTrainingStepBenchmarks : TrainingStepBenchmarksBase
+{
+    public static double Flops(string method, ParameterInstances parameters)
     {
-        _model = Architectures.Create("strong", Convnet.Tensors.Shape.Image(28, 28, 1), 10, seed: 1, Threads);
-        _model.Compile(new Convnet.Optimizers.Adam());
-        _data = Fixtures.SyntheticMnist(Samples);
-        _order = Enumerable.Range(0, Samples).ToArray();
-        new Random(7).Shuffle(_order);
-        // Both paths warmed: the augmenter sizes its buffers on its first batch.
-        for (int i = 0; i < Samples / Fixtures.TrainBatch; i++)
-        {
-            TrainBatch();
-            TrainBatchAugmented();
-        }
-        const int Steps = 16;
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < Steps; i++)
-        {
-            TrainBatchAugmented();
-        }
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Console.WriteLine($"// strong TrainBatchAugmented steady state (threads={Threads}): {allocated} B allocated over {Steps} steps");
+        using var model = Strong(threads: 1);
+        return Fixtures.TrainingFlopsPerSample(model) * Fixtures.TrainBatch;
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => _model.Dispose();
+    protected override Sequential CreateModel(int threads) => Strong(threads);
 
-    [Benchmark(Baseline = true)]
-    public double TrainBatch()
+    private static Sequential Strong(int threads)
     {
-        int start = _step * Fixtures.TrainBatch % Samples;
-        _step++;
-        return _model.TrainBatch(_data, _order.AsSpan(start, Fixtures.TrainBatch), out _);
+        var model = Architectures.Create("strong", Convnet.Tensors.Shape.Image(28, 28, 1), 10, seed: 1, threads);
+        model.Compile(new Convnet.Optimizers.Adam());
+        return model;
     }
-
-    [Benchmark]
-    public double TrainBatchAugmented()
-    {
-        int start = _step * Fixtures.TrainBatch % Samples;
-        _step++;
-        return _model.TrainBatch(_data, _order.AsSpan(start, Fixtures.TrainBatch), Augmentation, 1, _step, out _);
-    }
-
-    private static readonly Augmentation Augmentation = new(rotationDegrees: 10, zoom: 0.1, shiftFraction: 0.1);
 }
 
 /// <summary>Inference of the reference model: Predict over 1,000 images (in one batch of 1,000), and Predict of one image.</summary>

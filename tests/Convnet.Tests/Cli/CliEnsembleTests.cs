@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Convnet.Data;
 using Convnet.IO;
+using Convnet.Layers;
 using Convnet.Models;
+using Convnet.Tensors;
 using Convnet.Tests.Data;
 using Convnet.Tests.Models;
 using Xunit;
@@ -141,6 +143,49 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
         var (accuracy, correct, total) = CliBehaviourTests.Accuracy(evaluation.Out);
         Assert.Equal(23, total);
         Assert.Equal(expected.Zip(data.Labels!).Count(p => p.First == p.Second), correct);
+    }
+
+    [Fact]
+    public void Merge_joins_separately_trained_models_into_the_ensemble_train_would_write()
+    {
+        using var dir = new TempDir();
+        string single1 = dir.File("seed1.safetensors"), single2 = dir.File("seed2.safetensors"), merged = dir.File("merged.safetensors");
+        CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", single1, .. TrainedEnsembleFixture.Options]);
+        CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", single2, "--seed", "2", .. TrainedEnsembleFixture.Options]);
+
+        var result = CliHarness.Succeeds("merge", single1, single2, "--out", merged);
+
+        Assert.Equal($"Wrote an ensemble of 2 models (450,068 parameters) to {merged}.\n", result.Out);
+        // The same tensors as the ensemble `train --ensemble 2` wrote, and each member's own settings.
+        Assert.Equal(MemberTensors(ensemble.Path), MemberTensors(merged));
+        var metadata = SafeTensors.ReadMetadata(merged);
+        Assert.Equal("2", metadata["ensemble"]);
+        Assert.Equal("2", metadata["member1.seed"]);
+        Assert.Equal("seed2.safetensors", metadata["member1.source_file"]);
+        Assert.Equal("seed1.safetensors, seed2.safetensors", metadata["merged_from"]);
+
+        // An ensemble and a single model merge into three members.
+        string three = dir.File("three.safetensors");
+        CliHarness.Succeeds("merge", ensemble.Path, single1, "--out", three);
+        using var loaded = ModelFile.LoadEnsemble(three, threads: 1).Model;
+        Assert.Equal(3, loaded.Members.Count);
+    }
+
+    [Fact]
+    public void Merge_refuses_models_of_different_inputs_and_writes_nothing()
+    {
+        using var dir = new TempDir();
+        string other = dir.File("other.safetensors"), merged = dir.File("merged.safetensors");
+        using (var model = new Sequential(Shape.Vector(784)))
+        {
+            model.Add(new Dense(10)).Add(new Softmax());
+            model.Save(other);
+        }
+        var result = CliHarness.Run("merge", ensemble.Path, other, "--out", merged);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("other.safetensors: the model takes", result.Err);
+        Assert.DoesNotContain("   at ", result.Err);
+        Assert.False(File.Exists(merged));
     }
 
     [Theory]

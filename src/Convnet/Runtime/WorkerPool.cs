@@ -59,11 +59,19 @@ public sealed class WorkerPool : IDisposable
             return;
         }
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // Close the previous loop's generation before publishing the new body and count: a worker
+        // late in RunItems that read the old state (index = the old count) could otherwise compare
+        // it with the new count, read the new body and claim an item with a CAS on the old state,
+        // running one item twice and counting it into the new loop's completions (seen as an
+        // access violation in a training step on an oversubscribed machine). A worker that sees the
+        // closed generation finds no item and waits for the next one.
+        long closed = (Volatile.Read(ref _state) >> 32) + 1;
+        Interlocked.Exchange(ref _state, (closed << 32) | int.MaxValue);
         _body = body;
         _count = count;
         _error = null;
         Volatile.Write(ref _completed, 0);
-        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        long generation = closed + 1;
         Interlocked.Exchange(ref _state, generation << 32);
         lock (_gate)
         {

@@ -91,15 +91,22 @@ internal static class TrainCommand
         var ensemble = new Option<int>("--ensemble")
         {
             HelpName = "N",
-            Description = "Train N models one after another, member k (from 0) with seed --seed + k for its initialisation, shuffling, dropout, augmentation "
+            Description = "Train N models (several at a time when there are threads to share, see --parallel-members), member k (from 0) with seed --seed + k for its initialisation, shuffling, dropout, augmentation "
                 + "and its own stratified validation split, and save them as one model file (tensors under 'member<k>.') whose prediction is the mean "
                 + "of the members' probabilities. --early-stopping and --reduce-lr-on-plateau act on each member; --checkpoint needs N = 1.",
             DefaultValueFactory = _ => 1,
         };
+        var parallelMembers = new Option<int>("--parallel-members")
+        {
+            HelpName = "P",
+            Description = "With --ensemble N: train P members at the same time, sharing --threads between them (a member's bits do not depend on it); "
+                + "0 for one member per thread. Each member in training holds its own activations, so memory grows with P.",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.")
         {
             trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv, augment,
-            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint, ensemble,
+            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint, ensemble, parallelMembers,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -129,6 +136,7 @@ internal static class TrainCommand
                 ReduceLrOnPlateau = parse.GetValue(reduceLr),
                 CheckpointPath = parse.GetValue(checkpoint),
                 Ensemble = parse.GetValue(ensemble),
+                ParallelMembers = parse.GetValue(parallelMembers),
             };
             return Run(settings, output, cancellation);
         })));
@@ -170,6 +178,9 @@ internal static class TrainCommand
 
         /// <summary>Members to train (member k with seed <see cref="Seed"/> + k); 1 is a single model.</summary>
         public int Ensemble { get; init; } = 1;
+
+        /// <summary>Members trained at the same time, sharing the threads; 0 for one per thread.</summary>
+        public int ParallelMembers { get; init; }
     }
 
     /// <summary>Reads --augment's value; a bad token is a user error that names it.</summary>
@@ -235,6 +246,10 @@ internal static class TrainCommand
         if (s.Ensemble < 1)
         {
             throw new UserError($"--ensemble must be at least 1, got {s.Ensemble}");
+        }
+        if (s.ParallelMembers < 0)
+        {
+            throw new UserError($"--parallel-members must be 0 (one member per thread) or positive, got {s.ParallelMembers}");
         }
         if (s.Ensemble > 1 && s.CheckpointPath is not null)
         {
@@ -359,14 +374,18 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// Trains the members one after another, each with every thread, and saves them as one
-    /// ensemble file: the run's settings at the top level, each member's seed, history,
-    /// epochs_trained and train_seconds under its "member&lt;k&gt;." prefix.
+    /// Trains the members, <see cref="Settings.ParallelMembers"/> at a time with the threads shared out between
+    /// them (a member's bits do not depend on its threads), and saves them as one ensemble file: the run's
+    /// settings at the top level, each member's seed, history, epochs_trained and train_seconds under its
+    /// "member&lt;k&gt;." prefix.
     /// </summary>
     /// <param name="firstSplit">Member 0's training and validation sets, already made.</param>
     private static int RunEnsemble(Settings s, Dataset data, (Dataset Train, Dataset? Validation) firstSplit, int classes, TextWriter output, CancellationToken cancellation)
     {
         int n = s.Ensemble;
+        int threads = s.Threads == 0 ? Environment.ProcessorCount : s.Threads;
+        int parallel = Math.Min(n, s.ParallelMembers == 0 ? threads : s.ParallelMembers);
+        var log = parallel > 1 ? TextWriter.Synchronized(output) : output;
         var members = new List<Sequential>(n);
         var memberMetadata = new List<IReadOnlyDictionary<string, string>>(n);
         var histories = new List<IReadOnlyList<EpochLog>>(n);
@@ -374,36 +393,55 @@ internal static class TrainCommand
         try
         {
             var totalClock = Stopwatch.StartNew();
-            for (int k = 0; k < n; k++)
+            for (int first = 0; first < n; first += parallel)
             {
-                ulong seed = unchecked(s.Seed + (ulong)k);
-                var (train, validation) = k == 0 ? firstSplit : Split(data, s, seed);
-                using var net = Options.CreateArch(s.Arch, data.SampleShape, classes, seed, s.Threads);
-                int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
-                var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
-                net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
-                if (metadata is null)
+                int count = Math.Min(parallel, n - first);
+                var group = new List<MemberRun>(count);
+                try
                 {
-                    metadata = SettingsMetadata(s, net, train, settings);
-                    output.WriteLine($"Ensemble of {n} models '{s.Arch}': {net.ParameterCount:N0} parameters each; {net.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+                    for (int i = 0; i < count; i++)
+                    {
+                        int k = first + i;
+                        ulong seed = unchecked(s.Seed + (ulong)k);
+                        var (train, validation) = k == 0 ? firstSplit : Split(data, s, seed);
+                        // This group's share of the threads, the first members taking what does not divide.
+                        int share = Math.Max(1, threads / count + (i < threads % count ? 1 : 0));
+                        var net = Options.CreateArch(s.Arch, data.SampleShape, classes, seed, share);
+                        group.Add(new MemberRun(k, seed, net, train, validation));
+                        int batches = (train.Count + s.BatchSize - 1) / s.BatchSize;
+                        var (optimizer, callbacks, settings) = Configure(s, validation is not null, (long)batches * s.Epochs);
+                        net.Compile(optimizer, new Losses.SparseCategoricalCrossentropy(s.LabelSmoothing));
+                        group[i].Callbacks = callbacks;
+                        if (metadata is null)
+                        {
+                            metadata = SettingsMetadata(s, net, train, settings);
+                            string layout = parallel > 1 ? $"{parallel} at a time, {threads} thread(s) shared between them" : $"{net.Threads} thread(s)";
+                            log.WriteLine($"Ensemble of {n} models '{s.Arch}': {net.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+                        }
+                        log.WriteLine($"Member {k + 1}/{n} (seed {seed})");
+                    }
+                    if (count == 1)
+                    {
+                        TrainMember(group[0], s, n, log, interactive: true, cancellation);
+                    }
+                    else
+                    {
+                        TrainTogether(group, s, n, log, cancellation);
+                    }
+                    foreach (var run in group)
+                    {
+                        memberMetadata.Add(run.Metadata!);
+                        histories.Add(run.History!.Epochs);
+                        members.Add(WeightsOnly(run.Net));
+                    }
                 }
-                output.WriteLine($"Member {k + 1}/{n} (seed {seed})");
-                var memberClock = Stopwatch.StartNew();
-                var history = Fit(net, train, validation, s, seed, callbacks, output, cancellation);
-                double seconds = memberClock.Elapsed.TotalSeconds;
-                ReportEarlyStop(callbacks, output);
-                var last = history.Epochs[^1];
-                string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
-                output.WriteLine($"Member {k + 1}/{n} trained in {seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
-                memberMetadata.Add(new Dictionary<string, string>
+                finally
                 {
-                    ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
-                    ["epochs_trained"] = history.Epochs.Count.ToString(CultureInfo.InvariantCulture),
-                    ["train_seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture),
-                    ["history"] = HistoryJson.Write(history),
-                });
-                histories.Add(history.Epochs);
-                members.Add(WeightsOnly(net));
+                    foreach (var run in group)
+                    {
+                        run.Net.Dispose();
+                    }
+                }
             }
             double totalSeconds = totalClock.Elapsed.TotalSeconds;
             metadata!["train_seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
@@ -430,6 +468,67 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>One ensemble member in training: its model and sets, then what it gave.</summary>
+    private sealed class MemberRun(int index, ulong seed, Sequential net, Dataset train, Dataset? validation)
+    {
+        public int Index { get; } = index;
+        public ulong Seed { get; } = seed;
+        public Sequential Net { get; } = net;
+        public Dataset Train { get; } = train;
+        public Dataset? Validation { get; } = validation;
+        public List<Callback> Callbacks { get; set; } = [];
+        public History? History { get; set; }
+        public Dictionary<string, string>? Metadata { get; set; }
+    }
+
+    private static void TrainMember(MemberRun run, Settings s, int n, TextWriter log, bool interactive, CancellationToken cancellation)
+    {
+        string prefix = interactive ? "" : $"Member {run.Index + 1}/{n}: ";
+        var clock = Stopwatch.StartNew();
+        var history = Fit(run.Net, run.Train, run.Validation, s, run.Seed, run.Callbacks, log, cancellation, interactive, prefix);
+        double seconds = clock.Elapsed.TotalSeconds;
+        ReportEarlyStop(run.Callbacks, log, prefix);
+        var last = history.Epochs[^1];
+        string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
+        log.WriteLine($"Member {run.Index + 1}/{n} trained in {seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
+        run.History = history;
+        run.Metadata = new Dictionary<string, string>
+        {
+            ["seed"] = run.Seed.ToString(CultureInfo.InvariantCulture),
+            ["epochs_trained"] = history.Epochs.Count.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture),
+            ["history"] = HistoryJson.Write(history),
+        };
+    }
+
+    /// <summary>Trains <paramref name="group"/> at the same time, each on a thread of its own; the first failure stops the others and is thrown.</summary>
+    private static void TrainTogether(List<MemberRun> group, Settings s, int n, TextWriter log, CancellationToken cancellation)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var tasks = group.Select(run => Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                TrainMember(run, s, n, log, interactive: false, stop.Token);
+            }
+            catch
+            {
+                stop.Cancel();
+                throw;
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        try
+        {
+            Task.WaitAll(tasks);
+        }
+        catch (AggregateException e)
+        {
+            // The cause, not a member stopped because another failed.
+            var cause = e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw();
+        }
+    }
+
     /// <summary>
     /// A copy of a trained model with its weights and none of its training buffers (activations,
     /// optimizer state), so that an ensemble's finished members cost only their parameters.
@@ -441,11 +540,11 @@ internal static class TrainCommand
         return copy;
     }
 
-    private static void ReportEarlyStop(List<Callback> callbacks, TextWriter output)
+    private static void ReportEarlyStop(List<Callback> callbacks, TextWriter output, string prefix = "")
     {
         if (callbacks.OfType<EarlyStopping>().FirstOrDefault() is { StoppedEpoch: > 0 } stopped)
         {
-            output.WriteLine($"Stopped early after epoch {stopped.StoppedEpoch}; kept the weights of epoch {stopped.BestEpoch}.");
+            output.WriteLine($"{prefix}Stopped early after epoch {stopped.StoppedEpoch}; kept the weights of epoch {stopped.BestEpoch}.");
         }
     }
 
@@ -564,13 +663,14 @@ internal static class TrainCommand
         return (optimizer, callbacks, metadata);
     }
 
-    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, ulong seed, List<Callback> callbacks, TextWriter output, CancellationToken cancellation)
+    /// <param name="progress">Whether a progress bar may be drawn (on an interactive console); else a line per epoch, after <paramref name="prefix"/>.</param>
+    private static History Fit(Sequential net, Dataset train, Dataset? validation, Settings s, ulong seed, List<Callback> callbacks, TextWriter output, CancellationToken cancellation, bool progress = true, string prefix = "")
     {
-        bool interactive = ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+        bool interactive = progress && ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         void EpochLine(EpochLog e)
         {
             string val = double.IsNaN(e.ValidationLoss) ? "" : $" - val_loss: {e.ValidationLoss:F4} - val_accuracy: {e.ValidationAccuracy:F4}";
-            output.WriteLine($"Epoch {e.Epoch}/{s.Epochs} - {e.Seconds:F1}s - {train.Count / e.Seconds:N0} images/s - loss: {e.Loss:F4} - accuracy: {e.Accuracy:F4}{val} - lr: {e.LearningRate:G3}");
+            output.WriteLine($"{prefix}Epoch {e.Epoch}/{s.Epochs} - {e.Seconds:F1}s - {train.Count / e.Seconds:N0} images/s - loss: {e.Loss:F4} - accuracy: {e.Accuracy:F4}{val} - lr: {e.LearningRate:G3}");
         }
         if (!interactive)
         {

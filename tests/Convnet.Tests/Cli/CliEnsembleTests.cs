@@ -89,13 +89,25 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
     }
 
     [Fact]
-    public void The_same_options_give_the_same_ensemble_file_whatever_the_thread_count()
+    public void The_same_options_give_the_same_ensemble_file_whatever_the_thread_count_and_members_at_a_time()
     {
         using var dir = new TempDir();
-        string again = dir.File("again.safetensors");
-        CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", again, "--ensemble", "2", .. CliHarness.Tiny("--validation-split", "0.2", "--threads", "2")]);
+        // Two threads: both members at once, one thread each (the fixture trained them one after another on one thread).
+        string together = dir.File("together.safetensors");
+        string text = CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", together, "--ensemble", "2", .. CliHarness.Tiny("--validation-split", "0.2", "--threads", "2")]).Out;
+        Assert.Contains("Ensemble of 2 models 'simple': 225,034 parameters each; 2 at a time, 2 thread(s) shared between them;", text);
+        Assert.Matches(@"(?m)^Member 1/2: Epoch 1/1 - ", text);
+        Assert.Matches(@"(?m)^Member 2/2: Epoch 1/1 - ", text);
+        Assert.Matches(@"Member 2/2 trained in [\d.]+ s: accuracy [\d.]+ ?%, val_accuracy [\d.]+ ?%\.", text);
+        CliHarness.AssertSameModel(ensemble.Path, together);
 
-        CliHarness.AssertSameModel(ensemble.Path, again);
+        // One after another with two threads each, and three at a time on one thread (more members than threads).
+        string oneByOne = dir.File("one-by-one.safetensors");
+        CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", oneByOne, "--ensemble", "2", "--parallel-members", "1", .. CliHarness.Tiny("--validation-split", "0.2", "--threads", "2")]);
+        CliHarness.AssertSameModel(ensemble.Path, oneByOne);
+        string crowded = dir.File("crowded.safetensors");
+        CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", crowded, "--ensemble", "2", "--parallel-members", "3", .. TrainedEnsembleFixture.Options]);
+        CliHarness.AssertSameModel(ensemble.Path, crowded);
     }
 
     [Fact]

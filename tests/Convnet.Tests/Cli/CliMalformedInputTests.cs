@@ -104,6 +104,7 @@ public sealed class CliMalformedInputTests(TrainedModelFixture trained, ITestOut
         cases["train --validation-split too small for 60 rows"] = new(i => i.Train(i.Labelled, "--validation-split", "0.01"), 0, ["--validation-split 0.01", "leaves one side empty"]);
         cases["train --ensemble 0"] = new(i => i.Train(i.Labelled, "--ensemble", "0"), 0, ["--ensemble must be at least 1, got 0"]);
         cases["train --ensemble -2"] = new(i => i.Train(i.Labelled, "--ensemble", "-2"), 0, ["--ensemble must be at least 1, got -2"]);
+        cases["train --parallel-members -1"] = new(i => i.Train(i.Labelled, "--ensemble", "2", "--parallel-members", "-1"), 0, ["--parallel-members must be 0 (one member per thread) or positive, got -1"]);
         cases["train --ensemble 2 --checkpoint"] = new(i => i.Train(i.Labelled, "--ensemble", "2", "--checkpoint", Path.Combine(i.Out, "best.safetensors")), 0, ["--checkpoint", "cannot be combined with --ensemble 2"]);
         cases["train --threads -1"] = new(i => i.Train(i.Labelled, "--threads", "-1"), 0, ["--threads must be 0 (one per core) or positive, got -1"]);
         cases["train unknown --arch"] = new(i => i.Train(i.Labelled, "--arch", "resnet"), 0, ["unknown --arch 'resnet'", "known: simple"]);

@@ -163,6 +163,18 @@ public static partial class Elementwise
                 acc.StoreUnsafe(ref ss, (nuint)j);
             }
         }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j <= cols - Vector256<float>.Count; j += Vector256<float>.Count)
+            {
+                var acc = Vector256.LoadUnsafe(ref ss, (nuint)j);
+                for (int r = 0; r < rows; r++)
+                {
+                    acc += Vector256.LoadUnsafe(ref xs, (nuint)(r * cols + j));
+                }
+                acc.StoreUnsafe(ref ss, (nuint)j);
+            }
+        }
         for (; j < cols; j++)
         {
             float acc = Unsafe.Add(ref ss, j);

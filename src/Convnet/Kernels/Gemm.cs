@@ -296,11 +296,17 @@ public static unsafe class Gemm
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mc = Math.Min(MC, m - ic);
+                        int fullRows = mc / MR * MR;
                         if (transA)
                         {
                             // Rows of a transposed a are columns in memory: pack the block once so the
                             // microkernel reads MR contiguous values per k instead of one cache line each.
                             PackTransposedABlock(pA, lda, ic, mc, pc, kc, bufA);
+                        }
+                        else if (fullRows < mc)
+                        {
+                            // Full tiles are read in place; the short last tile is packed, zero-padded, once for every panel of b.
+                            PackA(pA, lda, false, ic + fullRows, mc - fullRows, pc, kc, bufA);
                         }
                         for (int jr = 0; jr < nc; jr += nr)
                         {
@@ -325,7 +331,6 @@ public static unsafe class Gemm
                                 }
                                 else
                                 {
-                                    PackA(pA, lda, false, ic + ir, rows, pc, kc, bufA);
                                     aPanel = bufA;
                                     (rs, cs) = (1, MR);
                                 }

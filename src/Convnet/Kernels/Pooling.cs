@@ -39,6 +39,27 @@ public static class Pooling
                         bestIndex.CopyTo(argmax.Slice(outBase + ch));
                     }
                 }
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; ch <= c - Vector256<float>.Count; ch += Vector256<float>.Count)
+                    {
+                        var best = Vector256.Create(float.NegativeInfinity);
+                        var bestIndex = Vector256<int>.Zero;
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        {
+                            for (int kx = 0; kx < g.KernelWidth; kx++)
+                            {
+                                int index = ((oy * g.Stride - g.PadTop + ky) * g.Width + ox * g.Stride - g.PadLeft + kx) * c + ch;
+                                var v = Vector256.Create(x.Slice(index, Vector256<float>.Count));
+                                var better = Vector256.GreaterThan(v, best);
+                                best = Vector256.ConditionalSelect(better, v, best);
+                                bestIndex = Vector256.ConditionalSelect(better.AsInt32(), Vector256.Create(index) + Vector256<int>.Indices, bestIndex);
+                            }
+                        }
+                        best.CopyTo(y.Slice(outBase + ch));
+                        bestIndex.CopyTo(argmax.Slice(outBase + ch));
+                    }
+                }
                 for (; ch < c; ch++)
                 {
                     MaxOne(x, g, oy, ox, ch, out y[outBase + ch], out argmax[outBase + ch]);
@@ -82,41 +103,63 @@ public static class Pooling
     }
 
     /// <summary>
+    /// Whether <see cref="MaxBackwardTiled"/> applies: non-overlapping windows (stride = window), no
+    /// padding, and channels a multiple of the widest vector (16 floats with Vector512, else 8 with Vector256).
+    /// </summary>
+    public static bool CanTileBackward(in ConvGeometry g) =>
+        g.Stride == g.KernelHeight && g.PadTop == 0 && g.PadLeft == 0
+        && (Vector512.IsHardwareAccelerated ? g.Channels % Vector512<float>.Count == 0 : Vector256.IsHardwareAccelerated && g.Channels % Vector256<float>.Count == 0);
+
+    /// <summary>
     /// Max-pool backward for non-overlapping windows (stride = window), vectorised across channels:
     /// writes every covered element of dx exactly once — dy where it won its window, else 0 — so dx
     /// needs no clearing first and is written in order. With <paramref name="x"/> given, only where
-    /// x &gt; 0 (the mask of a ReLU before the pool). Needs channels divisible by 16; the twins are
+    /// x &gt; 0 (the mask of a ReLU before the pool). Needs <see cref="CanTileBackward"/>; the twins are
     /// <see cref="MaxBackward"/> and <see cref="MaxBackwardRectified"/> on a cleared dx.
     /// </summary>
     // dy, argmax: [OH, OW, C], x: [H, W, C] or empty → dx: [H, W, C] (overwritten where covered, rest untouched)
     public static void MaxBackwardTiled(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dx)
     {
-        int c = g.Channels;
-        if (!Vector512.IsHardwareAccelerated || c % Vector512<float>.Count != 0 || g.Stride != g.KernelHeight || g.PadTop != 0 || g.PadLeft != 0)
+        if (!CanTileBackward(g))
         {
-            throw new ArgumentException("MaxBackwardTiled needs non-overlapping windows, no padding and channels divisible by 16 with Vector512.");
+            throw new ArgumentException("MaxBackwardTiled needs non-overlapping windows, no padding and channels divisible by the vector width.");
         }
+        int c = g.Channels;
         bool rectify = !x.IsEmpty;
+        bool wide = Vector512.IsHardwareAccelerated;
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
             {
                 int o = (oy * g.OutWidth + ox) * c;
-                for (int ch = 0; ch < c; ch += Vector512<float>.Count)
+                for (int ky = 0; ky < g.KernelHeight; ky++)
                 {
-                    var grad = Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count));
-                    var winner = Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count));
-                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    for (int kx = 0; kx < g.KernelWidth; kx++)
                     {
-                        for (int kx = 0; kx < g.KernelWidth; kx++)
+                        int index = ((oy * g.Stride + ky) * g.Width + ox * g.Stride + kx) * c;
+                        if (wide)
                         {
-                            int index = ((oy * g.Stride + ky) * g.Width + ox * g.Stride + kx) * c + ch;
-                            var won = Vector512.Equals(winner, Vector512.Create(index) + Vector512<int>.Indices).AsSingle();
-                            if (rectify)
+                            for (int ch = 0; ch < c; ch += Vector512<float>.Count)
                             {
-                                won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index, Vector512<float>.Count)), Vector512<float>.Zero);
+                                var won = Vector512.Equals(Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count)), Vector512.Create(index + ch) + Vector512<int>.Indices).AsSingle();
+                                if (rectify)
+                                {
+                                    won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index + ch, Vector512<float>.Count)), Vector512<float>.Zero);
+                                }
+                                (Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count)) & won).CopyTo(dx.Slice(index + ch));
                             }
-                            (grad & won).CopyTo(dx.Slice(index));
+                        }
+                        else
+                        {
+                            for (int ch = 0; ch < c; ch += Vector256<float>.Count)
+                            {
+                                var won = Vector256.Equals(Vector256.Create(argmax.Slice(o + ch, Vector256<int>.Count)), Vector256.Create(index + ch) + Vector256<int>.Indices).AsSingle();
+                                if (rectify)
+                                {
+                                    won &= Vector256.GreaterThan(Vector256.Create(x.Slice(index + ch, Vector256<float>.Count)), Vector256<float>.Zero);
+                                }
+                                (Vector256.Create(dy.Slice(o + ch, Vector256<float>.Count)) & won).CopyTo(dx.Slice(index + ch));
+                            }
                         }
                     }
                 }

@@ -72,7 +72,7 @@ public sealed class MaxPool2D : Pooling2D
         var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int size = OutputShape.Size;
         // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
-        bool tiled = Stride == PoolSize && InputShape.Channels % 16 == 0 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        bool tiled = Pooling.CanTileBackward(Geometry);
         bool covered = InputShape.Height % PoolSize == 0 && InputShape.Width % PoolSize == 0;
         for (int i = start; i < start + count; i++)
         {

@@ -137,6 +137,30 @@ public class ElementwiseTests
         Assert.Equal(1f, y[Array.IndexOf(bytes, (byte)255)]);
     }
 
+    [Property(MaxTest = 100)]
+    public Property AddColumnSums_equals_the_row_by_row_scalar_sum_bit_for_bit()
+        => Prop.ForAll(
+            (from rows in Gen.Choose(0, 40)
+             from cols in Gen.Frequency((3, Gen.Elements(EdgeLengths)), (1, Gen.Choose(1, 80)))
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (rows, cols, seed)).ToArbitrary(),
+            c =>
+            {
+                var rng = new Rng((ulong)c.seed);
+                var x = Values(ref rng, c.rows * c.cols, 0);
+                var sums = Values(ref rng, c.cols, 0);
+                var expected = (float[])sums.Clone();
+                for (int j = 0; j < c.cols; j++)
+                {
+                    for (int r = 0; r < c.rows; r++)
+                    {
+                        expected[j] += x[r * c.cols + j];
+                    }
+                }
+                Elementwise.AddColumnSums(x, c.rows, sums);
+                Numerics.AssertBitEqual(expected, sums, $"column sums {c}");
+            });
+
     [Fact]
     public void AddBias_and_AddColumnSums()
     {

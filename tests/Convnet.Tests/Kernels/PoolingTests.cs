@@ -81,18 +81,20 @@ public class PoolingTests
             (from pool in Gen.Choose(1, 3)
              from height in Gen.Choose(pool, 9)
              from width in Gen.Choose(pool, 9)
-             from blocks in Gen.Choose(1, 3)
+             from blocks in Gen.Choose(1, 6)
              from rectify in Gen.Elements(false, true)
              from seed in Gen.Choose(0, int.MaxValue)
-             select (pool, height, width, channels: 16 * blocks, rectify, seed)).ToArbitrary(),
+             select (pool, height, width, channels: 8 * blocks, rectify, seed)).ToArbitrary(),
             c =>
             {
-                if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+                var g = ConvGeometry.Create(c.height, c.width, c.channels, c.pool, c.pool, same: false);
+                if (!Pooling.CanTileBackward(g))
                 {
+                    // Only 8 channels with 512-bit vectors, or no vectors at all, fall back to the scatter twins.
+                    Assert.False(c.channels % 16 == 0 && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated, $"not tiled: {c}");
                     return;
                 }
                 var rng = new Rng((ulong)c.seed);
-                var g = ConvGeometry.Create(c.height, c.width, c.channels, c.pool, c.pool, same: false);
                 // x as a ReLU's output: about half exact zeros.
                 var x = new float[c.height * c.width * c.channels];
                 for (int i = 0; i < x.Length; i++)

@@ -126,40 +126,49 @@ public static class Pooling
         }
         int c = g.Channels;
         bool rectify = !x.IsEmpty;
-        bool wide = Vector512.IsHardwareAccelerated;
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
             {
                 int o = (oy * g.OutWidth + ox) * c;
-                for (int ky = 0; ky < g.KernelHeight; ky++)
+                int window = (oy * g.Stride * g.Width + ox * g.Stride) * c;
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                    for (int ch = 0; ch < c; ch += Vector512<float>.Count)
                     {
-                        int index = ((oy * g.Stride + ky) * g.Width + ox * g.Stride + kx) * c;
-                        if (wide)
+                        var grad = Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count));
+                        var winner = Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count));
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
                         {
-                            for (int ch = 0; ch < c; ch += Vector512<float>.Count)
+                            for (int kx = 0; kx < g.KernelWidth; kx++)
                             {
-                                var won = Vector512.Equals(Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count)), Vector512.Create(index + ch) + Vector512<int>.Indices).AsSingle();
+                                int index = window + (ky * g.Width + kx) * c + ch;
+                                var won = Vector512.Equals(winner, Vector512.Create(index) + Vector512<int>.Indices).AsSingle();
                                 if (rectify)
                                 {
-                                    won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index + ch, Vector512<float>.Count)), Vector512<float>.Zero);
+                                    won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index, Vector512<float>.Count)), Vector512<float>.Zero);
                                 }
-                                (Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count)) & won).CopyTo(dx.Slice(index + ch));
+                                (grad & won).CopyTo(dx.Slice(index));
                             }
                         }
-                        else
+                    }
+                    continue;
+                }
+                for (int ch = 0; ch < c; ch += Vector256<float>.Count)
+                {
+                    var grad = Vector256.Create(dy.Slice(o + ch, Vector256<float>.Count));
+                    var winner = Vector256.Create(argmax.Slice(o + ch, Vector256<int>.Count));
+                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    {
+                        for (int kx = 0; kx < g.KernelWidth; kx++)
                         {
-                            for (int ch = 0; ch < c; ch += Vector256<float>.Count)
+                            int index = window + (ky * g.Width + kx) * c + ch;
+                            var won = Vector256.Equals(winner, Vector256.Create(index) + Vector256<int>.Indices).AsSingle();
+                            if (rectify)
                             {
-                                var won = Vector256.Equals(Vector256.Create(argmax.Slice(o + ch, Vector256<int>.Count)), Vector256.Create(index + ch) + Vector256<int>.Indices).AsSingle();
-                                if (rectify)
-                                {
-                                    won &= Vector256.GreaterThan(Vector256.Create(x.Slice(index + ch, Vector256<float>.Count)), Vector256<float>.Zero);
-                                }
-                                (Vector256.Create(dy.Slice(o + ch, Vector256<float>.Count)) & won).CopyTo(dx.Slice(index + ch));
+                                won &= Vector256.GreaterThan(Vector256.Create(x.Slice(index, Vector256<float>.Count)), Vector256<float>.Zero);
                             }
+                            (grad & won).CopyTo(dx.Slice(index));
                         }
                     }
                 }

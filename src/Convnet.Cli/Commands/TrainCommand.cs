@@ -73,6 +73,12 @@ internal static class TrainCommand
         var momentum = new Option<float?>("--momentum") { Description = "Momentum in [0, 1) for --optimizer sgd or rmsprop [default: 0]." };
         var labelSmoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing of the cross-entropy, in [0, 1).", DefaultValueFactory = _ => 0f };
         var clipNorm = new Option<float?>("--clip-norm") { Description = "Clip each step's gradients to this global L2 norm (positive)." };
+        var ema = new Option<float?>("--ema")
+        {
+            HelpName = "MOMENTUM",
+            Description = "Keep an exponential moving average of the weights, avg = MOMENTUM·avg + (1 − MOMENTUM)·w after every step (Keras's use_ema; 0.99 is its default), "
+                + "and save the averaged weights (validation during training uses the current ones, as Keras). MOMENTUM in [0, 1).",
+        };
         var earlyStopping = new Option<int?>("--early-stopping")
         {
             HelpName = "PATIENCE",
@@ -106,7 +112,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.")
         {
             trainCsv, model, arch, epochs, batchSize, lr, schedule, validationSplit, seed, threads, plot, historyCsv, augment,
-            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, earlyStopping, reduceLr, checkpoint, ensemble, parallelMembers,
+            optimizer, weightDecay, momentum, labelSmoothing, clipNorm, ema, earlyStopping, reduceLr, checkpoint, ensemble, parallelMembers,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -132,6 +138,7 @@ internal static class TrainCommand
                 Momentum = parse.GetValue(momentum),
                 LabelSmoothing = parse.GetValue(labelSmoothing),
                 ClipNorm = parse.GetValue(clipNorm),
+                EmaMomentum = parse.GetValue(ema),
                 EarlyStopping = parse.GetValue(earlyStopping),
                 ReduceLrOnPlateau = parse.GetValue(reduceLr),
                 CheckpointPath = parse.GetValue(checkpoint),
@@ -166,6 +173,9 @@ internal static class TrainCommand
         public float LabelSmoothing { get; init; }
 
         public float? ClipNorm { get; init; }
+
+        /// <summary>Momentum of the moving average of the weights that is saved, or null to save the weights as trained.</summary>
+        public float? EmaMomentum { get; init; }
 
         /// <summary>EarlyStopping patience (restoring the best weights), or null for none.</summary>
         public int? EarlyStopping { get; init; }
@@ -354,6 +364,7 @@ internal static class TrainCommand
         metadata["history"] = HistoryJson.Write(history);
         net.Save(s.ModelPath, metadata);
         ReportEarlyStop(callbacks, output);
+        ReportAverage(net, validation, s, last, output);
         string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
         output.WriteLine($"Trained in {trainSeconds:F1} s ({(double)train.Count * history.Epochs.Count / trainSeconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {s.ModelPath}.");
         if (callbacks.OfType<ModelCheckpoint>().FirstOrDefault() is { SavedEpochs.Count: > 0 } saved)
@@ -469,6 +480,20 @@ internal static class TrainCommand
     }
 
     /// <summary>One ensemble member in training: its model and sets, then what it gave.</summary>
+    /// <summary>
+    /// With --ema, the saved (averaged) weights' validation score beside the last epoch's, which
+    /// Fit measured with the weights as trained.
+    /// </summary>
+    private static void ReportAverage(Sequential net, Dataset? validation, Settings s, EpochLog last, TextWriter output, string prefix = "")
+    {
+        if (s.EmaMomentum is null || validation is null)
+        {
+            return;
+        }
+        var (loss, accuracy) = net.Evaluate(validation);
+        output.WriteLine($"{prefix}Averaged weights (--ema {s.EmaMomentum.Value.ToString(CultureInfo.InvariantCulture)}): val_loss {loss:F4}, val_accuracy {accuracy:P2} (as trained: {last.ValidationLoss:F4}, {last.ValidationAccuracy:P2}).");
+    }
+
     private sealed class MemberRun(int index, ulong seed, Sequential net, Dataset train, Dataset? validation)
     {
         public int Index { get; } = index;
@@ -489,6 +514,7 @@ internal static class TrainCommand
         double seconds = clock.Elapsed.TotalSeconds;
         ReportEarlyStop(run.Callbacks, log, prefix);
         var last = history.Epochs[^1];
+        ReportAverage(run.Net, run.Validation, s, last, log, prefix);
         string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
         log.WriteLine($"Member {run.Index + 1}/{n} trained in {seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
         run.History = history;
@@ -581,6 +607,14 @@ internal static class TrainCommand
         {
             throw new UserError($"--clip-norm must be positive, got {F(clip)}");
         }
+        if (s.EmaMomentum is { } mu && !(mu >= 0 && mu < 1))
+        {
+            throw new UserError($"--ema must be a momentum in [0, 1), got {F(mu)}");
+        }
+        if (s.EmaMomentum is not null && s.EarlyStopping is not null)
+        {
+            throw new UserError("--ema cannot be combined with --early-stopping, which ends with the best epoch's weights as trained instead of the average");
+        }
         if (s.EarlyStopping is < 0)
         {
             throw new UserError($"--early-stopping must be a patience of 0 or more epochs, got {s.EarlyStopping}");
@@ -604,24 +638,27 @@ internal static class TrainCommand
         switch (s.Optimizer)
         {
             case "adamw":
-                var adamW = s.WeightDecay is { } wd ? new AdamW(s.LearningRate, wd, clipNorm: s.ClipNorm) : new AdamW(s.LearningRate, clipNorm: s.ClipNorm);
+                var adamW = s.WeightDecay is { } wd
+                    ? new AdamW(s.LearningRate, wd, clipNorm: s.ClipNorm, emaMomentum: s.EmaMomentum)
+                    : new AdamW(s.LearningRate, clipNorm: s.ClipNorm, emaMomentum: s.EmaMomentum);
                 metadata["weight_decay"] = F(adamW.WeightDecay);
                 optimizer = adamW;
                 break;
             case "rmsprop":
-                optimizer = new RmsProp(s.LearningRate, momentum: s.Momentum ?? 0, clipNorm: s.ClipNorm);
+                optimizer = new RmsProp(s.LearningRate, momentum: s.Momentum ?? 0, clipNorm: s.ClipNorm, emaMomentum: s.EmaMomentum);
                 metadata["momentum"] = F(s.Momentum ?? 0);
                 break;
             case "sgd":
-                optimizer = new Sgd(s.LearningRate, s.Momentum ?? 0, s.ClipNorm);
+                optimizer = new Sgd(s.LearningRate, s.Momentum ?? 0, s.ClipNorm, s.EmaMomentum);
                 metadata["momentum"] = F(s.Momentum ?? 0);
                 break;
             default:
-                optimizer = new Adam(s.LearningRate, clipNorm: s.ClipNorm);
+                optimizer = new Adam(s.LearningRate, clipNorm: s.ClipNorm, emaMomentum: s.EmaMomentum);
                 break;
         }
         metadata["label_smoothing"] = F(s.LabelSmoothing);
         metadata["clip_norm"] = s.ClipNorm is { } clip ? F(clip) : "none";
+        metadata["ema_momentum"] = s.EmaMomentum is { } average ? F(average) : "none";
 
         var callbacks = new List<Callback>();
         var (kind, _) = ParseSchedule(s.Schedule);

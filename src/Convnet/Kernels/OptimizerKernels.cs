@@ -142,6 +142,54 @@ public static class OptimizerKernels
         }
     }
 
+    /// <summary>
+    /// Exponential moving average of the weights (Keras's use_ema): avg ← μ·avg + (1−μ)·w.
+    /// No fused multiply-add, so the vector and scalar paths agree bit for bit.
+    /// </summary>
+    // w, average: [n]
+    public static void MovingAverage(ReadOnlySpan<float> w, float momentum, Span<float> average)
+    {
+        if (w.Length != average.Length)
+        {
+            throw new ArgumentException($"w has {w.Length} elements, average {average.Length}.", nameof(average));
+        }
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var mu = Vector512.Create(momentum);
+            var rest = Vector512.Create(1 - momentum);
+            for (; i <= w.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var ai = mu * Vector512.Create(average.Slice(i, Vector512<float>.Count)) + rest * Vector512.Create(w.Slice(i, Vector512<float>.Count));
+                ai.CopyTo(average.Slice(i));
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var mu = Vector256.Create(momentum);
+            var rest = Vector256.Create(1 - momentum);
+            for (; i <= w.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var ai = mu * Vector256.Create(average.Slice(i, Vector256<float>.Count)) + rest * Vector256.Create(w.Slice(i, Vector256<float>.Count));
+                ai.CopyTo(average.Slice(i));
+            }
+        }
+        MovingAverageScalar(w[i..], momentum, average[i..]);
+    }
+
+    /// <summary>The scalar twin of <see cref="MovingAverage"/>.</summary>
+    public static void MovingAverageScalar(ReadOnlySpan<float> w, float momentum, Span<float> average)
+    {
+        if (w.Length != average.Length)
+        {
+            throw new ArgumentException($"w has {w.Length} elements, average {average.Length}.", nameof(average));
+        }
+        for (int i = 0; i < w.Length; i++)
+        {
+            average[i] = momentum * average[i] + (1 - momentum) * w[i];
+        }
+    }
+
     /// <summary>g ← g·scale for every gradient; used by clipping by global norm.</summary>
     public static void Scale(Span<float> g, float scale)
     {

@@ -231,6 +231,9 @@ public sealed class Sequential : IClassifier
                 callback.OnEpochEnd(log);
             }
         }
+        // As Keras: the moving averages of the weights (if the optimizer keeps them) replace the
+        // weights before OnTrainEnd, so EarlyStopping's restored best weights still win.
+        Optimizer.FinalizeVariableValues(_store.Parameters);
         foreach (var callback in callbacks)
         {
             callback.OnTrainEnd();

@@ -9,14 +9,14 @@ public class Adam : Optimizer
 {
     private float[][]? _m, _v;
 
-    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null)
-        : this(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay: 0)
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
+        : this(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay: 0, emaMomentum)
     {
     }
 
     /// <summary>For <see cref="AdamW"/>: decoupled weight decay λ.</summary>
-    protected Adam(float learningRate, float beta1, float beta2, float epsilon, float? clipNorm, float weightDecay)
-        : base(learningRate, clipNorm)
+    protected Adam(float learningRate, float beta1, float beta2, float epsilon, float? clipNorm, float weightDecay, float? emaMomentum)
+        : base(learningRate, clipNorm, emaMomentum)
     {
         if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
         {

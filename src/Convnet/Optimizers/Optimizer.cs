@@ -6,11 +6,14 @@ namespace Convnet.Optimizers;
 /// <summary>
 /// Updates parameters from their gradients; owns its per-parameter state. Each <see cref="Step"/>
 /// first takes the rate from <see cref="Schedule"/> (when set), then clips the gradients by their
-/// global norm (when <see cref="ClipNorm"/> is set), then applies the subclass's update rule.
+/// global norm (when <see cref="ClipNorm"/> is set), then applies the subclass's update rule, then
+/// (when <see cref="EmaMomentum"/> is set) updates the moving average of the weights.
 /// </summary>
 public abstract class Optimizer
 {
-    protected Optimizer(float learningRate, float? clipNorm = null)
+    private float[][]? _average;
+
+    protected Optimizer(float learningRate, float? clipNorm = null, float? emaMomentum = null)
     {
         if (!(learningRate > 0) || float.IsInfinity(learningRate))
         {
@@ -20,8 +23,13 @@ public abstract class Optimizer
         {
             throw new ArgumentOutOfRangeException(nameof(clipNorm), clipNorm, "clipNorm must be positive and finite.");
         }
+        if (emaMomentum is { } mu && !(mu >= 0 && mu < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(emaMomentum), emaMomentum, "emaMomentum must be in [0, 1).");
+        }
         LearningRate = learningRate;
         ClipNorm = clipNorm;
+        EmaMomentum = emaMomentum;
     }
 
     public abstract string Name { get; }
@@ -40,6 +48,13 @@ public abstract class Optimizer
     /// over all parameters (Keras's global_clipnorm), summed in double in parameter order.
     /// </summary>
     public float? ClipNorm { get; }
+
+    /// <summary>
+    /// Keras's use_ema / ema_momentum: when set, after every step avg ← μ·avg + (1−μ)·w (avg = w
+    /// after the first step), and <see cref="FinalizeVariableValues"/> writes the averages into the
+    /// weights, as Sequential.Fit does when training ends. Null keeps no average.
+    /// </summary>
+    public float? EmaMomentum { get; }
 
     /// <summary>Number of steps taken.</summary>
     public long Iterations { get; protected set; }
@@ -71,6 +86,37 @@ public abstract class Optimizer
         }
         Iterations++;
         Update(parameters);
+        if (EmaMomentum is { } momentum)
+        {
+            bool first = _average is null;
+            _average ??= CreateState(parameters);
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                OptimizerKernels.MovingAverage(parameters[i].Value, first ? 0 : momentum, _average[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keras's finalize_variable_values: with <see cref="EmaMomentum"/> set and at least one step
+    /// taken, copies the moving averages into the weights of <paramref name="parameters"/> (the list
+    /// the steps saw); otherwise does nothing.
+    /// </summary>
+    public void FinalizeVariableValues(IReadOnlyList<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (_average is null)
+        {
+            return;
+        }
+        if (parameters.Count != _average.Length)
+        {
+            throw new ArgumentException($"The optimizer averaged {_average.Length} parameters, not {parameters.Count}.", nameof(parameters));
+        }
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            _average[i].CopyTo(parameters[i].Value);
+        }
     }
 
     /// <summary>Applies the update rule; <see cref="Iterations"/> already counts this step.</summary>

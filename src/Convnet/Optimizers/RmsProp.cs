@@ -12,8 +12,8 @@ public sealed class RmsProp : Optimizer
 {
     private float[][]? _v, _momentum;
 
-    public RmsProp(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, float? clipNorm = null)
-        : base(learningRate, clipNorm)
+    public RmsProp(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
+        : base(learningRate, clipNorm, emaMomentum)
     {
         if (!(rho >= 0 && rho < 1))
         {

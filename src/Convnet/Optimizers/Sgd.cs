@@ -9,8 +9,8 @@ public sealed class Sgd : Optimizer
 {
     private float[][]? _velocity;
 
-    public Sgd(float learningRate = 0.01f, float momentum = 0f, float? clipNorm = null)
-        : base(learningRate, clipNorm)
+    public Sgd(float learningRate = 0.01f, float momentum = 0f, float? clipNorm = null, float? emaMomentum = null)
+        : base(learningRate, clipNorm, emaMomentum)
     {
         if (!(momentum >= 0 && momentum < 1))
         {

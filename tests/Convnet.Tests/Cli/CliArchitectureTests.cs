@@ -111,6 +111,32 @@ public sealed class CliArchitectureTests
         Assert.Equal(schedule, metadata["lr_schedule"]);
     }
 
+    [Fact]
+    public void Train_with_ema_saves_the_averaged_weights_and_reports_their_validation_score()
+    {
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "train.csv");
+        string plain = dir.File("plain.safetensors");
+        string averaged = dir.File("ema.safetensors");
+        string[] common = ["--arch", TinySpec, "--epochs", "2", "--batch-size", "16", "--validation-split", "0.2", "--threads", "1"];
+        CliHarness.Succeeds(["train", csv, "--model", plain, .. common]);
+        var result = CliHarness.Succeeds(["train", csv, "--model", averaged, "--ema", "0.9", .. common]);
+        Assert.Contains("Averaged weights (--ema 0.9): val_loss ", result.Out);
+
+        var (a, aMetadata) = ModelFile.Load(plain, threads: 1);
+        var (b, bMetadata) = ModelFile.Load(averaged, threads: 1);
+        using (a)
+        using (b)
+        {
+            Assert.Equal("none", aMetadata["ema_momentum"]);
+            Assert.Equal("0.9", bMetadata["ema_momentum"]);
+            // The same training (EMA does not change the steps), different saved weights.
+            static string WithoutTimes(string history) => System.Text.RegularExpressions.Regex.Replace(history, "\"seconds\":[^,}]*", "");
+            Assert.Equal(WithoutTimes(aMetadata["history"]), WithoutTimes(bMetadata["history"]));
+            Assert.NotEqual(a.GetWeights(), b.GetWeights());
+        }
+    }
+
     public static TheoryData<string[], string> BadOptions => new()
     {
         { ["--optimizer", "adagrad"], "--optimizer must be one of adam, adamw, rmsprop, sgd, got 'adagrad'" },
@@ -122,6 +148,8 @@ public sealed class CliArchitectureTests
         { ["--lr-schedule", "exponential:2"], "--lr-schedule 'exponential:2': the exponential rate must be a number in (0, 1]" },
         { ["--label-smoothing", "1"], "--label-smoothing must be in [0, 1), got 1" },
         { ["--clip-norm", "0"], "--clip-norm must be positive, got 0" },
+        { ["--ema", "1"], "--ema must be a momentum in [0, 1), got 1" },
+        { ["--ema", "0.99", "--early-stopping", "2"], "--ema cannot be combined with --early-stopping" },
         { ["--early-stopping", "-1"], "--early-stopping must be a patience of 0 or more epochs, got -1" },
         { ["--reduce-lr-on-plateau", "-2"], "--reduce-lr-on-plateau must be a patience of 0 or more epochs, got -2" },
         { ["--reduce-lr-on-plateau", "1", "--lr-schedule", "onecycle"], "--reduce-lr-on-plateau cannot be combined with --lr-schedule onecycle" },

@@ -89,4 +89,30 @@ public class OptimizerKernelTests
             }
         });
     }
+
+    public sealed record AverageCase(int Length, int Steps, float Momentum, int Seed);
+
+    [Property(MaxTest = 100)]
+    public Property MovingAverage_equals_its_scalar_twin_bit_for_bit_over_several_steps()
+    {
+        var cases =
+            from length in Gen.Frequency((3, Gen.Elements(0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 64)), (2, Gen.Choose(0, 300)))
+            from steps in Gen.Choose(1, 5)
+            from momentum in Gen.Elements(0f, 0.9f, 0.99f, 0.999f)
+            from seed in Gen.Choose(0, int.MaxValue)
+            select new AverageCase(length, steps, momentum, seed);
+        return Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var average = Numerics.Uniform(ref rng, c.Length);
+            var averageScalar = (float[])average.Clone();
+            for (int t = 1; t <= c.Steps; t++)
+            {
+                var w = Numerics.Uniform(ref rng, c.Length, -3, 3);
+                OptimizerKernels.MovingAverage(w, c.Momentum, average);
+                OptimizerKernels.MovingAverageScalar(w, c.Momentum, averageScalar);
+                Numerics.AssertBitEqual(averageScalar, average, $"average after step {t} of {c}");
+            }
+        });
+    }
 }

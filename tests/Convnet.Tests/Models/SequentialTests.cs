@@ -30,6 +30,40 @@ public class SequentialTests
     }
 
     [Fact]
+    public void Fit_with_ema_trains_the_same_and_ends_with_the_moving_average_of_the_weights()
+    {
+        // The same model and seed with and without Keras's use_ema: training (losses, accuracies) is
+        // the same step for step, and the EMA model ends with avg ← 0.9·avg + 0.1·w taken after
+        // every step of the plain one (read through Fit's per-batch progress), bit for bit.
+        var data = SyntheticDigits.Create(120, seed: 6);
+        using var plain = ReferenceModel.Create(seed: 2, threads: 2);
+        plain.Compile(new Adam());
+        float[]? average = null;
+        var plainHistory = plain.Fit(data, epochs: 2, batchSize: 32, seed: 5, progress: _ =>
+        {
+            var w = plain.GetWeights();
+            if (average is null)
+            {
+                average = w;
+            }
+            else
+            {
+                Convnet.Kernels.OptimizerKernels.MovingAverageScalar(w, 0.9f, average);
+            }
+        });
+
+        using var averaged = ReferenceModel.Create(seed: 2, threads: 1);
+        averaged.Compile(new Adam(emaMomentum: 0.9f));
+        var averagedHistory = averaged.Fit(data, epochs: 2, batchSize: 32, seed: 5);
+
+        Assert.Equal(plainHistory.Loss, averagedHistory.Loss);
+        Assert.Equal(plainHistory.Accuracy, averagedHistory.Accuracy);
+        Assert.NotNull(average);
+        Support.Numerics.AssertBitEqual(average, averaged.GetWeights(), "EMA weights after Fit");
+        Assert.NotEqual(plain.GetWeights(), averaged.GetWeights());
+    }
+
+    [Fact]
     public void One_and_two_threads_give_bit_identical_weights()
     {
         var data = SyntheticDigits.Create(200, seed: 5);

@@ -136,6 +136,43 @@ public class OptimizerTests
         Assert.Equal("clipNorm", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(clipNorm: 0f)).ParamName);
     }
 
+    [Fact]
+    public void Ema_keeps_the_moving_average_of_the_weights_and_finalize_writes_it()
+    {
+        // SGD lr = 1, EMA momentum 0.9 (Keras's use_ema): w₁ = w₀ − g₁ = [0.3, −1.45, 0.0009999] and
+        // the average starts there (avg₁ = w₁); w₂ = w₁ − g₂ = [0.4, −1.75, 0.0009999], avg₂ = 0.9·avg₁ + 0.1·w₂
+        // = [0.31, −1.48, 0.0009999]. The weights stay w₂ until FinalizeVariableValues writes avg₂.
+        var (store, parameter) = Parameter3();
+        var sgd = new Sgd(learningRate: 1f, emaMomentum: 0.9f);
+        Assert.Equal(0.9f, sgd.EmaMomentum);
+        Step(sgd, store, parameter, G1);
+        Step(sgd, store, parameter, G2);
+        AssertWeights([0.4, -1.75, 0.0009999], parameter.Value, W0);
+        sgd.FinalizeVariableValues(store.Parameters);
+        AssertWeights([0.31, -1.48, 0.0009999], parameter.Value, W0);
+
+        // The average is allocated at the first step only.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            Step(sgd, store, parameter, G2);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        // Without EMA, finalizing leaves the weights as trained.
+        var (store2, parameter2) = Parameter3();
+        var plain = new Adam();
+        Assert.Null(plain.EmaMomentum);
+        Step(plain, store2, parameter2, G1);
+        var trained = parameter2.Value.ToArray();
+        plain.FinalizeVariableValues(store2.Parameters);
+        Assert.Equal(trained, parameter2.Value.ToArray());
+
+        Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(emaMomentum: 1f)).ParamName);
+        Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new RmsProp(emaMomentum: -0.1f)).ParamName);
+        Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(emaMomentum: float.NaN)).ParamName);
+    }
+
     private static (ParameterStore, Parameter) Parameter3()
     {
         var store = new ParameterStore();

@@ -30,6 +30,13 @@ public sealed class BatchNormalization : Layer
     private Tensor? _xhat;
     private double[] _partials = [];
     private double[] _partials2 = [];
+
+    /// <summary>
+    /// Doubles between two chunks' partial sums: the channels rounded up to a 64-byte line, plus
+    /// a line, so that no cache line holds two chunks' sums (threads summing neighbouring chunks
+    /// would otherwise write the same line for every row).
+    /// </summary>
+    private int PartialStride => (_channels + 7) / 8 * 8 + 8;
     private double[] _mean = [];
     private double[] _sumDy = [];
     private double[] _sumDyXhat = [];
@@ -114,7 +121,7 @@ public sealed class BatchNormalization : Layer
     {
         base.EnsureCapacity(batch);
         _xhat = Reserve(_xhat, InputShape, batch);
-        int partials = Chunks.Count(batch) * _channels;
+        int partials = Chunks.Count(batch) * PartialStride;
         if (_partials.Length < partials)
         {
             _partials = new double[partials];
@@ -145,7 +152,7 @@ public sealed class BatchNormalization : Layer
                 double v = 0;
                 for (int k = 0; k < chunks; k++)
                 {
-                    v += _partials[k * _channels + c];
+                    v += _partials[k * PartialStride + c];
                 }
                 v /= rows;
                 _shift[c] = (float)_mean[c];
@@ -173,7 +180,7 @@ public sealed class BatchNormalization : Layer
         {
             for (int c = 0; c < _channels; c++)
             {
-                total[c] += partials[k * _channels + c];
+                total[c] += partials[k * PartialStride + c];
             }
         }
     }
@@ -182,7 +189,7 @@ public sealed class BatchNormalization : Layer
     private void SumChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        var sums = _partials.AsSpan(chunk * _channels, _channels);
+        var sums = _partials.AsSpan(chunk * PartialStride, _channels);
         sums.Clear();
         Normalization.AddChannelSums(X.Samples(start, count), _channels, sums);
     }
@@ -191,7 +198,7 @@ public sealed class BatchNormalization : Layer
     private void SquareChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, X!.Batch);
-        var sums = _partials.AsSpan(chunk * _channels, _channels);
+        var sums = _partials.AsSpan(chunk * PartialStride, _channels);
         sums.Clear();
         Normalization.AddSquaredDeviations(X.Samples(start, count), _mean, _channels, sums);
     }
@@ -237,8 +244,8 @@ public sealed class BatchNormalization : Layer
     private void GradientSumChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        var sums = _partials.AsSpan(chunk * _channels, _channels);
-        var products = _partials2.AsSpan(chunk * _channels, _channels);
+        var sums = _partials.AsSpan(chunk * PartialStride, _channels);
+        var products = _partials2.AsSpan(chunk * PartialStride, _channels);
         sums.Clear();
         products.Clear();
         Normalization.AddGradientSums(Dy.Samples(start, count), _xhat!.Samples(start, count), _channels, sums, products);

@@ -479,7 +479,6 @@ internal static class TrainCommand
         return 0;
     }
 
-    /// <summary>One ensemble member in training: its model and sets, then what it gave.</summary>
     /// <summary>
     /// With --ema, the saved (averaged) weights' validation score beside the last epoch's, which
     /// Fit measured with the weights as trained.
@@ -494,6 +493,7 @@ internal static class TrainCommand
         output.WriteLine($"{prefix}Averaged weights (--ema {s.EmaMomentum.Value.ToString(CultureInfo.InvariantCulture)}): val_loss {loss:F4}, val_accuracy {accuracy:P2} (as trained: {last.ValidationLoss:F4}, {last.ValidationAccuracy:P2}).");
     }
 
+    /// <summary>One ensemble member in training: its model and sets, then what it gave.</summary>
     private sealed class MemberRun(int index, ulong seed, Sequential net, Dataset train, Dataset? validation)
     {
         public int Index { get; } = index;

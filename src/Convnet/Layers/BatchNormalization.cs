@@ -30,13 +30,6 @@ public sealed class BatchNormalization : Layer
     private Tensor? _xhat;
     private double[] _partials = [];
     private double[] _partials2 = [];
-
-    /// <summary>
-    /// Doubles between two chunks' partial sums: the channels rounded up to a 64-byte line, plus
-    /// a line, so that no cache line holds two chunks' sums (threads summing neighbouring chunks
-    /// would otherwise write the same line for every row).
-    /// </summary>
-    private int PartialStride => (_channels + 7) / 8 * 8 + 8;
     private double[] _mean = [];
     private double[] _sumDy = [];
     private double[] _sumDyXhat = [];
@@ -47,6 +40,13 @@ public sealed class BatchNormalization : Layer
     private double[] _meanDyXhat = [];
     private bool _training;
     private int _channels, _rowsPerSample;
+
+    /// <summary>
+    /// Doubles between two chunks' partial sums: the channels rounded up to a 64-byte line, plus
+    /// a line, so that no cache line holds two chunks' sums (threads summing neighbouring chunks
+    /// would otherwise write the same line for every row).
+    /// </summary>
+    private int PartialStride => (_channels + 7) / 8 * 8 + 8;
 
     public BatchNormalization(float momentum = 0.99f, float epsilon = 1e-3f)
     {

@@ -27,7 +27,7 @@ internal static class TrainCommand
         var arch = new Option<string>("--arch")
         {
             HelpName = "NAME|SPEC|FILE.json",
-            Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr and --lr-schedule; specs and files take simple's.",
+            Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take simple's.",
             DefaultValueFactory = _ => "simple",
         };
         var epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {DefaultEpochs} for simple, specs and files; 30 for strong]." };
@@ -76,8 +76,9 @@ internal static class TrainCommand
         var ema = new Option<float?>("--ema")
         {
             HelpName = "MOMENTUM",
-            Description = "Keep an exponential moving average of the weights, avg = MOMENTUM·avg + (1 − MOMENTUM)·w after every step (Keras's use_ema; 0.99 is its default), "
-                + "and save the averaged weights (validation during training uses the current ones, as Keras). MOMENTUM in [0, 1).",
+            Description = "Keep an exponential moving average of the weights, avg = μ·avg + (1 − μ)·w after step t with μ = min(MOMENTUM, (t − 1)/(t + 8)) "
+                + "(Keras's use_ema, warmed up as TensorFlow's ExponentialMovingAverage), and save the averaged weights (validation during training uses the current ones, as Keras). "
+                + "MOMENTUM in [0, 1); 0 keeps no average [default: the recipe's; 0.999 for strong, none for simple, specs and files; none with --early-stopping].",
         };
         var earlyStopping = new Option<int?>("--early-stopping")
         {
@@ -138,7 +139,7 @@ internal static class TrainCommand
                 Momentum = parse.GetValue(momentum),
                 LabelSmoothing = parse.GetValue(labelSmoothing),
                 ClipNorm = parse.GetValue(clipNorm),
-                EmaMomentum = parse.GetValue(ema),
+                EmaMomentum = EmaSetting(parse.GetValue(ema), recipe.EmaMomentum, parse.GetValue(earlyStopping) is not null),
                 EarlyStopping = parse.GetValue(earlyStopping),
                 ReduceLrOnPlateau = parse.GetValue(reduceLr),
                 CheckpointPath = parse.GetValue(checkpoint),
@@ -192,6 +193,17 @@ internal static class TrainCommand
         /// <summary>Members trained at the same time, sharing the threads; 0 for one per thread.</summary>
         public int ParallelMembers { get; init; }
     }
+
+    /// <summary>
+    /// The moving average's momentum: --ema's value when given (0 for none), else the recipe's unless
+    /// --early-stopping asks for the best epoch's weights as trained; a bad value is checked later.
+    /// </summary>
+    public static float? EmaSetting(float? option, float? recipe, bool earlyStopping) => option switch
+    {
+        0f => null,
+        { } given => given,
+        null => earlyStopping ? null : recipe,
+    };
 
     /// <summary>Reads --augment's value; a bad token is a user error that names it.</summary>
     public static Augmentation ParseAugment(string text)

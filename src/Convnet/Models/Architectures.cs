@@ -9,7 +9,8 @@ namespace Convnet.Models;
 /// softmax are appended by <see cref="ArchitectureSpec.Build"/>).
 /// </summary>
 /// <param name="Schedule">A learning-rate schedule as the CLI's --lr-schedule: "constant", "cosine", "exponential:0.95", "onecycle".</param>
-public sealed record Recipe(string Name, string Spec, string Description, int? Epochs = null, int? BatchSize = null, float? LearningRate = null, string? Schedule = null, string? Augment = null);
+/// <param name="EmaMomentum">The optimizer's moving average of the weights (<see cref="Optimizers.Optimizer.EmaMomentum"/>), saved instead of the weights as trained; null for none.</param>
+public sealed record Recipe(string Name, string Spec, string Description, int? Epochs = null, int? BatchSize = null, float? LearningRate = null, string? Schedule = null, string? Augment = null, float? EmaMomentum = null);
 
 /// <summary>Named model recipes for the command line.</summary>
 public static class Architectures
@@ -30,8 +31,9 @@ public static class Architectures
     /// 32C3-ReLU-BN, 32C3-ReLU-BN, 32C5S2(same)-ReLU-BN, Dropout 0.4, 64C3-ReLU-BN, 64C3-ReLU-BN,
     /// 64C5S2(same)-ReLU-BN, Dropout 0.4, 128C4-ReLU-BN, Flatten, Dropout 0.4, Dense(classes), Softmax
     /// (BatchNormalization after the activation, as the notebook's Conv2D(activation='relu') then BatchNormalization());
-    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, and the notebook's augmentation:
-    /// 99.62 / 99.68 / 99.63 % on MNIST's test set with seeds 1 / 2 / 3, about 28 minutes each here.
+    /// 30 epochs of batch 64, Adam 1e-3 decayed ×0.95 per epoch, the notebook's augmentation, and
+    /// Keras's moving average of the weights (0.999) saved at the end: 99.665 % on average over 12
+    /// seeds on MNIST's test set (99.625 % over 4 without the average), 16.6 minutes on 2 threads here.
     /// </summary>
     public static Recipe Strong { get; } = new(
         "strong",
@@ -39,7 +41,7 @@ public static class Architectures
         + "conv64k3-relu-bn,conv64k3-relu-bn,conv64k5s2same-relu-bn,drop0.4,"
         + "conv128k4-relu-bn,flatten,drop0.4",
         "Kaggle ensemble member: 2×Conv32 + Conv32/2, 2×Conv64 + Conv64/2, Conv128, all with BN; dropout 0.4",
-        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: "exponential:0.95", Augment: "rotation=10,zoom=0.1,shift=0.1");
+        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: "exponential:0.95", Augment: "rotation=10,zoom=0.1,shift=0.1", EmaMomentum: 0.999f);
 
     public static IReadOnlyList<Recipe> Recipes { get; } = [Simple, Strong];
 

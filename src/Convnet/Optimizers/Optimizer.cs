@@ -12,6 +12,7 @@ namespace Convnet.Optimizers;
 public abstract class Optimizer
 {
     private float[][]? _average;
+    private long _averagedSteps;
 
     protected Optimizer(float learningRate, float? clipNorm = null, float? emaMomentum = null)
     {
@@ -50,9 +51,12 @@ public abstract class Optimizer
     public float? ClipNorm { get; }
 
     /// <summary>
-    /// Keras's use_ema / ema_momentum: when set, after every step avg ← μ·avg + (1−μ)·w (avg = w
-    /// after the first step), and <see cref="FinalizeVariableValues"/> writes the averages into the
-    /// weights, as Sequential.Fit does when training ends. Null keeps no average.
+    /// Keras's use_ema / ema_momentum: when set, after step t avg ← μₜ·avg + (1−μₜ)·w, and
+    /// <see cref="FinalizeVariableValues"/> writes the averages into the weights, as Sequential.Fit
+    /// does when training ends. Null keeps no average. Unlike Keras's constant μ, μₜ warms up as
+    /// TensorFlow's ExponentialMovingAverage with num_updates does (see <see cref="EmaMomentumAt"/>),
+    /// so a short run averages its recent weights instead of keeping a large share of the first ones
+    /// (with μ = 0.999: 0.999^940 = 39% after 940 steps); μₜ reaches 0.999 at about step 9,000.
     /// </summary>
     public float? EmaMomentum { get; }
 
@@ -88,13 +92,24 @@ public abstract class Optimizer
         Update(parameters);
         if (EmaMomentum is { } momentum)
         {
-            bool first = _average is null;
             _average ??= CreateState(parameters);
+            float mu = EmaMomentumAt(momentum, ++_averagedSteps);
             for (int i = 0; i < parameters.Count; i++)
             {
-                OptimizerKernels.MovingAverage(parameters[i].Value, first ? 0 : momentum, _average[i]);
+                OptimizerKernels.MovingAverage(parameters[i].Value, mu, _average[i]);
             }
         }
+    }
+
+    /// <summary>
+    /// The momentum of the moving average's update after step <paramref name="step"/> (1-based):
+    /// min(μ, (t − 1)/(t + 8)), i.e. 0 after the first step (avg = w), 0.1 after the second, 0.5
+    /// after the tenth (TensorFlow's min(decay, (1 + n)/(10 + n))).
+    /// </summary>
+    public static float EmaMomentumAt(float momentum, long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        return MathF.Min(momentum, (step - 1f) / (step + 8f));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Convnet.Cli.Commands;
 using Convnet.Data;
 using Convnet.IO;
 using Convnet.Models;
@@ -184,5 +185,24 @@ public sealed class CliArchitectureTests
         Assert.Equal("exponential:0.95", metadata["lr_schedule"]);
         Assert.Equal("64", metadata["batch_size"]);
         Assert.Equal("1", metadata["epochs"]);
+        Assert.Equal("0.999", metadata["ema_momentum"]);
+
+        // --ema 0 turns strong's moving average off.
+        CliHarness.Succeeds("train", csv, "--model", model, "--arch", "strong", "--epochs", "1", "--validation-split", "0", "--threads", "1", "--ema", "0");
+        Assert.Equal("none", SafeTensors.Read(model).Metadata["ema_momentum"]);
+    }
+
+    [Theory]
+    [InlineData(null, null, false, null)]
+    [InlineData(null, 0.999f, false, 0.999f)]
+    [InlineData(null, 0.999f, true, null)]
+    [InlineData(0.9f, 0.999f, false, 0.9f)]
+    [InlineData(0.9f, null, true, 0.9f)]
+    [InlineData(0f, 0.999f, false, null)]
+    [InlineData(1.5f, null, false, 1.5f)]
+    public void Ema_setting_takes_the_option_then_the_recipe_unless_early_stopping(float? option, float? recipe, bool earlyStopping, float? expected)
+    {
+        // An explicit --ema with --early-stopping stays set, to be refused by the checks with a message.
+        Assert.Equal(expected, TrainCommand.EmaSetting(option, recipe, earlyStopping));
     }
 }

@@ -33,23 +33,20 @@ public class SequentialTests
     public void Fit_with_ema_trains_the_same_and_ends_with_the_moving_average_of_the_weights()
     {
         // The same model and seed with and without Keras's use_ema: training (losses, accuracies) is
-        // the same step for step, and the EMA model ends with avg ← 0.9·avg + 0.1·w taken after
-        // every step of the plain one (read through Fit's per-batch progress), bit for bit.
+        // the same step for step, and the EMA model ends with avg ← μₜ·avg + (1 − μₜ)·w, μₜ = min(0.9,
+        // (t − 1)/(t + 8)), taken after every step t of the plain one (read through Fit's per-batch
+        // progress), bit for bit.
         var data = SyntheticDigits.Create(120, seed: 6);
         using var plain = ReferenceModel.Create(seed: 2, threads: 2);
         plain.Compile(new Adam());
         float[]? average = null;
+        int step = 0;
         var plainHistory = plain.Fit(data, epochs: 2, batchSize: 32, seed: 5, progress: _ =>
         {
             var w = plain.GetWeights();
-            if (average is null)
-            {
-                average = w;
-            }
-            else
-            {
-                Convnet.Kernels.OptimizerKernels.MovingAverageScalar(w, 0.9f, average);
-            }
+            step++;
+            average ??= new float[w.Length];
+            Convnet.Kernels.OptimizerKernels.MovingAverageScalar(w, MathF.Min(0.9f, (step - 1f) / (step + 8f)), average);
         });
 
         using var averaged = ReferenceModel.Create(seed: 2, threads: 1);

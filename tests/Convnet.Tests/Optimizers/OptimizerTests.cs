@@ -139,9 +139,10 @@ public class OptimizerTests
     [Fact]
     public void Ema_keeps_the_moving_average_of_the_weights_and_finalize_writes_it()
     {
-        // SGD lr = 1, EMA momentum 0.9 (Keras's use_ema): w₁ = w₀ − g₁ = [0.3, −1.45, 0.0009999] and
-        // the average starts there (avg₁ = w₁); w₂ = w₁ − g₂ = [0.4, −1.75, 0.0009999], avg₂ = 0.9·avg₁ + 0.1·w₂
-        // = [0.31, −1.48, 0.0009999]. The weights stay w₂ until FinalizeVariableValues writes avg₂.
+        // SGD lr = 1, EMA momentum 0.9 (Keras's use_ema, with the warm-up μₜ = min(0.9, (t − 1)/(t + 8))):
+        // w₁ = w₀ − g₁ = [0.3, −1.45, 0.0009999] and the average starts there (μ₁ = 0, avg₁ = w₁);
+        // w₂ = w₁ − g₂ = [0.4, −1.75, 0.0009999], μ₂ = 0.1, avg₂ = 0.1·avg₁ + 0.9·w₂ = [0.39, −1.72, 0.0009999].
+        // The weights stay w₂ until FinalizeVariableValues writes avg₂.
         var (store, parameter) = Parameter3();
         var sgd = new Sgd(learningRate: 1f, emaMomentum: 0.9f);
         Assert.Equal(0.9f, sgd.EmaMomentum);
@@ -149,7 +150,7 @@ public class OptimizerTests
         Step(sgd, store, parameter, G2);
         AssertWeights([0.4, -1.75, 0.0009999], parameter.Value, W0);
         sgd.FinalizeVariableValues(store.Parameters);
-        AssertWeights([0.31, -1.48, 0.0009999], parameter.Value, W0);
+        AssertWeights([0.39, -1.72, 0.0009999], parameter.Value, W0);
 
         // The average is allocated at the first step only.
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -171,6 +172,48 @@ public class OptimizerTests
         Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(emaMomentum: 1f)).ParamName);
         Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new RmsProp(emaMomentum: -0.1f)).ParamName);
         Assert.Equal("emaMomentum", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(emaMomentum: float.NaN)).ParamName);
+    }
+
+    [Theory]
+    [InlineData(0.9f, 1, 0.0)]
+    [InlineData(0.9f, 2, 0.1)]
+    [InlineData(0.9f, 10, 0.5)]
+    [InlineData(0.9f, 81, 0.8988764)]
+    [InlineData(0.9f, 82, 0.9)]
+    [InlineData(0.999f, 940, 0.9905063)]
+    [InlineData(0.999f, 20000, 0.999)]
+    [InlineData(0f, 5, 0.0)]
+    public void Ema_momentum_warms_up_to_the_configured_one(float momentum, long step, double expected)
+    {
+        // min(μ, (t − 1)/(t + 8)): 80/89, 939/948 by hand.
+        Assert.Equal(expected, Optimizer.EmaMomentumAt(momentum, step), 6);
+    }
+
+    [Fact]
+    public void Ema_over_many_steps_matches_the_warmed_up_average_in_double()
+    {
+        // 200 SGD steps with varying gradients: the average is the recursion over μₜ computed in double.
+        var (store, parameter) = Parameter3();
+        var sgd = new Sgd(learningRate: 0.01f, emaMomentum: 0.95f);
+        var rng = new Random(3);
+        var w = W0.Select(v => (double)v).ToArray();
+        var average = new double[3];
+        for (int t = 1; t <= 200; t++)
+        {
+            var g = new float[] { (float)rng.NextDouble() - 0.5f, (float)rng.NextDouble(), -(float)rng.NextDouble() };
+            Step(sgd, store, parameter, g);
+            double mu = Math.Min(0.95, (t - 1.0) / (t + 8.0));
+            for (int i = 0; i < 3; i++)
+            {
+                w[i] = parameter.Value[i];
+                average[i] = mu * average[i] + (1 - mu) * w[i];
+            }
+        }
+        sgd.FinalizeVariableValues(store.Parameters);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(Math.Abs(parameter.Value[i] - average[i]) < 1e-5, $"avg[{i}] = {parameter.Value[i]:R}, expected {average[i]:R}");
+        }
     }
 
     private static (ParameterStore, Parameter) Parameter3()

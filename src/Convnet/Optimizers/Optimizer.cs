@@ -12,7 +12,6 @@ namespace Convnet.Optimizers;
 public abstract class Optimizer
 {
     private float[][]? _average;
-    private long _averagedSteps;
 
     protected Optimizer(float learningRate, float? clipNorm = null, float? emaMomentum = null)
     {
@@ -93,7 +92,7 @@ public abstract class Optimizer
         if (EmaMomentum is { } momentum)
         {
             _average ??= CreateState(parameters);
-            float mu = EmaMomentumAt(momentum, ++_averagedSteps);
+            float mu = EmaMomentumAt(momentum, Iterations);
             for (int i = 0; i < parameters.Count; i++)
             {
                 OptimizerKernels.MovingAverage(parameters[i].Value, mu, _average[i]);

@@ -1,0 +1,45 @@
+using Convnet.IO;
+using Convnet.Tests.Data;
+using Xunit;
+
+namespace Convnet.Tests.Cli;
+
+/// <summary>
+/// Pins the tensors that short seeded training runs give, through the whole command line: any
+/// change to the layers, optimizers, augmentation, recipes or ensemble training that alters a
+/// single bit of a model fails here. The hashes were recorded on 2026-12-01 before the
+/// architecture refactoring; they are the SHA-256 of the tensor bytes ("tensors_sha256").
+/// </summary>
+public sealed class BehaviourPinTests
+{
+    private static string TrainedTensorsHash(params string[] options)
+    {
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "train.csv", count: 80, seed: 11);
+        string model = dir.File("model.safetensors");
+        CliHarness.Succeeds(["train", csv, "--model", model, "--seed", "3", .. options]);
+        return SafeTensors.Read(model).Metadata[SafeTensors.ChecksumKey];
+    }
+
+    [Fact]
+    public void Simple_with_its_augmentation_schedule_and_validation_split_trains_the_pinned_bits()
+    {
+        string hash = TrainedTensorsHash("--epochs", "2", "--batch-size", "16", "--validation-split", "0.2", "--threads", "2");
+        Assert.Equal("b80e652bc7dc4ea981fb4f3c3bf7182ad4b5308a5f0135c3ba1bb13d211b31d9", hash);
+    }
+
+    [Fact]
+    public void Strong_with_dropout_batch_norm_augmentation_and_moving_average_trains_the_pinned_bits()
+    {
+        string hash = TrainedTensorsHash("--arch", "strong", "--epochs", "2", "--batch-size", "16", "--validation-split", "0.2", "--threads", "2");
+        Assert.Equal("561761b9192b1ed47b40b033567cc2486e9fbceb8997c887cbe7f272b68734d7", hash);
+    }
+
+    [Fact]
+    public void A_two_member_ensemble_trained_side_by_side_gives_the_pinned_bits()
+    {
+        string hash = TrainedTensorsHash("--ensemble", "2", "--arch", "conv8k3-relu-bn,maxpool2,drop0.2,conv8k3same-relu,avgpool2,flatten,dense16-relu",
+            "--epochs", "2", "--batch-size", "16", "--validation-split", "0.2", "--threads", "2", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.01", "--lr-schedule", "exponential:0.9");
+        Assert.Equal("e27eb671af64813a9a0fd91765959b423eecc7bdc8586746510e77bc17fdccf4", hash);
+    }
+}

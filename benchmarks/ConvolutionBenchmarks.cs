@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Convnet.Kernels;
 using Convnet.Layers;
+using Convnet.Runtime;
 
 namespace Convnet.Benchmarks;
 

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Parameters;
 using Convnet.Data;
 using Convnet.Models;
+using Convnet.Architecture;
 
 namespace Convnet.Benchmarks;
 

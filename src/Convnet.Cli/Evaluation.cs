@@ -93,7 +93,7 @@ internal sealed class Predictions
         for (int i = 0; i < Count; i++)
         {
             var p = Row(i);
-            int best = Sequential.ArgMax(p);
+            int best = Classifier.ArgMax(p);
             int second = best == 0 ? 1 : 0;
             for (int j = 0; j < p.Length; j++)
             {

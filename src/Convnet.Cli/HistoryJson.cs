@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Convnet.Cli.Visualization;
 using Convnet.Models;
+using Convnet.IO;
 
 namespace Convnet.Cli;
 
@@ -91,7 +92,7 @@ internal static class HistoryJson
         return sb.ToString();
     }
 
-    public static void WriteCsv(string path, IReadOnlyList<EpochLog> epochs) => AtomicWrite.Text(path, ToCsv(epochs));
+    public static void WriteCsv(string path, IReadOnlyList<EpochLog> epochs) => AtomicFile.WriteAllText(path, ToCsv(epochs));
 
     /// <summary>The histories of an ensemble's members as one CSV: <see cref="CsvHeader"/> after a first column 'member' (from 0), member by member.</summary>
     public static string ToCsv(IReadOnlyList<IReadOnlyList<EpochLog>> members)
@@ -108,7 +109,7 @@ internal static class HistoryJson
         return sb.ToString();
     }
 
-    public static void WriteCsv(string path, IReadOnlyList<IReadOnlyList<EpochLog>> members) => AtomicWrite.Text(path, ToCsv(members));
+    public static void WriteCsv(string path, IReadOnlyList<IReadOnlyList<EpochLog>> members) => AtomicFile.WriteAllText(path, ToCsv(members));
 
     private static double Get(JsonElement e, string name) =>
         e.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;

@@ -4,6 +4,7 @@ using Convnet.Cli.Visualization;
 using Convnet.Data;
 using Convnet.Models;
 using Spectre.Console;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
@@ -141,7 +142,7 @@ internal static class EvaluateCommand
             int correct = 0;
             for (int i = 0; i < truth.Length; i++)
             {
-                correct += Sequential.ArgMax(perMember[k].AsSpan(i * classes, classes)) == truth[i] ? 1 : 0;
+                correct += Classifier.ArgMax(perMember[k].AsSpan(i * classes, classes)) == truth[i] ? 1 : 0;
             }
             string seed = ModelFile.MemberMetadata(metadata, k).TryGetValue("seed", out var s) ? s : "";
             scores.Add(new MemberScore($"member{k}", seed, correct, truth.Length));

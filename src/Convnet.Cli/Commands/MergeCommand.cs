@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Convnet.Models;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Convnet.Models;
 using Convnet.Tensors;
+using Convnet.Architecture;
 
 namespace Convnet.Cli.Commands;
 

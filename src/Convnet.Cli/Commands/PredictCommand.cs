@@ -4,6 +4,7 @@ using System.Text;
 using Convnet.Data;
 using Convnet.Models;
 using Spectre.Console;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
@@ -89,7 +90,7 @@ internal static class PredictCommand
             throw new UserError($"the model takes {net.InputShape} images, not 28×28 grayscale digits");
         }
         var probabilities = net.Predict(digit);
-        int best = Sequential.ArgMax(probabilities);
+        int best = Classifier.ArgMax(probabilities);
         var console = Ui.For(output);
         console.WriteLine(Render(digit));
         var chart = new BarChart().Width(60).Label("Probabilities");

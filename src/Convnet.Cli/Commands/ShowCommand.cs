@@ -3,6 +3,8 @@ using System.Globalization;
 using Convnet.Cli.Visualization;
 using Convnet.Data;
 using Convnet.Models;
+using Convnet.IO;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
@@ -103,7 +105,7 @@ internal static class ShowCommand
                 }
             }
             var png = ImageGrid.Render(selected, cells, title, legend, cols);
-            AtomicWrite.Bytes(outFile, png);
+            AtomicFile.WriteAllBytes(outFile, png);
             string summary = predictions is not null && selected.HasLabels ? $"; {wrong} wrong" : "";
             output.WriteLine($"Wrote {selected.Count} images (rows {start}–{end - 1}) to {outFile}{summary}.");
             return 0;

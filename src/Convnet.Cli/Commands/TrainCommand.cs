@@ -6,6 +6,10 @@ using Convnet.Data;
 using Convnet.Models;
 using Convnet.Optimizers;
 using Spectre.Console;
+using Convnet.Training;
+using Convnet.Architecture;
+using Convnet.IO;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
@@ -390,7 +394,7 @@ internal static class TrainCommand
         }
         if (s.PlotPath is not null)
         {
-            AtomicWrite.Bytes(s.PlotPath, CurvesPlot.Render(history.Epochs, $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}"));
+            AtomicFile.WriteAllBytes(s.PlotPath, CurvesPlot.Render(history.Epochs, $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}"));
             output.WriteLine($"Wrote the training curves to {s.PlotPath}.");
         }
         return 0;
@@ -485,7 +489,7 @@ internal static class TrainCommand
         }
         if (s.PlotPath is not null)
         {
-            AtomicWrite.Bytes(s.PlotPath, CurvesPlot.Render(histories[0], $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}, member 0 of {n} (seed {s.Seed})"));
+            AtomicFile.WriteAllBytes(s.PlotPath, CurvesPlot.Render(histories[0], $"Training curves: {s.Arch} on {Path.GetFileName(s.TrainCsv)}, member 0 of {n} (seed {s.Seed})"));
             output.WriteLine($"Wrote the training curves of member 0 to {s.PlotPath}.");
         }
         return 0;

@@ -4,6 +4,8 @@ using System.Text;
 using Convnet.Data;
 using Convnet.Models;
 using SkiaSharp;
+using Convnet.IO;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Visualization;
 
@@ -89,20 +91,20 @@ internal static class HtmlReport
             .ToList();
 
         var (confusionPng, cells) = ConfusionPlot.Render(e, string.Create(CultureInfo.InvariantCulture, $"Confusion matrix: {modelName} on {dataName} ({Percent(e.Accuracy, 2)} correct)"));
-        AtomicWrite.Bytes(Out(ConfusionFile), confusionPng);
+        AtomicFile.WriteAllBytes(Out(ConfusionFile), confusionPng);
 
         if (mistakes.Count > 0)
         {
             var top = mistakes.Take(TopMistakes).ToList();
             string title = string.Create(CultureInfo.InvariantCulture, $"The {top.Count} most confident of {mistakes.Count:N0} mistakes");
-            AtomicWrite.Bytes(Out(MistakesFile), ImageGrid.Render(data, top.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
+            AtomicFile.WriteAllBytes(Out(MistakesFile), ImageGrid.Render(data, top.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
         }
         var pairs = Pairs(e);
         foreach (var (t, q, count) in pairs)
         {
             var shown = mistakes.Where(i => data.Label(i) == t && p.Best[i] == q).Take(PerPairMistakes).ToList();
             string title = string.Create(CultureInfo.InvariantCulture, $"True {t}, predicted {q}: {(shown.Count < count ? $"the {shown.Count} most confident of " : "")}{count:N0} image{(count == 1 ? "" : "s")}");
-            AtomicWrite.Bytes(Out(PairFile(t, q)), ImageGrid.Render(data, shown.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
+            AtomicFile.WriteAllBytes(Out(PairFile(t, q)), ImageGrid.Render(data, shown.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
         }
 
         IReadOnlyList<EpochLog>? history = input.ShownMetadata.TryGetValue("history", out var json) ? HistoryJson.Read(json) : null;
@@ -111,16 +113,16 @@ internal static class HtmlReport
             string arch = input.Metadata.TryGetValue("arch", out var a) ? a : "model";
             string trainFile = input.Metadata.TryGetValue("train_file", out var f) ? $" on {f}" : "";
             string member = input.Model is Ensemble e0 ? $", member 0 of {e0.Members.Count}" : "";
-            AtomicWrite.Bytes(Out(CurvesFile), CurvesPlot.Render(history, $"Training curves: {arch}{trainFile}{member}"));
+            AtomicFile.WriteAllBytes(Out(CurvesFile), CurvesPlot.Render(history, $"Training curves: {arch}{trainFile}{member}"));
         }
         if (input.Shown is { } architecture)
         {
             string member = input.Model is Ensemble e1 ? $", member 0 of {e1.Members.Count}" : "";
-            AtomicWrite.Bytes(Out(ArchitectureFile), ArchitectureDiagram.Render(architecture, $"Architecture of {modelName}{member}"));
+            AtomicFile.WriteAllBytes(Out(ArchitectureFile), ArchitectureDiagram.Render(architecture, $"Architecture of {modelName}{member}"));
         }
 
         string index = Out(IndexFile);
-        AtomicWrite.Text(index, Html(input, mistakes, pairs, cells, history is { Count: > 0 }));
+        AtomicFile.WriteAllText(index, Html(input, mistakes, pairs, cells, history is { Count: > 0 }));
         return index;
     }
 

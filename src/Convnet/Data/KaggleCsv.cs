@@ -1,5 +1,6 @@
 using System.Buffers;
 using Convnet.Tensors;
+using Convnet.IO;
 
 namespace Convnet.Data;
 

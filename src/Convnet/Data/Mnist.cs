@@ -1,3 +1,4 @@
+using Convnet.IO;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Formats.Tar;
@@ -182,22 +183,21 @@ public static class Mnist
                     continue;
                 }
                 string destination = Path.Combine(idxDir, name);
-                string temporary = $"{destination}.tmp-{Random.Shared.Next():x8}";
-                try
+                using var idx = AtomicFile.Create(destination);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[1 << 16];
+                for (int read; (read = entry.DataStream!.Read(buffer)) > 0;)
                 {
-                    entry.ExtractToFile(temporary, overwrite: true);
-                    string actual = HashFile(temporary);
-                    if (actual != Sha256[name])
-                    {
-                        throw new DataFormatException($"{Path.GetFileName(tarball)}:{entry.Name}", $"SHA-256 mismatch: expected {Sha256[name]}, got {actual}");
-                    }
-                    File.Move(temporary, destination, overwrite: true);
-                    log.WriteLine($"  {name}: SHA-256 verified.");
+                    hash.AppendData(buffer, 0, read);
+                    idx.Stream.Write(buffer, 0, read);
                 }
-                finally
+                string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (actual != Sha256[name])
                 {
-                    File.Delete(temporary);
+                    throw new DataFormatException($"{Path.GetFileName(tarball)}:{entry.Name}", $"SHA-256 mismatch: expected {Sha256[name]}, got {actual}");
                 }
+                idx.Commit();
+                log.WriteLine($"  {name}: SHA-256 verified.");
             }
         }
         if (wanted.Count > 0)

@@ -72,35 +72,22 @@ public static class SafeTensors
         }
         byte[] header = BuildHeader(entries, sortedMetadata);
 
-        string temp = path + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        // CreateNew: never clobber a file this call did not create, so the cleanup below is safe.
-        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-        try
+        using var file = AtomicFile.Create(path);
+        var stream = file.Stream;
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+        stream.Write(prefix);
+        stream.Write(header);
+        byte[] scratch = BitConverter.IsLittleEndian ? [] : new byte[ChunkFloats * sizeof(float)];
+        foreach (var entry in entries)
         {
-            using (stream)
+            for (int start = 0; start < entry.Data.Length; start += ChunkFloats)
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                byte[] scratch = BitConverter.IsLittleEndian ? [] : new byte[ChunkFloats * sizeof(float)];
-                foreach (var entry in entries)
-                {
-                    for (int start = 0; start < entry.Data.Length; start += ChunkFloats)
-                    {
-                        var chunk = entry.Data.AsSpan(start, Math.Min(ChunkFloats, entry.Data.Length - start));
-                        stream.Write(LittleEndianBytes(chunk, scratch));
-                    }
-                }
-                stream.Flush(flushToDisk: true);
+                var chunk = entry.Data.AsSpan(start, Math.Min(ChunkFloats, entry.Data.Length - start));
+                stream.Write(LittleEndianBytes(chunk, scratch));
             }
-            File.Move(temp, path, overwrite: true);
         }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        file.Commit();
     }
 
     /// <summary>
@@ -284,20 +271,6 @@ public static class SafeTensors
         var bytes = scratch[..(chunk.Length * sizeof(float))];
         BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(chunk), MemoryMarshal.Cast<byte, int>(bytes));
         return bytes;
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     private static FileStream Open(string path)

@@ -1,5 +1,6 @@
 using Convnet.Kernels;
 using Convnet.Tensors;
+using Convnet.Runtime;
 
 namespace Convnet.Layers;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Convnet.Kernels;
 using Convnet.Tensors;
+using Convnet.Runtime;
 
 namespace Convnet.Layers;
 

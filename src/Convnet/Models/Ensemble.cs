@@ -135,18 +135,6 @@ public sealed class Ensemble : IClassifier
         return Mean(outputs);
     }
 
-    /// <summary>The most probable class of each sample under the mean probabilities (the first on a tie).</summary>
-    public int[] PredictClasses(Dataset data)
-    {
-        var scores = Predict(data);
-        var classes = new int[scores.Length / Classes];
-        for (int i = 0; i < classes.Length; i++)
-        {
-            classes[i] = Sequential.ArgMax(scores.AsSpan(i * Classes, Classes));
-        }
-        return classes;
-    }
-
     /// <summary>
     /// Mean cross-entropy of the mean probabilities (each clamped to [<see cref="ProbabilityEpsilon"/>, 1]
     /// before the log) and the accuracy of their most probable class, on labelled data.
@@ -174,7 +162,7 @@ public sealed class Ensemble : IClassifier
             var row = p.AsSpan(i * Classes, Classes);
             int label = data.Label(i);
             loss -= Math.Log(Math.Clamp(row[label], ProbabilityEpsilon, 1));
-            correct += Sequential.ArgMax(row) == label ? 1 : 0;
+            correct += Classifier.ArgMax(row) == label ? 1 : 0;
         }
         return (loss / data.Count, (double)correct / data.Count);
     }
@@ -202,8 +190,7 @@ public sealed class Ensemble : IClassifier
         sb.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {trainable:N0} ({trainable * 4 / 1024.0:F2} KB)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"Non-trainable params: {nonTrainable:N0} ({nonTrainable * 4 / 1024.0:F2} KB)");
         sb.AppendLine(rule);
-        string first = ModelFile.ArchitectureJson(_members[0]);
-        var differing = Enumerable.Range(1, _members.Length - 1).Where(k => ModelFile.ArchitectureJson(_members[k]) != first).ToList();
+        var differing = Enumerable.Range(1, _members.Length - 1).Where(k => !_members[k].HasSameArchitecture(_members[0])).ToList();
         sb.AppendLine();
         sb.AppendLine(differing.Count == 0 ? "Every member has the architecture of member0:" : "member0:");
         sb.Append(_members[0].Summary());
@@ -215,13 +202,6 @@ public sealed class Ensemble : IClassifier
         }
         return sb.ToString();
     }
-
-    /// <summary>Saves the members as one file (see <see cref="ModelFile.SaveEnsemble"/>).</summary>
-    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyList<IReadOnlyDictionary<string, string>>? memberMetadata = null)
-        => ModelFile.SaveEnsemble(_members, path, metadata, memberMetadata);
-
-    /// <summary>Loads an ensemble saved by <see cref="Save"/>; each member gets <paramref name="threads"/> worker threads.</summary>
-    public static Ensemble Load(string path, int threads = 0) => ModelFile.LoadEnsemble(path, threads).Model;
 
     public void Dispose()
     {

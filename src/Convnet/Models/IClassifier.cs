@@ -24,9 +24,38 @@ public interface IClassifier : IDisposable
     /// <summary>Scores for samples already scaled to floats. x: [n, H, W, C] → [n, Classes].</summary>
     float[] Predict(ReadOnlySpan<float> x);
 
-    /// <summary>The most probable class of each sample.</summary>
-    int[] PredictClasses(Dataset data);
-
     /// <summary>A printable description of the layers and parameter counts.</summary>
     string Summary();
+}
+
+/// <summary>What every <see cref="IClassifier"/> can do with its scores.</summary>
+public static class Classifier
+{
+    /// <summary>The most probable class of each sample.</summary>
+    public static int[] PredictClasses(this IClassifier model, Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var scores = model.Predict(data);
+        int classes = model.Classes;
+        var result = new int[scores.Length / classes];
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = ArgMax(scores.AsSpan(i * classes, classes));
+        }
+        return result;
+    }
+
+    /// <summary>The index of the largest score (the first of equal ones).</summary>
+    public static int ArgMax(ReadOnlySpan<float> scores)
+    {
+        int best = 0;
+        for (int j = 1; j < scores.Length; j++)
+        {
+            if (scores[j] > scores[best])
+            {
+                best = j;
+            }
+        }
+        return best;
+    }
 }

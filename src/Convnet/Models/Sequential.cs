@@ -345,31 +345,6 @@ public sealed class Sequential : IClassifier
         return result;
     }
 
-    /// <summary>The most probable class of each sample.</summary>
-    public int[] PredictClasses(Dataset data)
-    {
-        var scores = Predict(data);
-        var classes = new int[data.Count];
-        for (int i = 0; i < classes.Length; i++)
-        {
-            classes[i] = ArgMax(scores.AsSpan(i * Classes, Classes));
-        }
-        return classes;
-    }
-
-    public static int ArgMax(ReadOnlySpan<float> scores)
-    {
-        int best = 0;
-        for (int j = 1; j < scores.Length; j++)
-        {
-            if (scores[j] > scores[best])
-            {
-                best = j;
-            }
-        }
-        return best;
-    }
-
     private void ForEachBatch(Dataset data, int batchSize, bool logitsOnly, Action<int, int, Tensor> onBatch)
     {
         if (_layers.Count == 0)
@@ -537,11 +512,15 @@ public sealed class Sequential : IClassifier
         }
     }
 
-    /// <summary>Saves weights and architecture as safetensors (see <see cref="ModelFile"/>).</summary>
-    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null) => ModelFile.Save(this, path, metadata);
-
-    /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
-    public static Sequential Load(string path, int threads = 0) => ModelFile.Load(path, threads).Model;
+    /// <summary>Whether <paramref name="other"/> has the same layers with the same settings, in the same order, on the same input.</summary>
+    public bool HasSameArchitecture(Sequential other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return InputShape == other.InputShape && _layers.Count == other._layers.Count
+            && _layers.Zip(other._layers).All(pair => pair.First.TypeName == pair.Second.TypeName
+                && pair.First.Config.Count == pair.Second.Config.Count
+                && pair.First.Config.All(e => pair.Second.Config.TryGetValue(e.Key, out var v) && v == e.Value));
+    }
 
     public void Dispose() => _pool.Dispose();
 }

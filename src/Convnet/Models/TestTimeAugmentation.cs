@@ -119,17 +119,6 @@ public sealed class TestTimeAugmentation : IClassifier
         return sum;
     }
 
-    public int[] PredictClasses(Dataset data)
-    {
-        var scores = Predict(data);
-        var classes = new int[data.Count];
-        for (int i = 0; i < classes.Length; i++)
-        {
-            classes[i] = Sequential.ArgMax(scores.AsSpan(i * Classes, Classes));
-        }
-        return classes;
-    }
-
     public string Summary() =>
         _inner.Summary() + $"Test-time augmentation: the mean over {Views} view(s): {string.Join(", ", AllViews.Take(Views).Select(v => v.Name))}.{Environment.NewLine}";
 

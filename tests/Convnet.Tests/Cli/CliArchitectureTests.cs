@@ -4,6 +4,8 @@ using Convnet.IO;
 using Convnet.Models;
 using Convnet.Tests.Data;
 using Xunit;
+using Convnet.Architecture;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Cli;
 

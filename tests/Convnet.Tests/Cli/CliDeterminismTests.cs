@@ -1,6 +1,7 @@
 using Convnet.Models;
 using Convnet.Tests.Data;
 using Xunit;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Cli;
 

@@ -5,6 +5,7 @@ using Convnet.Models;
 using Convnet.Tests.Data;
 using Xunit;
 using Xunit.Abstractions;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Cli;
 

@@ -1,3 +1,4 @@
+using Convnet.Tests.Saving;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Convnet.Data;
@@ -9,6 +10,7 @@ using Convnet.Tests.Data;
 using Convnet.Tests.Models;
 using Xunit;
 using Xunit.Abstractions;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Cli;
 
@@ -227,7 +229,7 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
         var (gray, width, height) = Convnet.Cli.ImageLoader.LoadGray(png);
         using var loaded = ModelFile.LoadEnsemble(ensemble.Path, threads: 1).Model;
         var p = loaded.Predict(DigitImage.Preprocess(gray, width, height));
-        int best = Sequential.ArgMax(p);
+        int best = Classifier.ArgMax(p);
         Assert.Contains($"Predicted digit: {best} ({p[best]:P1})", result.Out);
     }
 

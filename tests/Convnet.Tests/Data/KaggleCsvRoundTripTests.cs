@@ -1,6 +1,7 @@
 using Convnet.Data;
 using FsCheck.Xunit;
 using Xunit;
+using Convnet.IO;
 
 namespace Convnet.Tests.Data;
 

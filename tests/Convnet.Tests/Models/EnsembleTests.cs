@@ -54,7 +54,7 @@ public class EnsembleTests
         int[] classes = ensemble.PredictClasses(data);
         for (int i = 0; i < data.Count; i++)
         {
-            Assert.Equal(Sequential.ArgMax(expected.AsSpan(i * 10, 10)), classes[i]);
+            Assert.Equal(Classifier.ArgMax(expected.AsSpan(i * 10, 10)), classes[i]);
         }
         // The members really differ, or the mean would prove nothing.
         Assert.NotEqual(p[0], p[1]);

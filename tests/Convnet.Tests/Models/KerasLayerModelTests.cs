@@ -6,6 +6,7 @@ using Convnet.Tensors;
 using Convnet.Tests.Data;
 using Convnet.Tests.Support;
 using Xunit;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Models;
 
@@ -55,7 +56,7 @@ public class KerasLayerModelTests
         Assert.Contains(tensors, t => t.Name == "7.running_var" && t.Shape.SequenceEqual([16]));
         Assert.Contains(tensors, t => t.Name == "7.weight");
 
-        using var loaded = Sequential.Load(path, threads: 1);
+        using var loaded = ModelFile.Load(path, threads: 1).Model;
         Assert.Equal(ModelFile.ArchitectureJson(model), ModelFile.ArchitectureJson(loaded));
         Numerics.AssertBitEqual(model.GetWeights(), loaded.GetWeights(), "weights and state");
         Numerics.AssertBitEqual(model.Predict(data), loaded.Predict(data), "predictions");
@@ -71,7 +72,7 @@ public class KerasLayerModelTests
         using var dir = new TempDir();
         string path = dir.File("pool.safetensors");
         model.Save(path);
-        using var loaded = Sequential.Load(path, threads: 1);
+        using var loaded = ModelFile.Load(path, threads: 1).Model;
         Assert.Equal(ModelFile.ArchitectureJson(model), ModelFile.ArchitectureJson(loaded));
         Assert.Contains("\"type\":\"AveragePooling2D\",\"pool_size\":\"2\",\"stride\":\"1\"", ModelFile.ArchitectureJson(loaded));
         var x = new float[3 * 144];

@@ -1,6 +1,7 @@
 using Convnet.Models;
 using Convnet.Optimizers;
 using Xunit;
+using Convnet.Architecture;
 
 namespace Convnet.Tests.Models;
 

@@ -4,6 +4,7 @@ using Convnet.Cli.Visualization;
 using Convnet.Models;
 using Xunit;
 using Xunit.Abstractions;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Visualization;
 

@@ -5,6 +5,7 @@ using Convnet.Cli.Visualization;
 using Convnet.Data;
 using Convnet.Models;
 using Xunit;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Visualization;
 

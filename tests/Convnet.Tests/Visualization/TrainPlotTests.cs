@@ -3,6 +3,7 @@ using Convnet.Cli;
 using Convnet.Cli.Visualization;
 using Convnet.Models;
 using Xunit;
+using Convnet.Saving;
 
 namespace Convnet.Tests.Visualization;
 

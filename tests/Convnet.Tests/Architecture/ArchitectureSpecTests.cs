@@ -1,9 +1,12 @@
+using Convnet.Tests.Models;
 using Convnet.Layers;
 using Convnet.Models;
 using Convnet.Tensors;
 using Xunit;
+using Convnet.Architecture;
+using Convnet.Saving;
 
-namespace Convnet.Tests.Models;
+namespace Convnet.Tests.Architecture;
 
 /// <summary>The one-line architecture grammar: every token kind, round trips, the recipes, and errors that point at the bad token.</summary>
 public class ArchitectureSpecTests

@@ -1,7 +1,8 @@
 using Convnet.Layers;
 using Convnet.Tensors;
+using Convnet.Models;
 
-namespace Convnet.Models;
+namespace Convnet.Architecture;
 
 /// <summary>
 /// A named model with the training settings it was tuned for; null settings leave the caller's defaults.

@@ -1,3 +1,4 @@
+using Convnet.Tests.Models;
 using Convnet.IO;
 using Convnet.Layers;
 using Convnet.Models;
@@ -5,8 +6,9 @@ using Convnet.Tensors;
 using Convnet.Tests.Data;
 using Convnet.Tests.Support;
 using Xunit;
+using Convnet.Saving;
 
-namespace Convnet.Tests.Models;
+namespace Convnet.Tests.Saving;
 
 /// <summary>
 /// An ensemble is one model file: each member's tensors and metadata under "member&lt;k&gt;.";

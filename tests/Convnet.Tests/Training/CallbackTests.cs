@@ -1,11 +1,14 @@
+using Convnet.Tests.Models;
 using Convnet.Layers;
 using Convnet.Models;
 using Convnet.Optimizers;
 using Convnet.Tensors;
 using Convnet.Tests.Data;
 using Xunit;
+using Convnet.Training;
+using Convnet.Saving;
 
-namespace Convnet.Tests.Models;
+namespace Convnet.Tests.Training;
 
 /// <summary>Schedules against hand-computed values; callbacks driven by scripted EpochLogs; one real Fit.</summary>
 public class CallbackTests

@@ -1,11 +1,11 @@
-namespace Convnet.Data;
+namespace Convnet.IO;
 
 /// <summary>
 /// A file written under a temporary name next to its destination and renamed over it on
 /// <see cref="Commit"/>, so that a crash leaves either the old file or the new one, never half
 /// of one. Disposing without committing deletes the temporary file.
 /// </summary>
-internal sealed class AtomicFile : IDisposable
+public sealed class AtomicFile : IDisposable
 {
     private readonly FileStream _stream;
     private bool _done;
@@ -36,6 +36,18 @@ internal sealed class AtomicFile : IDisposable
         return new AtomicFile(path, temporaryPath, stream);
     }
 
+    /// <summary>Writes <paramref name="bytes"/> as the whole of <paramref name="path"/>, atomically.</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        using var file = Create(path);
+        file.Stream.Write(bytes);
+        file.Commit();
+    }
+
+    /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark, atomically.</summary>
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));
+
+    /// <summary>Renames the written file over <see cref="Path"/>.</summary>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_done, this);

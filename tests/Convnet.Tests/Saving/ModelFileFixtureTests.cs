@@ -4,8 +4,9 @@ using Convnet.Models;
 using Convnet.Tests.Cli;
 using Convnet.Tests.Models;
 using Xunit;
+using Convnet.Saving;
 
-namespace Convnet.Tests.IO;
+namespace Convnet.Tests.Saving;
 
 /// <summary>
 /// Model files written by the version of 2026-12-01 (format_version 1) keep loading and predicting

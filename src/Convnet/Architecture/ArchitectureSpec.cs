@@ -3,8 +3,10 @@ using System.Text;
 using System.Text.Json;
 using Convnet.Layers;
 using Convnet.Tensors;
+using Convnet.Models;
+using Convnet.Saving;
 
-namespace Convnet.Models;
+namespace Convnet.Architecture;
 
 /// <summary>
 /// A bad architecture spec (or architecture JSON file). <see cref="TokenNumber"/> (1-based) and

@@ -1,7 +1,7 @@
 using Convnet.Kernels;
 using Convnet.Runtime;
 
-namespace Convnet.Layers;
+namespace Convnet.Runtime;
 
 /// <summary>
 /// Parameter gradients summed over a whole batch (dW += aᵀ·dy, db += Σ dy), split into work items

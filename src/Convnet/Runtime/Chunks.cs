@@ -1,4 +1,4 @@
-namespace Convnet.Layers;
+namespace Convnet.Runtime;
 
 /// <summary>
 /// How a batch is split into work items: fixed-size runs of samples, so the split (and with it

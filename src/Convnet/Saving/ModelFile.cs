@@ -1,11 +1,12 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Convnet.IO;
 using Convnet.Layers;
+using Convnet.Models;
 using Convnet.Tensors;
 
-namespace Convnet.Models;
+namespace Convnet.Saving;
 
 /// <summary>
 /// Saves and loads a <see cref="Sequential"/> as safetensors laid out as PyTorch's nn.Sequential
@@ -31,7 +32,7 @@ public static class ModelFile
     public static string MemberPrefix(int member) => string.Create(CultureInfo.InvariantCulture, $"member{member}.");
 
     /// <summary>Writes atomically: a crash never leaves a half-written or clobbered file.</summary>
-    public static void Save(Sequential model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    public static void Save(this Sequential model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var tensors = new List<NamedTensor>();
@@ -85,6 +86,13 @@ public static class ModelFile
         all["parameters"] = members.Sum(m => m.ParameterCount).ToString(CultureInfo.InvariantCulture);
         all[SafeTensors.ChecksumKey] = SafeTensors.Sha256OfTensorBytes(tensors);
         SafeTensors.Write(path, tensors, all);
+    }
+
+    /// <summary>Saves <paramref name="ensemble"/>'s members as one file (see <see cref="SaveEnsemble"/>).</summary>
+    public static void Save(this Ensemble ensemble, string path, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyList<IReadOnlyDictionary<string, string>>? memberMetadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(ensemble);
+        SaveEnsemble(ensemble.Members, path, metadata, memberMetadata);
     }
 
     /// <summary>Reads a model file; any problem is a <see cref="ModelFormatException"/> naming the file. An ensemble file is refused: see <see cref="LoadClassifier"/>.</summary>

@@ -42,7 +42,7 @@ internal static class ParseErrors
         var error = parse.Errors[0];
         return error.SymbolResult switch
         {
-            OptionResult option => DescribeOption(option.Option, option.Tokens),
+            OptionResult option => DescribeOption(option.Option, option.Tokens, error.Message),
             ArgumentResult argument => DescribeArgument(argument.Argument, argument.Tokens, command),
             CommandResult { Command: RootCommand root } when parse.Tokens.Count == 0 || command == root
                 => $"a command is needed: {string.Join(", ", root.Subcommands.Select(c => c.Name))}",
@@ -69,14 +69,33 @@ internal static class ParseErrors
         return string.Join(' ', names);
     }
 
-    private static string DescribeOption(Option option, IReadOnlyList<Token> tokens)
+    private static string DescribeOption(Option option, IReadOnlyList<Token> tokens, string message)
     {
         string got = tokens.Count == 0 ? "nothing" : string.Join(' ', tokens.Select(t => $"'{t.Value}'"));
         if (tokens.Count > 1 && option.Arity.MaximumNumberOfValues == 1)
         {
             return $"option '{option.Name}' takes one value, got {got}";
         }
+        if (tokens.Count > 0 && tokens.All(t => Converts(option.ValueType, t.Value)) && !message.Contains("System.", StringComparison.Ordinal))
+        {
+            // The value has the right type, so a validator refused it: its message says why.
+            return $"option '{option.Name}': {Plain(message)}";
+        }
         return $"option '{option.Name}' needs {Needs(option.ValueType, option.HelpName)}, got {got}";
+    }
+
+    /// <summary>Whether System.CommandLine can turn <paramref name="value"/> into a <paramref name="type"/> (invariant culture, as it does).</summary>
+    private static bool Converts(Type type, string value)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        var c = CultureInfo.InvariantCulture;
+        return t == typeof(int) ? int.TryParse(value, NumberStyles.Integer, c, out _)
+            : t == typeof(long) ? long.TryParse(value, NumberStyles.Integer, c, out _)
+            : t == typeof(ulong) ? ulong.TryParse(value, NumberStyles.Integer, c, out _)
+            : t == typeof(float) ? float.TryParse(value, NumberStyles.Float, c, out _)
+            : t == typeof(double) ? double.TryParse(value, NumberStyles.Float, c, out _)
+            : t == typeof(bool) ? bool.TryParse(value, out _)
+            : t == typeof(string);
     }
 
     private static string DescribeArgument(Argument argument, IReadOnlyList<Token> tokens, Command command)

@@ -69,6 +69,24 @@ public sealed class CliWordsTests
     }
 
     [Fact]
+    public void A_validator_keeps_its_own_words()
+    {
+        var root = new System.CommandLine.RootCommand();
+        var level = new System.CommandLine.Option<int>("--level");
+        level.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int v) && v > 3)
+            {
+                r.AddError("must be at most 3");
+            }
+        });
+        root.Options.Add(level);
+        var parse = root.Parse(["--level", "9"]);
+        Assert.Equal("option '--level': must be at most 3", Convnet.Cli.ParseErrors.Describe(parse));
+        Assert.Equal("option '--level' needs a whole number (at most 2147483647), got 'high'", Convnet.Cli.ParseErrors.Describe(root.Parse(["--level", "high"])));
+    }
+
+    [Fact]
     public void Help_still_wins_over_a_bad_value()
     {
         var result = CliHarness.Run("train", "--epochs", "abc", "--help");

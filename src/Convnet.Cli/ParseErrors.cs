@@ -16,11 +16,17 @@ internal static class ParseErrors
     public static string? Describe(ParseResult parse)
     {
         var command = parse.CommandResult.Command;
-        if (UnknownOption(parse) is { } unknown)
+        if (UnknownOption(parse) is var (unknown, at))
         {
-            string? guess = Closest(unknown, OptionNames(parse.CommandResult));
+            var final = Options(Chain(parse.CommandResult));
+            if (at.Count < Chain(parse.CommandResult).Count && final.ContainsKey(unknown))
+            {
+                return $"option '{unknown}' belongs after '{command.Name}': {CommandPath(parse)} {unknown} ...";
+            }
+            string? guess = Closest(unknown, Options(at).Keys);
+            string where = string.Join(' ', at.Select(c => c is RootCommand ? "convnet" : c.Name));
             return guess is null
-                ? $"unknown option '{unknown}' for '{CommandPath(parse)}'"
+                ? $"unknown option '{unknown}' for '{where}'"
                 : $"unknown option '{unknown}'; did you mean '{guess}'?";
         }
         if (parse.Errors.Count == 0)
@@ -138,11 +144,13 @@ internal static class ParseErrors
 
     /// <summary>
     /// The first token that looks like an option (starts with '-' and is not a number) but is none
-    /// of the command's options, nor the value of the option before it; null when there is none.
+    /// of the options of the command it follows, nor the value of the option before it, with that
+    /// command (as the chain from the root); null when there is none.
     /// </summary>
-    private static string? UnknownOption(ParseResult parse)
+    private static (string Name, List<Command> At)? UnknownOption(ParseResult parse)
     {
-        var options = Options(parse.CommandResult);
+        var chain = new List<Command> { parse.RootCommandResult.Command };
+        var options = Options(chain);
         var tokens = parse.Tokens;
         for (int i = 0; i < tokens.Count; i++)
         {
@@ -151,45 +159,64 @@ internal static class ParseErrors
             {
                 return null;
             }
-            if (token.Type != TokenType.Argument || !LooksLikeOption(token.Value))
+            if (token.Type == TokenType.Command && chain[^1].Subcommands.FirstOrDefault(c => c.Name == token.Value || c.Aliases.Contains(token.Value)) is { } sub)
+            {
+                chain = [.. chain, sub];
+                options = Options(chain);
+                continue;
+            }
+            if (token.Type != TokenType.Argument && token.Type != TokenType.Option || !LooksLikeOption(token.Value))
+            {
+                continue;
+            }
+            string name = token.Value;
+            int split = name.IndexOfAny(['=', ':']);
+            if (split > 0 && options.ContainsKey(name[..split]))
             {
                 continue;
             }
             bool valueOfPrevious = i > 0 && tokens[i - 1].Type == TokenType.Option
                 && options.TryGetValue(tokens[i - 1].Value, out var previous)
                 && previous.Arity.MaximumNumberOfValues > 0 && previous.ValueType != typeof(bool);
-            if (!valueOfPrevious)
+            if (!options.ContainsKey(name) && !valueOfPrevious)
             {
-                int split = token.Value.IndexOfAny(['=', ':']);
-                return split > 0 ? token.Value[..split] : token.Value;
+                return (split > 0 ? name[..split] : name, chain);
             }
         }
-        return parse.UnmatchedTokens.FirstOrDefault(LooksLikeOption);
+        return parse.UnmatchedTokens.FirstOrDefault(LooksLikeOption) is { } unmatched ? (unmatched, chain) : null;
     }
 
     private static bool LooksLikeOption(string value) => value.Length > 1 && value[0] == '-'
         && !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
 
-    private static IEnumerable<string> OptionNames(CommandResult result) => Options(result).Keys;
-
-    /// <summary>The options usable at <paramref name="result"/> by every name and alias: its command's and the recursive ones of its parents.</summary>
-    private static Dictionary<string, Option> Options(CommandResult result)
+    /// <summary>The commands from the root to <paramref name="result"/>'s.</summary>
+    private static List<Command> Chain(CommandResult result)
     {
-        var options = new Dictionary<string, Option>(StringComparer.Ordinal);
-        bool own = true;
+        var chain = new List<Command>();
         for (SymbolResult? r = result; r is not null; r = r.Parent)
         {
             if (r is CommandResult c)
             {
-                foreach (var option in c.Command.Options.Where(o => own || o.Recursive))
+                chain.Add(c.Command);
+            }
+        }
+        chain.Reverse();
+        return chain;
+    }
+
+    /// <summary>The options usable after the last command of <paramref name="chain"/> by every name and alias: its own and the recursive ones of the commands before it.</summary>
+    private static Dictionary<string, Option> Options(List<Command> chain)
+    {
+        var options = new Dictionary<string, Option>(StringComparer.Ordinal);
+        for (int k = chain.Count - 1; k >= 0; k--)
+        {
+            foreach (var option in chain[k].Options.Where(o => k == chain.Count - 1 || o.Recursive))
+            {
+                options.TryAdd(option.Name, option);
+                foreach (var alias in option.Aliases)
                 {
-                    options.TryAdd(option.Name, option);
-                    foreach (var alias in option.Aliases)
-                    {
-                        options.TryAdd(alias, option);
-                    }
+                    options.TryAdd(alias, option);
                 }
-                own = false;
             }
         }
         return options;
@@ -214,12 +241,16 @@ internal static class ParseErrors
             return null;
         }
         string bare = typed.TrimStart('-');
+        if (bare.Length < 3)
+        {
+            return null; // "-x": any one-letter alias is as near; guessing helps no one
+        }
         if (bestDistance <= Math.Max(1, bare.Length / 3))
         {
             return best;
         }
         // "--batch" for "--batch-size": a prefix of a long name, if of exactly one.
-        var prefixed = candidates.Where(c => bare.Length >= 3 && c.TrimStart('-').StartsWith(bare, StringComparison.OrdinalIgnoreCase)).Distinct().ToList();
+        var prefixed = candidates.Where(c => c.TrimStart('-').StartsWith(bare, StringComparison.OrdinalIgnoreCase)).Distinct().ToList();
         return prefixed.Count == 1 ? prefixed[0] : null;
     }
 

@@ -50,6 +50,8 @@ public sealed class CliWordsTests
     [InlineData(new[] { "predict", "--modle", "m.safetensors" }, "unknown option '--modle'; did you mean '--model'?")]
     [InlineData(new[] { "train", "--verbos" }, "unknown option '--verbos'; did you mean '--verbose'?")]
     [InlineData(new[] { "train", "--frobnicate" }, "unknown option '--frobnicate' for 'convnet train'")]
+    [InlineData(new[] { "train", "-x" }, "unknown option '-x' for 'convnet train' (see")]
+    [InlineData(new[] { "--epochs", "3", "train" }, "option '--epochs' belongs after 'train'")]
     [InlineData(new[] { "traim" }, "unknown command 'traim'; did you mean 'train'?")]
     [InlineData(new string[0], "a command is needed: data, train")]
     [InlineData(new[] { "train", "a.csv", "b.csv" }, "unexpected argument 'b.csv'")]

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Convnet.Cli.Commands;
 using Convnet.Data;
 using Convnet.IO;
@@ -44,6 +45,11 @@ public static class Cli
     {
         var root = CreateRoot();
         var parse = root.Parse(args);
+        if (parse.Action is not HelpAction && ParseErrors.Describe(parse) is { } problem)
+        {
+            error.WriteLine($"error: {problem} ({ParseErrors.HelpHint(parse)})");
+            return ExitUserError;
+        }
         var config = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         return parse.Invoke(config);
     }
@@ -55,6 +61,7 @@ public static class Cli
         bool verbose = parse.GetValue<bool>(VerboseName);
         try
         {
+            NoteThreadsCap(parse, error);
             return body(parse.InvocationConfiguration.Output);
         }
         catch (Exception e) when (e is UserError or DataFormatException or ModelFormatException)
@@ -91,7 +98,21 @@ public static class Cli
         }
     }
 
-    /// <summary>Fails before any work if a file we will write cannot be written there.</summary>
+    /// <summary>Says once that a --threads above the core count is capped (by <see cref="Options.CheckThreads"/>).</summary>
+    private static void NoteThreadsCap(ParseResult parse, TextWriter error)
+    {
+        if (parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == Options.ThreadsName) is Option<int> threads
+            && parse.GetValue(threads) is int asked && asked > Environment.ProcessorCount)
+        {
+            error.WriteLine($"note: --threads {asked} is more than the {Environment.ProcessorCount} cores of this machine; using {Environment.ProcessorCount}.");
+        }
+    }
+
+    /// <summary>
+    /// Fails before any work if a file we will write cannot be written there: the folder must
+    /// exist and really take a new file (one is created and deleted next to the target). Our own
+    /// stale temporary files of that target are removed on the way (see <see cref="AtomicFile"/>).
+    /// </summary>
     public static void CheckWritable(string path, string what)
     {
         string full = Path.GetFullPath(path);
@@ -103,6 +124,48 @@ public static class Cli
         if (Directory.Exists(full))
         {
             throw new UserError($"cannot write {what} '{path}': it is a folder");
+        }
+        try
+        {
+            AtomicFile.CheckWritable(path);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UserError($"cannot write {what} '{path}': no permission to create files in folder '{dir}'");
+        }
+        catch (IOException e)
+        {
+            throw new UserError(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CheckWritable"/> for a folder we will write <paramref name="file"/> into: in it
+    /// when it exists, else where its first missing part would be created (we create the rest).
+    /// </summary>
+    public static void CheckFolderWritable(string folder, string file, string what)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        if (File.Exists(full))
+        {
+            throw new UserError($"cannot write {what} in '{folder}': it is a file, not a folder");
+        }
+        string target = Path.Combine(full, file);
+        while (Path.GetDirectoryName(target) is { } parent && !Directory.Exists(parent))
+        {
+            target = parent;
+        }
+        try
+        {
+            AtomicFile.CheckWritable(target);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UserError($"cannot write {what} in '{folder}': no permission to create files in '{Path.GetDirectoryName(target)}'");
+        }
+        catch (IOException e)
+        {
+            throw new UserError($"cannot write {what} in '{folder}': {e.Message}");
         }
     }
 

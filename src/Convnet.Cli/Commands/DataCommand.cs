@@ -18,7 +18,12 @@ internal static class DataCommand
         };
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
-            var files = Mnist.Fetch(parse.GetValue(dir)!, output);
+            string folder = parse.GetValue(dir)!;
+            if (!new MnistFiles(folder).CsvFilesExist)
+            {
+                Cli.CheckFolderWritable(folder, "train.csv", "MNIST");
+            }
+            var files = Mnist.Fetch(folder, output);
             output.WriteLine($"train: {files.TrainCsv}");
             output.WriteLine($"test:  {files.TestCsv}");
             output.WriteLine($"test labels: {files.TestLabelsCsv}");

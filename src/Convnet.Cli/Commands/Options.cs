@@ -14,9 +14,11 @@ internal static class Options
         DefaultValueFactory = _ => "model.safetensors",
     };
 
-    public static Option<int> Threads() => new("--threads", "-t")
+    public const string ThreadsName = "--threads";
+
+    public static Option<int> Threads() => new(ThreadsName, "-t")
     {
-        Description = "Worker threads (0 = one per core). Results do not depend on it.",
+        Description = "Worker threads (0 = one per core; more than the cores are capped to them). Results do not depend on it.",
         DefaultValueFactory = _ => 0,
     };
 
@@ -44,8 +46,9 @@ internal static class Options
         return views == 1 ? net : new TestTimeAugmentation(net, views, ownsInner: true);
     }
 
+    /// <summary>--threads as given, capped to the core count (more threads only wait for each other; the caller notes it).</summary>
     public static int CheckThreads(int threads) => threads >= 0
-        ? threads
+        ? Math.Min(threads, Environment.ProcessorCount)
         : throw new UserError($"--threads must be 0 (one per core) or positive, got {threads}");
 
     /// <summary>What --arch accepts, for help texts.</summary>
@@ -58,6 +61,7 @@ internal static class Options
     /// <summary>Checks an --arch value's recipe name, spec syntax or JSON file without building it.</summary>
     public static void CheckArch(string arch)
     {
+        CheckArchFile(arch);
         try
         {
             Architectures.Describe(arch);
@@ -71,6 +75,7 @@ internal static class Options
     /// <summary><see cref="Architectures.Create"/> with spec errors as user errors.</summary>
     public static Sequential CreateArch(string arch, Shape input, int classes, ulong seed, int threads)
     {
+        CheckArchFile(arch);
         try
         {
             return Architectures.Create(arch, input, classes, seed, threads);
@@ -79,6 +84,30 @@ internal static class Options
         {
             throw ArchError(arch, e);
         }
+    }
+
+    /// <summary>
+    /// An --arch that names a file (it holds a path separator or ends in an extension such as
+    /// .json) must exist: otherwise the spec parser would call it an unknown layer.
+    /// </summary>
+    private static void CheckArchFile(string arch)
+    {
+        bool path = arch.Contains('/') || arch.Contains(Path.DirectorySeparatorChar) || HasExtension(arch);
+        if (path && Directory.Exists(arch))
+        {
+            throw new UserError($"--arch '{arch}' is a folder, not an architecture file");
+        }
+        if (path && !File.Exists(arch))
+        {
+            throw new UserError($"--arch file '{arch}' not found");
+        }
+    }
+
+    // "net.json", "spec.txt": a dot then letters at the end ("drop0.5" ends in a digit).
+    private static bool HasExtension(string arch)
+    {
+        int dot = arch.LastIndexOf('.');
+        return dot > 0 && dot < arch.Length - 1 && char.IsAsciiLetter(arch[dot + 1]) && arch[(dot + 1)..].All(char.IsAsciiLetterOrDigit);
     }
 
     private static UserError ArchError(string arch, ArchitectureSpecException e)

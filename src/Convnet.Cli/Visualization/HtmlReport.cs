@@ -69,6 +69,7 @@ internal static class HtmlReport
         {
             throw new UserError($"cannot write the report to '{dir}': folder '{parent}' does not exist");
         }
+        Cli.CheckFolderWritable(dir, IndexFile, "the report");
         _ = Drawing.Regular; // no font: say so before the model runs
     }
 

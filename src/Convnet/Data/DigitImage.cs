@@ -12,12 +12,23 @@ public static class DigitImage
     private const int Box = 20;
     private const float Ink = 0.15f;
 
+    /// <summary>
+    /// The largest picture taken, in pixels (a 50-megapixel photo): decoding one takes about
+    /// 12 bytes a pixel here (RGBA, gray, its working copy), so 600 MB at the limit. Loaders refuse
+    /// larger ones from their header, before decoding.
+    /// </summary>
+    public const long MaxPixels = 50_000_000;
+
     /// <summary>gray: [height, width] in [0, 1] (1 = white) → [28, 28] in [0, 1], digit white on black.</summary>
     public static float[] Preprocess(ReadOnlySpan<float> gray, int width, int height)
     {
-        if (width < 1 || height < 1 || gray.Length != width * height)
+        if (width < 1 || height < 1 || gray.Length != (long)width * height)
         {
             throw new ArgumentException($"Expected {width}×{height} pixels, got {gray.Length}.");
+        }
+        if (gray.Length > MaxPixels)
+        {
+            throw new ArgumentException($"The picture has {gray.Length} pixels, more than the {MaxPixels} accepted.");
         }
         var image = gray.ToArray();
         if (BorderMean(image, width, height) > 0.5f)

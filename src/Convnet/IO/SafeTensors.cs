@@ -92,7 +92,10 @@ public static class SafeTensors
 
     /// <summary>
     /// Reads every tensor, in the order of their bytes in the file, and the metadata (empty if
-    /// there is none). If the metadata holds <see cref="ChecksumKey"/>, the tensor bytes must match it.
+    /// there is none). If the metadata holds <see cref="ChecksumKey"/>, the tensor bytes must match
+    /// it: they are hashed in one streaming pass through a small buffer first, so a file whose data
+    /// does not match is refused before any tensor is allocated. Every size is checked against the
+    /// file's length before anything is allocated for it.
     /// </summary>
     /// <exception cref="ModelFormatException">The file is missing or is not a valid F32 safetensors file.</exception>
     public static (IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path)
@@ -100,22 +103,29 @@ public static class SafeTensors
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = Open(path);
         var header = ReadHeader(path, stream);
+        if (header.Metadata.TryGetValue(ChecksumKey, out string? expected))
+        {
+            long dataStart = stream.Position;
+            string actual = HashToEnd(path, stream);
+            if (!string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelFormatException(path, $"checksum mismatch ({ChecksumKey} in metadata is {expected}, tensor bytes hash to {actual})");
+            }
+            stream.Position = dataStart;
+        }
         var tensors = new NamedTensor[header.Entries.Count];
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         for (int i = 0; i < tensors.Length; i++)
         {
             var entry = header.Entries[i];
             var data = new float[entry.Count];
-            var bytes = MemoryMarshal.AsBytes(data.AsSpan());
             try
             {
-                stream.ReadExactly(bytes);
+                stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
             }
             catch (EndOfStreamException e)
             {
                 throw new ModelFormatException(path, $"file ended inside tensor '{entry.Name}'", e);
             }
-            sha.AppendData(bytes);
             if (!BitConverter.IsLittleEndian)
             {
                 var ints = MemoryMarshal.Cast<float, int>(data.AsSpan());
@@ -123,15 +133,33 @@ public static class SafeTensors
             }
             tensors[i] = new NamedTensor(entry.Name, entry.Shape, data);
         }
-        if (header.Metadata.TryGetValue(ChecksumKey, out string? expected))
+        return (tensors, header.Metadata);
+    }
+
+    // Lowercase hex SHA-256 of the stream from its position to its end, through one pooled buffer.
+    private static string HashToEnd(string path, FileStream stream)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
         {
-            string actual = Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (!string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
+            long left = stream.Length - stream.Position;
+            while (left > 0)
             {
-                throw new ModelFormatException(path, $"checksum mismatch ({ChecksumKey} in metadata is {expected}, tensor bytes hash to {actual})");
+                int read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                if (read == 0)
+                {
+                    throw new ModelFormatException(path, "file ended inside the tensor data");
+                }
+                sha.AppendData(buffer, 0, read);
+                left -= read;
             }
         }
-        return (tensors, header.Metadata);
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     /// <summary>

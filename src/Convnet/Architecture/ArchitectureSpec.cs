@@ -159,7 +159,7 @@ public static class ArchitectureSpec
             int pool = r.Int("pool size");
             int? stride = r.Take("s") ? r.Int("stride after 's'") : null;
             r.End(max ? "maxpool<P>[s<S>]" : "avgpool<P>[s<S>]");
-            return Checked<Layer>(() => max ? new MaxPool2D(pool, stride) : new AveragePooling2D(pool, stride));
+            return Checked<Layer>(() => max ? new MaxPooling2D(pool, stride) : new AveragePooling2D(pool, stride));
         }
         if (r.Take("dense"))
         {

@@ -83,8 +83,8 @@ public static class Architectures
         {
             // The reference model, built layer by layer as it always was (the spec above describes it too).
             var model = new Sequential(input, seed, threads) { Name = "simple" };
-            model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
-                .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
+            model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
+                .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
                 .Add(new Flatten()).Add(new Dense(128)).Add(new ReLU()).Add(new Dense(classes)).Add(new Softmax());
             return model;
         }

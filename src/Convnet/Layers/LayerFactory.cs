@@ -18,7 +18,7 @@ public static class LayerFactory
                 var other => throw new FormatException($"unknown padding '{other}'"),
             }),
         "Dense" => new Dense(Int(config, "units")),
-        "MaxPooling2D" => new MaxPool2D(Int(config, "pool_size"), Int(config, "stride")),
+        "MaxPooling2D" => new MaxPooling2D(Int(config, "pool_size"), Int(config, "stride")),
         "ReLU" => new ReLU(),
         "Flatten" => new Flatten(),
         "Softmax" => new Softmax(),

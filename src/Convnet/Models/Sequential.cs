@@ -382,7 +382,7 @@ public sealed class Sequential : IClassifier
 
     /// <summary>
     /// Fuses neighbours that would otherwise each make a pass over memory: Conv2D/Dense → ReLU
-    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPool2D or
+    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPooling2D or
     /// BatchNormalization applies the ReLU's mask in the next layer's backward pass (the ReLU's
     /// backward becomes a no-op). Results are bit-identical to the unfused layers.
     /// </summary>
@@ -402,9 +402,9 @@ public sealed class Sequential : IClassifier
                     break;
                 case ReLU relu:
                     relu.InputIsRectified = previous is Conv2D or Dense;
-                    relu.GradientIsRectified = next is MaxPool2D or BatchNormalization;
+                    relu.GradientIsRectified = next is MaxPooling2D or BatchNormalization;
                     break;
-                case MaxPool2D pool:
+                case MaxPooling2D pool:
                     pool.RectifyGradient = previous is ReLU;
                     break;
                 case BatchNormalization bn:

@@ -5,7 +5,7 @@ using Convnet.Runtime;
 namespace Convnet.Layers;
 
 /// <summary>Max pooling with "valid" windows (Keras's default); remembers each window's argmax for backward.</summary>
-public sealed class MaxPool2D : Pooling2D
+public sealed class MaxPooling2D : Pooling2D
 {
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
@@ -13,7 +13,7 @@ public sealed class MaxPool2D : Pooling2D
 
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
-    public MaxPool2D(int poolSize = 2, int? stride = null)
+    public MaxPooling2D(int poolSize = 2, int? stride = null)
         : base(poolSize, stride)
     {
         _forwardChunk = ForwardChunk;

@@ -69,7 +69,7 @@ public static class Architectures
 
     /// <summary>
     /// A fresh classifier from a recipe name (<see cref="Names"/>), an existing .json file holding the JSON
-    /// layer list that <see cref="ModelFile"/> writes as "architecture", or an <see cref="ArchitectureSpec"/>.
+    /// layer list (<see cref="ArchitectureJson"/>) that model files keep as "architecture", or an <see cref="ArchitectureSpec"/>.
     /// </summary>
     /// <exception cref="ArchitectureSpecException">The spec or file is malformed, or does not fit the input.</exception>
     public static Sequential Create(string nameOrSpec, Shape input, int classes, ulong seed, int threads = 0)

@@ -94,13 +94,21 @@ public sealed class Sequential : IClassifier
         {
             throw new ArgumentException($"Layer {layer.Name} already belongs to a model.", nameof(layer));
         }
+        var declared = layer.DeclareTensors(OutputShape);
+        long state = declared.Where(d => d.IsState).Sum(d => (long)d.Length);
+        long parameters = declared.Where(d => !d.IsState).Sum(d => (long)d.Length);
         int same = _layers.Count(l => l.DefaultName == layer.DefaultName);
         layer.Name = same == 0 ? layer.DefaultName : $"{layer.DefaultName}_{same}";
         var context = new LayerContext(_pool, _store, Seed, _layers.Count);
         layer.ComputeInputGradient = _layers.Count > 0;
         layer.Build(OutputShape, context);
+        if (layer.ParameterCount != parameters || layer.StateCount != state)
+        {
+            throw new InvalidOperationException($"{layer.TypeName} declares {parameters} parameter and {state} state values in DeclareTensors but built {layer.ParameterCount} and {layer.StateCount}.");
+        }
         _layers.Add(layer);
         _contexts.Add(context);
+        PlanFusion();
         return this;
     }
 
@@ -381,45 +389,36 @@ public sealed class Sequential : IClassifier
     }
 
     /// <summary>
-    /// Fuses neighbours that would otherwise each make a pass over memory: Conv2D/Dense → ReLU
-    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPooling2D or
-    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass (the ReLU's
-    /// backward becomes a no-op). Results are bit-identical to the unfused layers.
+    /// Lets each layer fuse with its neighbours (<see cref="Layer.PlanFusion"/>), whenever the layers
+    /// change: e.g. Conv2D/Dense → ReLU rectifies in the GEMM epilogue, ReLU → MaxPooling2D or
+    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass. Results are
+    /// bit-identical to the unfused layers.
     /// </summary>
     private void PlanFusion()
     {
         for (int i = 0; i < _layers.Count; i++)
         {
-            var next = i + 1 < _layers.Count && FusionEnabled ? _layers[i + 1] : null;
-            var previous = i > 0 && FusionEnabled ? _layers[i - 1] : null;
-            switch (_layers[i])
-            {
-                case Conv2D conv:
-                    conv.FuseRelu = next is ReLU;
-                    break;
-                case Dense dense:
-                    dense.FuseRelu = next is ReLU;
-                    break;
-                case ReLU relu:
-                    relu.InputIsRectified = previous is Conv2D or Dense;
-                    relu.GradientIsRectified = next is MaxPooling2D or BatchNormalization;
-                    break;
-                case MaxPooling2D pool:
-                    pool.RectifyGradient = previous is ReLU;
-                    break;
-                case BatchNormalization bn:
-                    bn.RectifyGradient = previous is ReLU;
-                    break;
-            }
+            var previous = i > 0 && _fusionEnabled ? _layers[i - 1] : null;
+            var next = i + 1 < _layers.Count && _fusionEnabled ? _layers[i + 1] : null;
+            _layers[i].PlanFusion(previous, next);
         }
     }
 
+    private bool _fusionEnabled = true;
+
     /// <summary>Off only in tests that compare the fused layers with the plain ones.</summary>
-    internal bool FusionEnabled { get; set; } = true;
+    internal bool FusionEnabled
+    {
+        get => _fusionEnabled;
+        set
+        {
+            _fusionEnabled = value;
+            PlanFusion();
+        }
+    }
 
     private void EnsureCapacity(int batch)
     {
-        PlanFusion();
         if (_input is not null && _input.Capacity >= batch)
         {
             return;

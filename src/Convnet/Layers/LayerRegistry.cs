@@ -20,6 +20,7 @@ public static class LayerRegistry
         LayerKind.Of<GlobalAveragePooling2D>(),
         LayerKind.Of<BatchNormalization>(),
         LayerKind.Of<ReLU>(),
+        LayerKind.Of<LeakyReLU>(),
         LayerKind.Of<Dropout>(),
         LayerKind.Of<Flatten>(),
         LayerKind.Of<Dense>(),

@@ -23,6 +23,7 @@ public class LayerRegistryTests
         { "bn", Shape.Image(4, 4, 5) },
         { "bn", Shape.Vector(7) },
         { "relu", Shape.Vector(7) },
+        { "leakyrelu0.1", Shape.Image(2, 3, 4) },
         { "drop0.25", Shape.Vector(7) },
         { "flatten", Shape.Image(3, 4, 2) },
         { "dense12", Shape.Vector(7) },

@@ -88,6 +88,6 @@ internal static class Options
         bool word = arch.Length > 0 && arch.All(char.IsAsciiLetter) && e.TokenNumber == 1;
         return word
             ? new UserError($"unknown --arch '{arch}'; known: {string.Join(", ", Architectures.Names)}, or a layer spec or .json file (see --help)")
-            : new UserError($"--arch: {e.Message}");
+            : new UserError($"--arch: {e.Message}{(e.InnerException is ModelTooLargeException { AboveLimit: true } ? $"\n  (raise the limit with {Cli.MemoryLimitName})" : "")}");
     }
 }

@@ -177,7 +177,7 @@ public static class ArchitectureSpec
                 }
                 catch (ArgumentException x)
                 {
-                    throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape}: {x.Message.Split(" (Parameter", 2)[0]}");
+                    throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape}: {x.Message.Split(" (Parameter", 2)[0]}", x);
                 }
             }
             if (end == 0 || entries[end - 1].Layer is not Dense)
@@ -201,17 +201,17 @@ public static class ArchitectureSpec
         }
     }
 
-    private static ArchitectureSpecException Error(string? spec, int token, string text, int column, string problem)
+    private static ArchitectureSpecException Error(string? spec, int token, string text, int column, string problem, Exception? inner = null)
     {
         if (spec is null)
         {
-            return new ArchitectureSpecException($"architecture JSON: layer {token} '{text}': {problem}", token, text);
+            return new ArchitectureSpecException($"architecture JSON: layer {token} '{text}': {problem}", token, text, inner: inner);
         }
         string message = $"arch spec: token {token} '{text}': {problem}";
         if (spec.Length <= 200 && !spec.Contains('\n', StringComparison.Ordinal))
         {
             message += $"\n  {spec}\n  {new string(' ', column)}^";
         }
-        return new ArchitectureSpecException(message, token, text, column);
+        return new ArchitectureSpecException(message, token, text, column, inner);
     }
 }

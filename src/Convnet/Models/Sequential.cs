@@ -86,7 +86,11 @@ public sealed class Sequential : IClassifier
         }
     }
 
-    /// <summary>Appends a layer and builds it for the current output shape.</summary>
+    /// <summary>
+    /// Appends a layer and builds it for the current output shape, after checking, without
+    /// allocating, that its sizes fit in arrays and that the model stays within <see cref="MemoryBudget.Limit"/>.
+    /// </summary>
+    /// <exception cref="ModelTooLargeException">A size beyond one array, or an estimate above the memory limit.</exception>
     public Sequential Add(Layer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
@@ -94,9 +98,7 @@ public sealed class Sequential : IClassifier
         {
             throw new ArgumentException($"Layer {layer.Name} already belongs to a model.", nameof(layer));
         }
-        var declared = layer.DeclareTensors(OutputShape);
-        long state = declared.Where(d => d.IsState).Sum(d => (long)d.Length);
-        long parameters = declared.Where(d => !d.IsState).Sum(d => (long)d.Length);
+        var (parameters, state) = CheckFits(layer);
         int same = _layers.Count(l => l.DefaultName == layer.DefaultName);
         layer.Name = same == 0 ? layer.DefaultName : $"{layer.DefaultName}_{same}";
         var context = new LayerContext(_pool, _store, Seed, _layers.Count);
@@ -110,6 +112,38 @@ public sealed class Sequential : IClassifier
         _contexts.Add(context);
         PlanFusion();
         return this;
+    }
+
+    /// <summary>
+    /// The values <paramref name="layer"/> would add (trainable, non-trainable) on this model's
+    /// output, from its declarations alone; throws when they or its output do not fit.
+    /// </summary>
+    private (long Parameters, long State) CheckFits(Layer layer)
+    {
+        var output = layer.ComputeOutputShape(OutputShape);
+        long outputValues = (long)output.Height * output.Width * output.Channels;
+        if (outputValues > Array.MaxLength)
+        {
+            throw new ModelTooLargeException($"its output {output} would hold more values than one array can ({Array.MaxLength:N0})");
+        }
+        IReadOnlyList<TensorDeclaration> declared;
+        try
+        {
+            declared = layer.DeclareTensors(OutputShape);
+        }
+        catch (ArgumentException e) when (e is not ModelTooLargeException)
+        {
+            throw new ModelTooLargeException(e.Message);
+        }
+        long state = declared.Where(d => d.IsState).Sum(d => (long)d.Length);
+        long parameters = declared.Where(d => !d.IsState).Sum(d => (long)d.Length);
+        if (_store.Count + parameters > Array.MaxLength)
+        {
+            throw new ModelTooLargeException($"the model's {_store.Count + parameters:N0} parameters would be more than one array can hold ({Array.MaxLength:N0})");
+        }
+        long parameterBytes = MemoryBudget.ParameterBytes(_store.Count + parameters, NonTrainableParameterCount + state);
+        MemoryBudget.Check(parameterBytes, MemoryBudget.BufferBytes([.. _layers, layer], InputShape, 1), 1);
+        return (parameters, state);
     }
 
     public void Compile(Optimizer optimizer, SparseCategoricalCrossentropy? loss = null)
@@ -423,6 +457,7 @@ public sealed class Sequential : IClassifier
         {
             return;
         }
+        MemoryBudget.Check(MemoryBudget.ParameterBytes(ParameterCount, NonTrainableParameterCount), MemoryBudget.BufferBytes(_layers, InputShape, batch), batch);
         _input = new Tensor(InputShape, batch);
         _labels = new int[batch];
         _dlogits = new Tensor(_layers[LogitsLayerCount - 1].OutputShape, batch);

@@ -16,8 +16,8 @@ public static class Fixtures
     public static Sequential ReferenceModel(int threads, ulong seed = 1)
     {
         var model = new Sequential(Shape.Image(28, 28, 1), seed, threads);
-        model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
-            .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
+        model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
+            .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
             .Add(new Flatten()).Add(new Dense(128)).Add(new ReLU()).Add(new Dense(10)).Add(new Softmax());
         model.Compile(new Adam());
         return model;

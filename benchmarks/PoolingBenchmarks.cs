@@ -5,7 +5,7 @@ using Convnet.Tensors;
 
 namespace Convnet.Benchmarks;
 
-/// <summary>MaxPool2D (2×2) forward and backward for the reference model's two pooling layers, batch 64, one thread.</summary>
+/// <summary>MaxPooling2D (2×2) forward and backward for the reference model's two pooling layers, batch 64, one thread.</summary>
 [MemoryDiagnoser]
 public class PoolingBenchmarks
 {
@@ -18,7 +18,7 @@ public class PoolingBenchmarks
     }
 
     private WorkerPool? _pool;
-    private MaxPool2D _layer = null!;
+    private MaxPooling2D _layer = null!;
     private Tensor _x = null!, _dy = null!;
 
     [ParamsAllValues]
@@ -28,7 +28,7 @@ public class PoolingBenchmarks
     public void Setup()
     {
         _pool = new WorkerPool(1);
-        _layer = new MaxPool2D(2);
+        _layer = new MaxPooling2D(2);
         var input = Layer == PoolLayer.Pool1 ? Shape.Image(26, 26, 32) : Shape.Image(11, 11, 64);
         _layer.Build(input, new LayerContext(_pool, new ParameterStore(), 1, 0));
         _layer.EnsureCapacity(Fixtures.TrainBatch);

@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using Convnet.Cli.Commands;
 using Convnet.Data;
 using Convnet.IO;
+using Convnet.Models;
 
 namespace Convnet.Cli;
 
@@ -14,6 +15,7 @@ public static class Cli
     public const int ExitCancelled = 130;
 
     public const string VerboseName = "--verbose";
+    public const string MemoryLimitName = "--memory-limit";
 
     /// <summary>
     /// A new --verbose option for each root: an option object records every command it is added
@@ -26,10 +28,18 @@ public static class Cli
         Recursive = true,
     };
 
+    private static Option<string?> CreateMemoryLimit() => new(MemoryLimitName)
+    {
+        HelpName = "SIZE",
+        Description = "Refuse a model whose parameters and batch buffers are estimated above SIZE (e.g. 8G, 512M); default half of the memory available to the process.",
+        Recursive = true,
+    };
+
     public static RootCommand CreateRoot()
     {
         var root = new RootCommand("convnet — train and run convolutional networks on Kaggle-format image CSVs (Digit Recognizer).");
         root.Options.Add(CreateVerbose());
+        root.Options.Add(CreateMemoryLimit());
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
@@ -59,10 +69,23 @@ public static class Cli
     {
         var error = parse.InvocationConfiguration.Error;
         bool verbose = parse.GetValue<bool>(VerboseName);
+        string? memoryLimit = parse.GetValue<string?>(MemoryLimitName);
         try
         {
+            long? limit = memoryLimit is null ? null
+                : MemoryBudget.ParseSize(memoryLimit) ?? throw new UserError($"{MemoryLimitName} needs a size such as 8G, 512M or a byte count, got '{memoryLimit}'");
+            using var budget = limit is long bytes ? MemoryBudget.Use(bytes) : null;
             NoteThreadsCap(parse, error);
             return body(parse.InvocationConfiguration.Output);
+        }
+        catch (ModelTooLargeException e)
+        {
+            error.WriteLine($"error: {e.Message}{(e.AboveLimit ? $" (raise it with {MemoryLimitName})" : "")}");
+            if (verbose)
+            {
+                error.WriteLine(e);
+            }
+            return ExitUserError;
         }
         catch (Exception e) when (e is UserError or DataFormatException or ModelFormatException)
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Convnet.Models;
 using Convnet.Tensors;
 using Convnet.Architecture;
+using Convnet.Layers;
 
 namespace Convnet.Cli.Commands;
 
@@ -54,8 +55,8 @@ internal static class Options
     /// <summary>What --arch accepts, for help texts.</summary>
     public static string ArchHelp =>
         $"Recipe name ({string.Join(", ", Architectures.Recipes.Select(r => $"'{r.Name}' = {r.Description}"))}), "
-        + "a layer spec such as 'conv32k3-bn-relu,maxpool2,flatten,dense128-relu' (tokens: conv<F>k<K>[s<S>][same|valid], maxpool<P>[s<S>], "
-        + "avgpool<P>[s<S>], gap, bn, relu, drop<rate>, flatten, dense<N>, softmax; dense<classes> and softmax are appended when missing), "
+        + $"a layer spec such as 'conv32k3-bn-relu,maxpool2,flatten,dense128-relu' (tokens: {string.Join(", ", LayerRegistry.Kinds.Select(k => k.TokenForm))}; "
+        + "dense<classes> and softmax are appended when missing), "
         + "or a .json file holding the layer list a model file keeps as 'architecture'.";
 
     /// <summary>Checks an --arch value's recipe name, spec syntax or JSON file without building it.</summary>
@@ -116,6 +117,6 @@ internal static class Options
         bool word = arch.Length > 0 && arch.All(char.IsAsciiLetter) && e.TokenNumber == 1;
         return word
             ? new UserError($"unknown --arch '{arch}'; known: {string.Join(", ", Architectures.Names)}, or a layer spec or .json file (see --help)")
-            : new UserError($"--arch: {e.Message}");
+            : new UserError($"--arch: {e.Message}{(e.InnerException is ModelTooLargeException { AboveLimit: true } ? $"\n  (raise the limit with {Cli.MemoryLimitName})" : "")}");
     }
 }

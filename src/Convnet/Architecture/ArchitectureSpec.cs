@@ -1,10 +1,8 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Convnet.Layers;
 using Convnet.Tensors;
 using Convnet.Models;
-using Convnet.Saving;
 
 namespace Convnet.Architecture;
 
@@ -36,6 +34,7 @@ public sealed class ArchitectureSpecException : FormatException
 /// <item><c>gap</c> (global average pooling), <c>bn</c> (batch normalization), <c>relu</c>, <c>flatten</c>, <c>softmax</c>;</item>
 /// <item><c>drop&lt;rate&gt;</c>: Dropout, rate in [0, 1); <c>dense&lt;N&gt;</c>: Dense with N units.</item>
 /// </list>
+/// Each layer class parses and formats its own token; <see cref="LayerRegistry"/> lists them.
 /// <see cref="Build"/> makes a classifier: when the last layer (before an optional softmax) is not a
 /// Dense, <c>dense&lt;classes&gt;</c> is appended; when it is, its units must equal the class count; a
 /// final Softmax is appended when the spec does not end with one.
@@ -52,7 +51,7 @@ public static class ArchitectureSpec
         => Assemble(ParseEntries(spec), spec, input, classes, seed, threads, name);
 
     /// <summary>
-    /// A classifier from a JSON list of layers, as <see cref="ModelFile"/> writes in its "architecture"
+    /// A classifier from a JSON list of layers (<see cref="ArchitectureJson"/>), as model files keep in their "architecture"
     /// metadata ([{"type": "Conv2D", "filters": "32", ...}, ...]), with the same ending rules as <see cref="Build"/>.
     /// </summary>
     public static Sequential FromJson(string json, Shape input, int classes, ulong seed, int threads = 0, string name = "custom")
@@ -62,33 +61,23 @@ public static class ArchitectureSpec
     public static IReadOnlyList<Layer> ParseJson(string json) => [.. JsonEntries(json).Select(e => e.Layer)];
 
     /// <summary>The spec of a list of layers: <c>Parse(Format(layers))</c> gives the same layers.</summary>
+    /// <exception cref="ArgumentException">A layer the spec language cannot say (e.g. a 'bn' without Keras's defaults).</exception>
     public static string Format(IEnumerable<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         var sb = new StringBuilder();
         foreach (var layer in layers)
         {
-            var c = layer.Config;
-            string part = layer.TypeName switch
+            string part;
+            try
             {
-                "Conv2D" => $"conv{c["filters"]}k{c["kernel_size"]}{(c["stride"] == "1" ? "" : "s" + c["stride"])}{(c["padding"] == "same" ? "same" : "")}",
-                "MaxPooling2D" => $"maxpool{c["pool_size"]}{(c["stride"] == c["pool_size"] ? "" : "s" + c["stride"])}",
-                "AveragePooling2D" => $"avgpool{c["pool_size"]}{(c["stride"] == c["pool_size"] ? "" : "s" + c["stride"])}",
-                "GlobalAveragePooling2D" => "gap",
-                "BatchNormalization" => "bn",
-                "ReLU" => "relu",
-                "Softmax" => "softmax",
-                "Flatten" => "flatten",
-                "Dropout" => $"drop{c["rate"]}",
-                "Dense" => $"dense{c["units"]}",
-                var other => throw new ArgumentException($"layer type '{other}' has no spec token", nameof(layers)),
-            };
-            if (layer is BatchNormalization bn && (bn.Config["momentum"] != "0.99" || bn.Config["epsilon"] != "0.001"))
-            {
-                throw new ArgumentException("a spec's 'bn' has Keras's defaults (momentum 0.99, epsilon 0.001)", nameof(layers));
+                part = layer.FormatToken();
             }
-            // Activations and normalisation join the layer before them; everything else starts a token.
-            bool joins = sb.Length > 0 && part is "bn" or "relu" or "softmax";
+            catch (NotSupportedException e)
+            {
+                throw new ArgumentException(e.Message, nameof(layers), e);
+            }
+            bool joins = sb.Length > 0 && layer.JoinsPreviousToken;
             sb.Append(sb.Length == 0 ? "" : joins ? "-" : ",").Append(part);
         }
         return sb.ToString();
@@ -129,59 +118,7 @@ public static class ArchitectureSpec
         return entries;
     }
 
-    private static Layer ParseLayer(string part)
-    {
-        switch (part)
-        {
-            case "gap": return new GlobalAveragePooling2D();
-            case "bn": return new BatchNormalization();
-            case "relu": return new ReLU();
-            case "flatten": return new Flatten();
-            case "softmax": return new Softmax();
-        }
-        var r = new Reader(part);
-        if (r.Take("conv"))
-        {
-            int filters = r.Int("the number of filters after 'conv'");
-            if (!r.Take("k"))
-            {
-                throw new FormatException(r.AtEnd ? "missing 'k<kernel size>'" : $"expected 'k<kernel size>' at '{r.Rest}'");
-            }
-            int kernel = r.Int("kernel size after 'k'");
-            int stride = !r.Rest.StartsWith("same", StringComparison.Ordinal) && r.Take("s") ? r.Int("stride after 's'") : 1;
-            var padding = r.Take("same") ? Padding.Same : r.Take("valid") ? Padding.Valid : Padding.Valid;
-            r.End("conv<F>k<K>[s<S>][same|valid]");
-            return Checked(() => new Conv2D(filters, kernel, stride, padding));
-        }
-        if (r.Take("maxpool") || r.Take("avgpool"))
-        {
-            bool max = part.StartsWith("maxpool", StringComparison.Ordinal);
-            int pool = r.Int("pool size");
-            int? stride = r.Take("s") ? r.Int("stride after 's'") : null;
-            r.End(max ? "maxpool<P>[s<S>]" : "avgpool<P>[s<S>]");
-            return Checked<Layer>(() => max ? new MaxPool2D(pool, stride) : new AveragePooling2D(pool, stride));
-        }
-        if (r.Take("dense"))
-        {
-            int units = r.Int("the number of units after 'dense'");
-            r.End("dense<N>");
-            return Checked(() => new Dense(units));
-        }
-        if (r.Take("drop"))
-        {
-            string text = r.Rest;
-            if (text.Length == 0)
-            {
-                throw new FormatException("missing rate after 'drop'");
-            }
-            if (!float.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out float rate) || !(rate < 1))
-            {
-                throw new FormatException($"dropout rate '{text}' is not a number in [0, 1)");
-            }
-            return new Dropout(rate);
-        }
-        throw new FormatException($"unknown layer '{part}' (known: conv<F>k<K>[s<S>][same|valid], maxpool<P>[s<S>], avgpool<P>[s<S>], gap, bn, relu, drop<rate>, flatten, dense<N>, softmax)");
-    }
+    private static Layer ParseLayer(string part) => Checked(() => LayerRegistry.Parse(part));
 
     private static T Checked<T>(Func<T> create)
     {
@@ -201,10 +138,9 @@ public static class ArchitectureSpec
         try
         {
             var entries = new List<Entry>();
-            foreach (var (type, config) in ModelFile.ParseArchitecture(json))
+            foreach (var layer in ArchitectureJson.Read(json))
             {
-                int n = entries.Count + 1;
-                entries.Add(new Entry(n, type, 0, Checked(() => LayerFactory.Create(type, config))));
+                entries.Add(new Entry(entries.Count + 1, layer.TypeName, 0, layer));
             }
             if (entries.Count == 0)
             {
@@ -241,7 +177,7 @@ public static class ArchitectureSpec
                 }
                 catch (ArgumentException x)
                 {
-                    throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape}: {x.Message.Split(" (Parameter", 2)[0]}");
+                    throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape}: {x.Message.Split(" (Parameter", 2)[0]}", x);
                 }
             }
             if (end == 0 || entries[end - 1].Layer is not Dense)
@@ -265,60 +201,17 @@ public static class ArchitectureSpec
         }
     }
 
-    private static ArchitectureSpecException Error(string? spec, int token, string text, int column, string problem)
+    private static ArchitectureSpecException Error(string? spec, int token, string text, int column, string problem, Exception? inner = null)
     {
         if (spec is null)
         {
-            return new ArchitectureSpecException($"architecture JSON: layer {token} '{text}': {problem}", token, text);
+            return new ArchitectureSpecException($"architecture JSON: layer {token} '{text}': {problem}", token, text, inner: inner);
         }
         string message = $"arch spec: token {token} '{text}': {problem}";
         if (spec.Length <= 200 && !spec.Contains('\n', StringComparison.Ordinal))
         {
             message += $"\n  {spec}\n  {new string(' ', column)}^";
         }
-        return new ArchitectureSpecException(message, token, text, column);
-    }
-
-    /// <summary>Reads one layer's text left to right.</summary>
-    private sealed class Reader(string text)
-    {
-        private int _at;
-
-        public bool AtEnd => _at == text.Length;
-        public string Rest => text[_at..];
-
-        public bool Take(string literal)
-        {
-            if (_at + literal.Length <= text.Length && string.CompareOrdinal(text, _at, literal, 0, literal.Length) == 0)
-            {
-                _at += literal.Length;
-                return true;
-            }
-            return false;
-        }
-
-        public int Int(string what)
-        {
-            int start = _at;
-            while (_at < text.Length && char.IsAsciiDigit(text[_at]))
-            {
-                _at++;
-            }
-            if (_at == start)
-            {
-                throw new FormatException(AtEnd ? $"missing {what}" : $"expected {what}, found '{Rest}'");
-            }
-            return int.TryParse(text.AsSpan(start, _at - start), NumberStyles.None, CultureInfo.InvariantCulture, out int value)
-                ? value
-                : throw new FormatException($"{text[start.._at]} is too large");
-        }
-
-        public void End(string form)
-        {
-            if (!AtEnd)
-            {
-                throw new FormatException($"unexpected '{Rest}' (the form is {form})");
-            }
-        }
+        return new ArchitectureSpecException(message, token, text, column, inner);
     }
 }

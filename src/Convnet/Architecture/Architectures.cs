@@ -69,7 +69,7 @@ public static class Architectures
 
     /// <summary>
     /// A fresh classifier from a recipe name (<see cref="Names"/>), an existing .json file holding the JSON
-    /// layer list that <see cref="ModelFile"/> writes as "architecture", or an <see cref="ArchitectureSpec"/>.
+    /// layer list (<see cref="ArchitectureJson"/>) that model files keep as "architecture", or an <see cref="ArchitectureSpec"/>.
     /// </summary>
     /// <exception cref="ArchitectureSpecException">The spec or file is malformed, or does not fit the input.</exception>
     public static Sequential Create(string nameOrSpec, Shape input, int classes, ulong seed, int threads = 0)
@@ -83,8 +83,8 @@ public static class Architectures
         {
             // The reference model, built layer by layer as it always was (the spec above describes it too).
             var model = new Sequential(input, seed, threads) { Name = "simple" };
-            model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
-                .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPool2D(2))
+            model.Add(new Conv2D(32, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
+                .Add(new Conv2D(64, 3)).Add(new ReLU()).Add(new MaxPooling2D(2))
                 .Add(new Flatten()).Add(new Dense(128)).Add(new ReLU()).Add(new Dense(classes)).Add(new Softmax());
             return model;
         }

@@ -26,6 +26,38 @@ public interface IBinaryOperator
     static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y);
 }
 
+/// <summary>An element-wise operator y = f(x; a) with a scalar parameter a, at every vector width.</summary>
+public interface IParametricUnaryOperator
+{
+    static abstract float Apply(float x, float a);
+    static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> a);
+    static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> a);
+}
+
+/// <summary>An element-wise operator z = f(x, y; a) with a scalar parameter a, at every vector width.</summary>
+public interface IParametricBinaryOperator
+{
+    static abstract float Apply(float x, float y, float a);
+    static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> y, Vector256<float> a);
+    static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y, Vector512<float> a);
+}
+
+/// <summary>x · a.</summary>
+public readonly struct ScaleOperator : IParametricUnaryOperator
+{
+    public static float Apply(float x, float a) => x * a;
+    public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => x * a;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a) => x * a;
+}
+
+/// <summary>x + y · a (rounded twice, as written: no fused multiply-add).</summary>
+public readonly struct AddScaledOperator : IParametricBinaryOperator
+{
+    public static float Apply(float x, float y, float a) => x + y * a;
+    public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y, Vector256<float> a) => x + y * a;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y, Vector512<float> a) => x + y * a;
+}
+
 /// <summary>max(x, 0); NaN stays NaN, as in the vector forms (IEEE 754-2019 maximum).</summary>
 public readonly struct ReluOperator : IUnaryOperator
 {
@@ -126,6 +158,87 @@ public static partial class Elementwise
         for (; i < x.Length; i++)
         {
             Unsafe.Add(ref zs, i) = TOp.Apply(Unsafe.Add(ref xs, i), Unsafe.Add(ref ys, i));
+        }
+    }
+
+    /// <summary>y[i] = TOp(x[i]; a), widest vectors first, then a scalar tail. x and y may be the same span.</summary>
+    public static void Map<TOp>(ReadOnlySpan<float> x, float a, Span<float> y) where TOp : IParametricUnaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var a512 = Vector512.Create(a);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                TOp.Apply(Vector512.LoadUnsafe(ref xs, (nuint)i), a512).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var a256 = Vector256.Create(a);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                TOp.Apply(Vector256.LoadUnsafe(ref xs, (nuint)i), a256).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            Unsafe.Add(ref ys, i) = TOp.Apply(Unsafe.Add(ref xs, i), a);
+        }
+    }
+
+    /// <summary>z[i] = TOp(x[i], y[i]; a), widest vectors first, then a scalar tail. z may alias x or y.</summary>
+    public static void Map<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, float a, Span<float> z) where TOp : IParametricBinaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        CheckLengths(x.Length, z.Length);
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        ref float zs = ref MemoryMarshal.GetReference(z);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var a512 = Vector512.Create(a);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                TOp.Apply(Vector512.LoadUnsafe(ref xs, (nuint)i), Vector512.LoadUnsafe(ref ys, (nuint)i), a512).StoreUnsafe(ref zs, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var a256 = Vector256.Create(a);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                TOp.Apply(Vector256.LoadUnsafe(ref xs, (nuint)i), Vector256.LoadUnsafe(ref ys, (nuint)i), a256).StoreUnsafe(ref zs, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            Unsafe.Add(ref zs, i) = TOp.Apply(Unsafe.Add(ref xs, i), Unsafe.Add(ref ys, i), a);
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Map{TOp}(ReadOnlySpan{float}, float, Span{float})"/>.</summary>
+    public static void MapScalar<TOp>(ReadOnlySpan<float> x, float a, Span<float> y) where TOp : IParametricUnaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            y[i] = TOp.Apply(x[i], a);
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Map{TOp}(ReadOnlySpan{float}, ReadOnlySpan{float}, float, Span{float})"/>.</summary>
+    public static void MapScalar<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, float a, Span<float> z) where TOp : IParametricBinaryOperator
+    {
+        CheckLengths(x.Length, y.Length);
+        CheckLengths(x.Length, z.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            z[i] = TOp.Apply(x[i], y[i], a);
         }
     }
 

@@ -56,6 +56,9 @@ public static class OptimizerKernels
     /// One AdamW step (Loshchilov and Hutter, 2019), decoupled weight decay:
     /// m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·((m / bc1) / (√(v / bc2) + ε) + λ·w).
     /// </summary>
+    // Adam stays a kernel of its own rather than AdamW with λ = 0: Adam rounds (lr·m̂)/d, AdamW
+    // lr·(m̂/d + λ·w), and with λ = 0 that is lr·(m̂/d), which differs from (lr·m̂)/d in the last bit
+    // for many values, so every model trained with Adam (the pinned ones included) would change.
     // w, g, m, v: [n]
     public static void AdamW(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float lr, float beta1, float beta2, float epsilon, float bc1, float bc2, float weightDecay)
     {

@@ -202,4 +202,99 @@ public static class Pooling
             dx[argmax[i]] += dy[i];
         }
     }
+
+    // x: [H, W, C] → y: [OH, OW, C], y[oy, ox, c] = (1/(kh·kw))·Σ_{window} x[oy·s + i, ox·s + j, c] ("valid" windows)
+    public static void AverageForward(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y)
+    {
+        int c = g.Channels;
+        float scale = 1f / (g.KernelHeight * g.KernelWidth);
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                var yo = y.Slice((oy * g.OutWidth + ox) * c, c);
+                yo.Clear();
+                for (int i = 0; i < g.KernelHeight; i++)
+                {
+                    for (int j = 0; j < g.KernelWidth; j++)
+                    {
+                        Elementwise.Map<AddOperator>(yo, x.Slice(((oy * g.Stride + i) * g.Width + ox * g.Stride + j) * c, c), yo);
+                    }
+                }
+                Elementwise.Map<ScaleOperator>(yo, scale, yo);
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="AverageForward"/>: the same sums in the same order.</summary>
+    public static void AverageForwardScalar(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y)
+    {
+        int c = g.Channels;
+        float scale = 1f / (g.KernelHeight * g.KernelWidth);
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    float sum = 0;
+                    for (int i = 0; i < g.KernelHeight; i++)
+                    {
+                        for (int j = 0; j < g.KernelWidth; j++)
+                        {
+                            sum += x[((oy * g.Stride + i) * g.Width + ox * g.Stride + j) * c + ch];
+                        }
+                    }
+                    y[(oy * g.OutWidth + ox) * c + ch] = sum * scale;
+                }
+            }
+        }
+    }
+
+    // dy: [OH, OW, C] → dx: [H, W, C], every input of a window receives dy/(kh·kw) (summed over overlapping windows in window order)
+    public static void AverageBackward(ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dx)
+    {
+        int c = g.Channels;
+        float scale = 1f / (g.KernelHeight * g.KernelWidth);
+        dx.Clear();
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                var gradient = dy.Slice((oy * g.OutWidth + ox) * c, c);
+                for (int i = 0; i < g.KernelHeight; i++)
+                {
+                    for (int j = 0; j < g.KernelWidth; j++)
+                    {
+                        var dxi = dx.Slice(((oy * g.Stride + i) * g.Width + ox * g.Stride + j) * c, c);
+                        Elementwise.Map<AddScaledOperator>(dxi, gradient, scale, dxi);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="AverageBackward"/>.</summary>
+    public static void AverageBackwardScalar(ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dx)
+    {
+        int c = g.Channels;
+        float scale = 1f / (g.KernelHeight * g.KernelWidth);
+        dx.Clear();
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                for (int i = 0; i < g.KernelHeight; i++)
+                {
+                    for (int j = 0; j < g.KernelWidth; j++)
+                    {
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            dx[((oy * g.Stride + i) * g.Width + ox * g.Stride + j) * c + ch] += dy[(oy * g.OutWidth + ox) * c + ch] * scale;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,65 +1,44 @@
 using Convnet.Kernels;
 using Convnet.Tensors;
-using Convnet.Runtime;
 
 namespace Convnet.Layers;
 
 /// <summary>Average pooling with "valid" windows (Keras's default): each output is the mean of its window.</summary>
-public sealed class AveragePooling2D : Pooling2D
+public sealed class AveragePooling2D : Pooling2D, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
-
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
     public AveragePooling2D(int poolSize = 2, int? stride = null)
         : base(poolSize, stride)
     {
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
     }
 
-    public override string TypeName => "AveragePooling2D";
+    public static string KindName => "AveragePooling2D";
+    public static string TokenForm => "avgpool<P>[s<S>]";
+
+    public static Layer FromConfig(LayerConfig config) => new AveragePooling2D(config.Int("pool_size"), config.Int("stride"));
+
+    public static Layer? ParseToken(string token)
+        => ParseToken(token, "avgpool") is { } p ? new AveragePooling2D(p.PoolSize, p.Stride) : null;
+
+    public override string FormatToken() => FormatToken("avgpool");
+
+    public override string TypeName => KindName;
     public override string DefaultName => "average_pooling2d";
 
-
-    // x: [N, H, W, C] → y[n, oy, ox, c] = (1/k²)·Σ_{window} x[n, oy·s + i, ox·s + j, c]
+    // x: [N, H, W, C] → y: [N, OH, OW, C], each output the mean of its window
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
-        int c = Geometry.Channels, k = PoolSize;
-        float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
-            var x = X.Sample(n);
-            var y = Y!.Sample(n);
-            for (int oy = 0; oy < Geometry.OutHeight; oy++)
-            {
-                for (int ox = 0; ox < Geometry.OutWidth; ox++)
-                {
-                    var yo = y.Slice((oy * Geometry.OutWidth + ox) * c, c);
-                    yo.Clear();
-                    for (int i = 0; i < k; i++)
-                    {
-                        for (int j = 0; j < k; j++)
-                        {
-                            var xi = x.Slice(((oy * Stride + i) * Geometry.Width + ox * Stride + j) * c, c);
-                            Elementwise.Map<AddOperator>(yo, xi, yo);
-                        }
-                    }
-                    for (int ch = 0; ch < c; ch++)
-                    {
-                        yo[ch] *= scale;
-                    }
-                }
-            }
+            Pooling.AverageForward(X!.Sample(n), Geometry, Y!.Sample(n));
         }
     }
 
@@ -71,38 +50,15 @@ public sealed class AveragePooling2D : Pooling2D
             return null;
         }
         StartBackward(dy);
-        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        int c = Geometry.Channels, k = PoolSize;
-        float scale = 1f / (k * k);
         for (int n = start; n < start + count; n++)
         {
-            var dy = Dy.Sample(n);
-            var dx = Dx!.Sample(n);
-            dx.Clear();
-            for (int oy = 0; oy < Geometry.OutHeight; oy++)
-            {
-                for (int ox = 0; ox < Geometry.OutWidth; ox++)
-                {
-                    var g = dy.Slice((oy * Geometry.OutWidth + ox) * c, c);
-                    for (int i = 0; i < k; i++)
-                    {
-                        for (int j = 0; j < k; j++)
-                        {
-                            var dxi = dx.Slice(((oy * Stride + i) * Geometry.Width + ox * Stride + j) * c, c);
-                            for (int ch = 0; ch < c; ch++)
-                            {
-                                dxi[ch] += g[ch] * scale;
-                            }
-                        }
-                    }
-                }
-            }
+            Pooling.AverageBackward(Dy!.Sample(n), Geometry, Dx!.Sample(n));
         }
     }
 }

@@ -19,13 +19,11 @@ namespace Convnet.Layers;
 /// Statistics are summed in double per 16-sample chunk, then over chunks in chunk order, so the
 /// result does not depend on the thread count.
 /// </summary>
-public sealed class BatchNormalization : Layer
+public sealed class BatchNormalization : Layer, ILayerKind
 {
     private readonly Action<int> _sumChunk;
     private readonly Action<int> _squareChunk;
-    private readonly Action<int> _normalizeChunk;
     private readonly Action<int> _gradientSumChunk;
-    private readonly Action<int> _backwardChunk;
     private Parameter? _gamma, _beta;
     private LayerState? _movingMean, _movingVariance;
     private Tensor? _xhat;
@@ -63,20 +61,35 @@ public sealed class BatchNormalization : Layer
         Epsilon = epsilon;
         _sumChunk = SumChunk;
         _squareChunk = SquareChunk;
-        _normalizeChunk = NormalizeChunk;
         _gradientSumChunk = GradientSumChunk;
-        _backwardChunk = BackwardChunk;
     }
 
+    public static string KindName => "BatchNormalization";
+    public static string TokenForm => "bn";
+
+    public static Layer FromConfig(LayerConfig config) => new BatchNormalization(config.Float("momentum"), config.Float("epsilon"));
+
+    public static Layer? ParseToken(string token) => token == "bn" ? new BatchNormalization() : null;
+
+    public override string FormatToken() => Momentum == 0.99f && Epsilon == 1e-3f
+        ? "bn"
+        : throw new NotSupportedException("a spec's 'bn' has Keras's defaults (momentum 0.99, epsilon 0.001)");
+
+    public override bool JoinsPreviousToken => true;
+
     /// <summary>
-    /// Set by Sequential when this layer follows a ReLU: Backward then also applies the ReLU's mask
-    /// (zero where x ≤ 0, x being the ReLU's output), and the ReLU's own Backward becomes a no-op.
+    /// Set by <see cref="PlanFusion"/> when this layer follows a ReLU: Backward then also applies the
+    /// ReLU's mask (zero where x ≤ 0, x being the ReLU's output), and the ReLU's own Backward becomes a no-op.
     /// </summary>
-    internal bool RectifyGradient { get; set; }
+    internal bool RectifyGradient { get; private set; }
+
+    protected internal override bool CanRectifyInputGradient => true;
+
+    protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
 
     public float Momentum { get; }
     public float Epsilon { get; }
-    public override string TypeName => "BatchNormalization";
+    public override string TypeName => KindName;
     public override string DefaultName => "batch_normalization";
 
     /// <summary>γ: [C].</summary>
@@ -98,6 +111,24 @@ public sealed class BatchNormalization : Layer
     };
 
     public override Shape ComputeOutputShape(Shape input) => input;
+
+    // PyTorch's BatchNorm1d/2d: weight (γ), bias (β), running_mean, running_var, each [C]
+    public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
+        [new("weight", input.Channels), new("bias", input.Channels), new("running_mean", input.Channels) { IsState = true }, new("running_var", input.Channels) { IsState = true }];
+
+    public override float[][] SaveOwnTensors() =>
+        [Gamma.Value.ToArray(), Beta.Value.ToArray(), (float[])MovingMean.Clone(), (float[])MovingVariance.Clone()];
+
+    public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
+    {
+        tensors[0].CopyTo(Gamma.Value);
+        tensors[1].CopyTo(Beta.Value);
+        tensors[2].CopyTo(MovingMean, 0);
+        tensors[3].CopyTo(MovingVariance, 0);
+    }
+
+    // x̂, plus per-chunk partial sums (doubles) and per-channel work arrays.
+    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(input);
 
     protected override void OnBuild(LayerContext context)
     {
@@ -170,7 +201,7 @@ public sealed class BatchNormalization : Layer
                 _invStd[c] = (float)(1 / Math.Sqrt((double)MovingVariance[c] + Epsilon));
             }
         }
-        Pool.For(chunks, _normalizeChunk);
+        ForwardChunks();
         return Y;
     }
 
@@ -204,10 +235,9 @@ public sealed class BatchNormalization : Layer
         Normalization.AddSquaredDeviations(X.Samples(start, count), _mean, _channels, sums);
     }
 
-    private void NormalizeChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
-        Normalization.Normalize(X.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, _xhat!.Samples(start, count), Y!.Samples(start, count));
+        Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, _xhat!.Samples(start, count), Y!.Samples(start, count));
     }
 
     // dy: [N, ..., C] → dβ += Σ dy, dγ += Σ dy·x̂;
@@ -238,7 +268,7 @@ public sealed class BatchNormalization : Layer
             _meanDy[c] = _training ? _sumDy[c] / rows : 0;
             _meanDyXhat[c] = _training ? _sumDyXhat[c] / rows : 0;
         }
-        Pool.For(chunks, _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
@@ -252,10 +282,9 @@ public sealed class BatchNormalization : Layer
         Normalization.AddGradientSums(Dy.Samples(start, count), _xhat!.Samples(start, count), _channels, sums, products);
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         var rectified = RectifyGradient ? X!.Samples(start, count) : default;
-        Normalization.Backward(Dy.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
+        Normalization.Backward(Dy!.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
     }
 }

@@ -9,10 +9,8 @@ namespace Convnet.Layers;
 /// 2-D convolution over channels-last images as im2col + GEMM: for a chunk of n images,
 /// col: [n·OH·OW, KH·KW·C] and y = col · W + b with W: [KH·KW·C, F] (Keras's HWIO kernel layout).
 /// </summary>
-public sealed class Conv2D : Layer
+public sealed class Conv2D : Layer, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
     private readonly BatchReduction _reduce = new();
     private ConvGeometry _g;
     private Parameter? _kernel, _bias;
@@ -46,19 +44,57 @@ public sealed class Conv2D : Layer
         Stride = stride;
         Padding = padding;
         Initializer = initializer;
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
     }
+
+    public static string KindName => "Conv2D";
+    public static string TokenForm => "conv<F>k<K>[s<S>][same|valid]";
+
+    public static Layer FromConfig(LayerConfig config) => new Conv2D(
+        config.Int("filters"),
+        config.Int("kernel_size"),
+        config.Int("stride"),
+        config.Text("padding") switch
+        {
+            "same" => Padding.Same,
+            "valid" => Padding.Valid,
+            var other => throw new FormatException($"unknown padding '{other}'"),
+        });
+
+    public static Layer? ParseToken(string token)
+    {
+        var r = new SpecTokenReader(token);
+        if (!r.Take("conv"))
+        {
+            return null;
+        }
+        int filters = r.Int("the number of filters after 'conv'");
+        if (!r.Take("k"))
+        {
+            throw new FormatException(r.AtEnd ? "missing 'k<kernel size>'" : $"expected 'k<kernel size>' at '{r.Rest}'");
+        }
+        int kernel = r.Int("kernel size after 'k'");
+        int stride = !r.Rest.StartsWith("same", StringComparison.Ordinal) && r.Take("s") ? r.Int("stride after 's'") : 1;
+        var padding = r.Take("same") ? Padding.Same : r.Take("valid") ? Padding.Valid : Padding.Valid;
+        r.End(TokenForm);
+        return new Conv2D(filters, kernel, stride, padding);
+    }
+
+    public override string FormatToken() => string.Create(CultureInfo.InvariantCulture,
+        $"conv{Filters}k{KernelSize}{(Stride == 1 ? "" : "s" + LayerConfig.Of(Stride))}{(Padding == Padding.Same ? "same" : "")}");
 
     public int Filters { get; }
     public int KernelSize { get; }
     public int Stride { get; }
     public Padding Padding { get; }
     public Initializer Initializer { get; }
-    public override string TypeName => "Conv2D";
+    public override string TypeName => KindName;
 
-    /// <summary>Set by Sequential when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
-    internal bool FuseRelu { get; set; }
+    /// <summary>Set by <see cref="PlanFusion"/> when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
+    internal bool FuseRelu { get; private set; }
+
+    protected internal override bool CanRectifyOutput => true;
+
+    protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
 
     /// <summary>[KH, KW, C, F].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
@@ -73,6 +109,33 @@ public sealed class Conv2D : Layer
         ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
         ["padding"] = Padding == Padding.Same ? "same" : "valid",
     };
+
+    // PyTorch's Conv2d: weight [out, in, kh, kw], bias [out]
+    public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
+        [new("weight", Filters, input.Channels, KernelSize, KernelSize), new("bias", Filters)];
+
+    public override float[][] SaveOwnTensors()
+    {
+        var weight = new float[Kernel.Length];
+        Layouts.HwioToOihw(Kernel.Value, KernelSize, InputShape.Channels, Filters, weight);
+        return [weight, Bias.Value.ToArray()];
+    }
+
+    public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
+    {
+        Layouts.OihwToHwio(tensors[0], KernelSize, InputShape.Channels, Filters, Kernel.Value);
+        tensors[1].CopyTo(Bias.Value);
+    }
+
+    // Training keeps every image's columns (and one column gradient per chunk); both GEMMs pack W.
+    public override long BufferValues(Shape input, int batch)
+    {
+        var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, KernelSize, Stride, Padding == Padding.Same);
+        long patch = (long)KernelSize * KernelSize * input.Channels;
+        long columns = (long)g.OutHeight * g.OutWidth * patch;
+        long kernel = patch * Filters;
+        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch)) * columns + 2 * kernel;
+    }
 
     public override Shape ComputeOutputShape(Shape input)
     {
@@ -125,19 +188,18 @@ public sealed class Conv2D : Layer
         }
         // W: [K, F], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int patches = _g.OutPixels * _g.PatchSize;
         // Image by image, so each image's columns are still in cache when the GEMM reads them.
         for (int i = start; i < start + count; i++)
         {
             var col = _col.AsSpan((_colsKept ? i : chunk) * patches, patches);
-            Convolution.Im2Col(X.Sample(i), _g, col);
+            Convolution.Im2Col(X!.Sample(i), _g, col);
             Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, Y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
         }
     }
@@ -162,18 +224,17 @@ public sealed class Conv2D : Layer
         Dx!.SetBatch(batch);
         // Wᵀ: [F, K], packed once for every image of the batch.
         Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
-        Pool.For(Chunks.Count(batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
         var dcol = _dcol.AsSpan(chunk * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize);
         for (int i = start; i < start + count; i++)
         {
-            Gemm.MultiplyPacked(Dy.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
+            Gemm.MultiplyPacked(Dy!.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
             var dx = Dx!.Sample(i);
             dx.Clear();
             Convolution.Col2Im(dcol, _g, dx);

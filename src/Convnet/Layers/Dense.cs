@@ -6,10 +6,8 @@ using Convnet.Runtime;
 namespace Convnet.Layers;
 
 /// <summary>Fully connected layer: y = x · W + b with W: [in, units] (Keras's layout).</summary>
-public sealed class Dense : Layer
+public sealed class Dense : Layer, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
     private readonly BatchReduction _reduce = new();
     private Parameter? _kernel, _bias;
     private float[] _packedKernel = [];
@@ -23,16 +21,37 @@ public sealed class Dense : Layer
         }
         Units = units;
         Initializer = initializer;
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
     }
+
+    public static string KindName => "Dense";
+    public static string TokenForm => "dense<N>";
+
+    public static Layer FromConfig(LayerConfig config) => new Dense(config.Int("units"));
+
+    public static Layer? ParseToken(string token)
+    {
+        var r = new SpecTokenReader(token);
+        if (!r.Take("dense"))
+        {
+            return null;
+        }
+        int units = r.Int("the number of units after 'dense'");
+        r.End(TokenForm);
+        return new Dense(units);
+    }
+
+    public override string FormatToken() => "dense" + LayerConfig.Of(Units);
 
     public int Units { get; }
     public Initializer Initializer { get; }
-    public override string TypeName => "Dense";
+    public override string TypeName => KindName;
 
-    /// <summary>Set by Sequential when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
-    internal bool FuseRelu { get; set; }
+    /// <summary>Set by <see cref="PlanFusion"/> when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
+    internal bool FuseRelu { get; private set; }
+
+    protected internal override bool CanRectifyOutput => true;
+
+    protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
 
     /// <summary>[in, units].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");
@@ -44,6 +63,26 @@ public sealed class Dense : Layer
     {
         ["units"] = Units.ToString(CultureInfo.InvariantCulture),
     };
+
+    // PyTorch's Linear: weight [out, in], bias [out]
+    public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
+        [new("weight", Units, input.Size), new("bias", Units)];
+
+    public override float[][] SaveOwnTensors()
+    {
+        var weight = new float[Kernel.Length];
+        Layouts.Transpose(Kernel.Value, InputShape.Size, Units, weight);
+        return [weight, Bias.Value.ToArray()];
+    }
+
+    public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
+    {
+        Layouts.Transpose(tensors[0], Units, InputShape.Size, Kernel.Value);
+        tensors[1].CopyTo(Bias.Value);
+    }
+
+    // Both GEMMs pack W.
+    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + 2 * Values(input) * Units;
 
     public override Shape ComputeOutputShape(Shape input)
     {
@@ -79,15 +118,14 @@ public sealed class Dense : Layer
         {
             Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
         }
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
         var y = Y!.Samples(start, count);
-        if (X.Batch <= Gemm.SmallRows)
+        if (X!.Batch <= Gemm.SmallRows)
         {
             Gemm.Multiply(X.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
             if (FuseRelu)
@@ -113,13 +151,12 @@ public sealed class Dense : Layer
         Dx!.SetBatch(batch);
         // Wᵀ: [units, in], packed once for the whole batch.
         Gemm.PackB(Kernel.Value, Units, true, InputShape.Size, Units, _packedKernelT);
-        Pool.For(Chunks.Count(batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        Gemm.MultiplyPacked(Dy.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
+        Gemm.MultiplyPacked(Dy!.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
     }
 }

@@ -11,10 +11,8 @@ namespace Convnet.Layers;
 /// The mask of sample i at training step t comes from the stream keyed by (model seed, layer index,
 /// t, i): it depends neither on the thread count nor on how often Forward runs within a step.
 /// </summary>
-public sealed class Dropout : Layer
+public sealed class Dropout : Layer, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
     private float[] _mask = [];
     private ulong _stepKey;
     private bool _masked;
@@ -26,17 +24,43 @@ public sealed class Dropout : Layer
             throw new ArgumentOutOfRangeException(nameof(rate), rate, "rate must be in [0, 1).");
         }
         Rate = rate;
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
     }
 
+    public static string KindName => "Dropout";
+    public static string TokenForm => "drop<rate>";
+
+    public static Layer FromConfig(LayerConfig config) => new Dropout(config.Float("rate"));
+
+    public static Layer? ParseToken(string token)
+    {
+        if (!token.StartsWith("drop", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        string text = token["drop".Length..];
+        if (text.Length == 0)
+        {
+            throw new FormatException("missing rate after 'drop'");
+        }
+        if (!float.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out float rate) || !(rate < 1))
+        {
+            throw new FormatException($"dropout rate '{text}' is not a number in [0, 1)");
+        }
+        return new Dropout(rate);
+    }
+
+    public override string FormatToken() => "drop" + LayerConfig.Of(Rate);
+
     public float Rate { get; }
-    public override string TypeName => "Dropout";
+    public override string TypeName => KindName;
 
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
-        ["rate"] = Rate.ToString("R", CultureInfo.InvariantCulture),
+        ["rate"] = LayerConfig.Of(Rate),
     };
+
+    // The mask, one float per value.
+    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(input);
 
     public override Shape ComputeOutputShape(Shape input) => input;
 
@@ -64,13 +88,12 @@ public sealed class Dropout : Layer
         }
         var layer = Rng.Derive(Context.Seed, 0xD50B_0000UL + (ulong)Context.Index);
         _stepKey = Rng.Derive(layer.NextUInt64(), (ulong)Context.TrainingStep).NextUInt64();
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int size = InputShape.Size;
         float scale = 1 / (1 - Rate);
         for (int i = start; i < start + count; i++)
@@ -83,7 +106,7 @@ public sealed class Dropout : Layer
             }
         }
         var m = _mask.AsSpan(start * size, count * size);
-        Elementwise.Map<MultiplyOperator>(X.Samples(start, count), m, Y!.Samples(start, count));
+        Elementwise.Map<MultiplyOperator>(X!.Samples(start, count), m, Y!.Samples(start, count));
     }
 
     // dy: [N, ...] → dx = dy ⊙ mask (the same mask as the forward pass)
@@ -99,14 +122,13 @@ public sealed class Dropout : Layer
             dy.Span.CopyTo(Dx!.Span);
             return Dx;
         }
-        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int size = InputShape.Size;
-        Elementwise.Map<MultiplyOperator>(Dy.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
+        Elementwise.Map<MultiplyOperator>(Dy!.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
     }
 }

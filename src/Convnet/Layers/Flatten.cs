@@ -7,10 +7,18 @@ namespace Convnet.Layers;
 /// maps one-to-one onto a PyTorch Linear weight whatever the in-memory layout. Memory is
 /// channels-last, so this is a small transpose of each sample.
 /// </summary>
-public sealed class Flatten : Layer
+public sealed class Flatten : Layer, ILayerKind
 {
+    public static string KindName => "Flatten";
+    public static string TokenForm => "flatten";
 
-    public override string TypeName => "Flatten";
+    public static Layer FromConfig(LayerConfig config) => new Flatten();
+
+    public static Layer? ParseToken(string token) => token == "flatten" ? new Flatten() : null;
+
+    public override string FormatToken() => "flatten";
+
+    public override string TypeName => KindName;
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
     public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
 

@@ -1,22 +1,21 @@
 using Convnet.Kernels;
 using Convnet.Tensors;
-using Convnet.Runtime;
 
 namespace Convnet.Layers;
 
 /// <summary>The mean of each channel over the whole image: (H, W, C) → (C), as Keras's GlobalAveragePooling2D.</summary>
-public sealed class GlobalAveragePooling2D : Layer
+public sealed class GlobalAveragePooling2D : Layer, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
+    public static string KindName => "GlobalAveragePooling2D";
+    public static string TokenForm => "gap";
 
-    public GlobalAveragePooling2D()
-    {
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
-    }
+    public static Layer FromConfig(LayerConfig config) => new GlobalAveragePooling2D();
 
-    public override string TypeName => "GlobalAveragePooling2D";
+    public static Layer? ParseToken(string token) => token == "gap" ? new GlobalAveragePooling2D() : null;
+
+    public override string FormatToken() => "gap";
+
+    public override string TypeName => KindName;
     public override string DefaultName => "global_average_pooling2d";
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
 
@@ -34,20 +33,19 @@ public sealed class GlobalAveragePooling2D : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int pixels = InputShape.Height * InputShape.Width;
         float scale = 1f / pixels;
         for (int n = start; n < start + count; n++)
         {
             var y = Y!.Sample(n);
             y.Clear();
-            Elementwise.AddColumnSums(X.Sample(n), pixels, y);
+            Elementwise.AddColumnSums(X!.Sample(n), pixels, y);
             for (int c = 0; c < y.Length; c++)
             {
                 y[c] *= scale;
@@ -63,19 +61,18 @@ public sealed class GlobalAveragePooling2D : Layer
             return null;
         }
         StartBackward(dy);
-        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int c = InputShape.Channels;
         int pixels = InputShape.Height * InputShape.Width;
         float scale = 1f / pixels;
         for (int n = start; n < start + count; n++)
         {
-            var dy = Dy.Sample(n);
+            var dy = Dy!.Sample(n);
             var dx = Dx!.Sample(n);
             for (int p = 0; p < pixels; p++)
             {

@@ -39,12 +39,25 @@ public sealed class LayerState(string name, float[] values)
 /// <see cref="Build"/> creates parameters, <see cref="EnsureCapacity"/> allocates the batch buffers
 /// (once per batch size, never in the training loop), and Forward/Backward reuse them.
 /// Backward accumulates parameter gradients; only <see cref="ParameterStore.ZeroGradients"/> clears them.
+/// Each layer class also knows itself (see <see cref="ILayerKind"/> and <see cref="LayerRegistry"/>):
+/// its <see cref="Config"/> and spec token (<see cref="FormatToken"/>), the tensors it saves under
+/// PyTorch's names (<see cref="DeclareTensors"/>, <see cref="SaveOwnTensors"/>,
+/// <see cref="LoadOwnTensors"/>), what it fuses with (<see cref="PlanFusion"/>) and the memory its
+/// batch buffers take (<see cref="BufferValues"/>).
 /// </summary>
 public abstract class Layer
 {
     private readonly List<Parameter> _parameters = [];
     private readonly List<LayerState> _state = [];
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
     private LayerContext? _context;
+
+    protected Layer()
+    {
+        _forwardChunk = RunForwardChunk;
+        _backwardChunk = RunBackwardChunk;
+    }
 
     /// <summary>Keras's class name, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
@@ -74,6 +87,57 @@ public abstract class Layer
 
     /// <summary>Hyperparameters for the model file and the summary, e.g. "filters=32,kernel=3".</summary>
     public abstract IReadOnlyDictionary<string, string> Config { get; }
+
+    /// <summary>
+    /// The spec token that parses back to this layer, e.g. "conv32k3"; throws
+    /// <see cref="NotSupportedException"/> when the spec language cannot say this layer's settings.
+    /// </summary>
+    public abstract string FormatToken();
+
+    /// <summary>True when this layer's token joins the previous one with '-' in a spec (activations, normalisation: "conv32k3-relu").</summary>
+    public virtual bool JoinsPreviousToken => false;
+
+    /// <summary>
+    /// The tensors this layer saves for <paramref name="input"/>, declared without building or
+    /// allocating anything: PyTorch's state-dict suffixes and layouts, e.g. Conv2D's "weight"
+    /// [out, in, kh, kw] and "bias" [out]. Together they hold every parameter and state value.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor would hold more values than one array can.</exception>
+    public virtual IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) => [];
+
+    /// <summary>Copies of this built layer's tensors, in <see cref="DeclareTensors"/>'s order and layouts (Keras's save_own_variables).</summary>
+    public virtual float[][] SaveOwnTensors() => [];
+
+    /// <summary>
+    /// Sets this built layer's parameters and state from <paramref name="tensors"/>, given in
+    /// <see cref="DeclareTensors"/>'s order, names and shapes (Keras's load_own_variables).
+    /// </summary>
+    public virtual void LoadOwnTensors(IReadOnlyList<float[]> tensors)
+    {
+    }
+
+    /// <summary>
+    /// Decides what this layer fuses with its neighbours (null: none, or fusion off). The model calls
+    /// it for every layer whenever its layers change, never per batch; results stay bit-identical.
+    /// </summary>
+    protected internal virtual void PlanFusion(Layer? previous, Layer? next)
+    {
+    }
+
+    /// <summary>True for a layer that can apply a following ReLU in its own output pass (a GEMM epilogue).</summary>
+    protected internal virtual bool CanRectifyOutput => false;
+
+    /// <summary>True for a layer whose Backward can also apply a preceding ReLU's mask (zero where its input is not positive).</summary>
+    protected internal virtual bool CanRectifyInputGradient => false;
+
+    /// <summary>
+    /// Floats this layer's batch buffers hold for <paramref name="batch"/> samples of
+    /// <paramref name="input"/> (output, input gradient and workspaces), estimated without allocating.
+    /// </summary>
+    public virtual long BufferValues(Shape input, int batch) => batch * (Values(input) + Values(ComputeOutputShape(input)));
+
+    /// <summary>The values in one sample of <paramref name="shape"/>, without int overflow.</summary>
+    protected static long Values(Shape shape) => (long)shape.Height * shape.Width * shape.Channels;
 
     protected LayerContext Context => _context ?? throw new InvalidOperationException($"Layer {Name} is not built.");
 
@@ -163,6 +227,30 @@ public abstract class Layer
     /// (in a buffer this layer owns; null when <see cref="ComputeInputGradient"/> is false).
     /// </summary>
     public abstract Tensor? Backward(Tensor dy);
+
+    /// <summary>Runs <see cref="ForwardChunk"/> for every chunk of <see cref="X"/>'s batch on the model's threads.</summary>
+    protected void ForwardChunks() => Pool.For(Chunks.Count(X!.Batch), _forwardChunk);
+
+    /// <summary>Runs <see cref="BackwardChunk"/> for every chunk of <see cref="Dy"/>'s batch on the model's threads.</summary>
+    protected void BackwardChunks() => Pool.For(Chunks.Count(Dy!.Batch), _backwardChunk);
+
+    /// <summary>The forward pass over samples [start, start + count) of X, chunk number <paramref name="chunk"/>.</summary>
+    protected virtual void ForwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked forward pass.");
+
+    /// <summary>The backward pass over samples [start, start + count) of Dy, chunk number <paramref name="chunk"/>.</summary>
+    protected virtual void BackwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked backward pass.");
+
+    private void RunForwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, X!.Batch);
+        ForwardChunk(chunk, start, count);
+    }
+
+    private void RunBackwardChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
+        BackwardChunk(chunk, start, count);
+    }
 
     protected static Tensor Reserve(Tensor? current, Shape shape, int batch)
         => current is not null && current.Capacity >= batch ? current : new Tensor(shape, batch);

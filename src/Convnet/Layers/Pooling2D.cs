@@ -32,6 +32,23 @@ public abstract class Pooling2D : Layer
     /// <summary>The window geometry over this layer's input; set by Build.</summary>
     protected ConvGeometry Geometry { get; private set; }
 
+    /// <summary>The spec token: <paramref name="word"/>&lt;P&gt;, with s&lt;S&gt; when the stride is not the pool size.</summary>
+    protected string FormatToken(string word) => word + LayerConfig.Of(PoolSize) + (Stride == PoolSize ? "" : "s" + LayerConfig.Of(Stride));
+
+    /// <summary>Pool size and stride of "<paramref name="word"/>&lt;P&gt;[s&lt;S&gt;]", or null when <paramref name="token"/> does not start with <paramref name="word"/>.</summary>
+    protected static (int PoolSize, int? Stride)? ParseToken(string token, string word)
+    {
+        var r = new SpecTokenReader(token);
+        if (!r.Take(word))
+        {
+            return null;
+        }
+        int pool = r.Int("pool size");
+        int? stride = r.Take("s") ? r.Int("stride after 's'") : null;
+        r.End(word + "<P>[s<S>]");
+        return (pool, stride);
+    }
+
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["pool_size"] = PoolSize.ToString(CultureInfo.InvariantCulture),

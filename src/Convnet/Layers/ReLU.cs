@@ -1,28 +1,35 @@
 using Convnet.Kernels;
 using Convnet.Tensors;
-using Convnet.Runtime;
 
 namespace Convnet.Layers;
 
 /// <summary>y = max(x, 0); dx = dy where x &gt; 0.</summary>
-public sealed class ReLU : Layer
+public sealed class ReLU : Layer, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
+    public static string KindName => "ReLU";
+    public static string TokenForm => "relu";
 
-    public ReLU()
+    public static Layer FromConfig(LayerConfig config) => new ReLU();
+
+    public static Layer? ParseToken(string token) => token == "relu" ? new ReLU() : null;
+
+    public override string FormatToken() => "relu";
+
+    public override bool JoinsPreviousToken => true;
+
+    /// <summary>Set by <see cref="PlanFusion"/> when the previous layer already rectifies its output (in its GEMM epilogue).</summary>
+    internal bool InputIsRectified { get; private set; }
+
+    /// <summary>Set by <see cref="PlanFusion"/> when the next layer's Backward already applies this layer's mask.</summary>
+    internal bool GradientIsRectified { get; private set; }
+
+    protected internal override void PlanFusion(Layer? previous, Layer? next)
     {
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
+        InputIsRectified = previous is { CanRectifyOutput: true };
+        GradientIsRectified = next is { CanRectifyInputGradient: true };
     }
 
-    /// <summary>Set by Sequential when the previous layer already rectified its output (fused into its GEMM).</summary>
-    internal bool InputIsRectified { get; set; }
-
-    /// <summary>Set by Sequential when the next layer's Backward already applied this layer's mask.</summary>
-    internal bool GradientIsRectified { get; set; }
-
-    public override string TypeName => "ReLU";
+    public override string TypeName => KindName;
     public override string DefaultName => "re_lu";
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
     public override Shape ComputeOutputShape(Shape input) => input;
@@ -39,14 +46,13 @@ public sealed class ReLU : Layer
             return x;
         }
         Y!.SetBatch(x.Batch);
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
-        Elementwise.Map<ReluOperator>(X.Samples(start, count), Y!.Samples(start, count));
+        Elementwise.Map<ReluOperator>(X!.Samples(start, count), Y!.Samples(start, count));
     }
 
     public override Tensor? Backward(Tensor dy)
@@ -61,13 +67,12 @@ public sealed class ReLU : Layer
             return dy;
         }
         StartBackward(dy);
-        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy.Samples(start, count), Dx!.Samples(start, count));
+        Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), Dx!.Samples(start, count));
     }
 }

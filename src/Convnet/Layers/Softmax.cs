@@ -6,10 +6,20 @@ namespace Convnet.Layers;
 /// y = softmax(x) over the features of each sample. When a model ends with Softmax and is trained
 /// with cross-entropy, <see cref="Models.Sequential"/> fuses the two and skips this Backward.
 /// </summary>
-public sealed class Softmax : Layer
+public sealed class Softmax : Layer, ILayerKind
 {
+    public static string KindName => "Softmax";
+    public static string TokenForm => "softmax";
 
-    public override string TypeName => "Softmax";
+    public static Layer FromConfig(LayerConfig config) => new Softmax();
+
+    public static Layer? ParseToken(string token) => token == "softmax" ? new Softmax() : null;
+
+    public override string FormatToken() => "softmax";
+
+    public override bool JoinsPreviousToken => true;
+
+    public override string TypeName => KindName;
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
 
     public override Shape ComputeOutputShape(Shape input)

@@ -86,7 +86,11 @@ public sealed class Sequential : IClassifier
         }
     }
 
-    /// <summary>Appends a layer and builds it for the current output shape.</summary>
+    /// <summary>
+    /// Appends a layer and builds it for the current output shape, after checking, without
+    /// allocating, that its sizes fit in arrays and that the model stays within <see cref="MemoryBudget.Limit"/>.
+    /// </summary>
+    /// <exception cref="ModelTooLargeException">A size beyond one array, or an estimate above the memory limit.</exception>
     public Sequential Add(Layer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
@@ -94,14 +98,52 @@ public sealed class Sequential : IClassifier
         {
             throw new ArgumentException($"Layer {layer.Name} already belongs to a model.", nameof(layer));
         }
+        var (parameters, state) = CheckFits(layer);
         int same = _layers.Count(l => l.DefaultName == layer.DefaultName);
         layer.Name = same == 0 ? layer.DefaultName : $"{layer.DefaultName}_{same}";
         var context = new LayerContext(_pool, _store, Seed, _layers.Count);
         layer.ComputeInputGradient = _layers.Count > 0;
         layer.Build(OutputShape, context);
+        if (layer.ParameterCount != parameters || layer.StateCount != state)
+        {
+            throw new InvalidOperationException($"{layer.TypeName} declares {parameters} parameter and {state} state values in DeclareTensors but built {layer.ParameterCount} and {layer.StateCount}.");
+        }
         _layers.Add(layer);
         _contexts.Add(context);
+        PlanFusion();
         return this;
+    }
+
+    /// <summary>
+    /// The values <paramref name="layer"/> would add (trainable, non-trainable) on this model's
+    /// output, from its declarations alone; throws when they or its output do not fit.
+    /// </summary>
+    private (long Parameters, long State) CheckFits(Layer layer)
+    {
+        var output = layer.ComputeOutputShape(OutputShape);
+        long outputValues = (long)output.Height * output.Width * output.Channels;
+        if (outputValues > Array.MaxLength)
+        {
+            throw new ModelTooLargeException($"its output {output} would hold more values than one array can ({Array.MaxLength:N0})");
+        }
+        IReadOnlyList<TensorDeclaration> declared;
+        try
+        {
+            declared = layer.DeclareTensors(OutputShape);
+        }
+        catch (ArgumentException e) when (e is not ModelTooLargeException)
+        {
+            throw new ModelTooLargeException(e.Message);
+        }
+        long state = declared.Where(d => d.IsState).Sum(d => (long)d.Length);
+        long parameters = declared.Where(d => !d.IsState).Sum(d => (long)d.Length);
+        if (_store.Count + parameters > Array.MaxLength)
+        {
+            throw new ModelTooLargeException($"the model's {_store.Count + parameters:N0} parameters would be more than one array can hold ({Array.MaxLength:N0})");
+        }
+        long parameterBytes = MemoryBudget.ParameterBytes(_store.Count + parameters, NonTrainableParameterCount + state);
+        MemoryBudget.Check(parameterBytes, MemoryBudget.BufferBytes([.. _layers, layer], InputShape, 1), 1);
+        return (parameters, state);
     }
 
     public void Compile(Optimizer optimizer, SparseCategoricalCrossentropy? loss = null)
@@ -381,49 +423,41 @@ public sealed class Sequential : IClassifier
     }
 
     /// <summary>
-    /// Fuses neighbours that would otherwise each make a pass over memory: Conv2D/Dense → ReLU
-    /// rectifies in the GEMM epilogue (the ReLU's forward becomes a no-op), and ReLU → MaxPool2D or
-    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass (the ReLU's
-    /// backward becomes a no-op). Results are bit-identical to the unfused layers.
+    /// Lets each layer fuse with its neighbours (<see cref="Layer.PlanFusion"/>), whenever the layers
+    /// change: e.g. Conv2D/Dense → ReLU rectifies in the GEMM epilogue, ReLU → MaxPooling2D or
+    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass. Results are
+    /// bit-identical to the unfused layers.
     /// </summary>
     private void PlanFusion()
     {
         for (int i = 0; i < _layers.Count; i++)
         {
-            var next = i + 1 < _layers.Count && FusionEnabled ? _layers[i + 1] : null;
-            var previous = i > 0 && FusionEnabled ? _layers[i - 1] : null;
-            switch (_layers[i])
-            {
-                case Conv2D conv:
-                    conv.FuseRelu = next is ReLU;
-                    break;
-                case Dense dense:
-                    dense.FuseRelu = next is ReLU;
-                    break;
-                case ReLU relu:
-                    relu.InputIsRectified = previous is Conv2D or Dense;
-                    relu.GradientIsRectified = next is MaxPool2D or BatchNormalization;
-                    break;
-                case MaxPool2D pool:
-                    pool.RectifyGradient = previous is ReLU;
-                    break;
-                case BatchNormalization bn:
-                    bn.RectifyGradient = previous is ReLU;
-                    break;
-            }
+            var previous = i > 0 && _fusionEnabled ? _layers[i - 1] : null;
+            var next = i + 1 < _layers.Count && _fusionEnabled ? _layers[i + 1] : null;
+            _layers[i].PlanFusion(previous, next);
         }
     }
 
+    private bool _fusionEnabled = true;
+
     /// <summary>Off only in tests that compare the fused layers with the plain ones.</summary>
-    internal bool FusionEnabled { get; set; } = true;
+    internal bool FusionEnabled
+    {
+        get => _fusionEnabled;
+        set
+        {
+            _fusionEnabled = value;
+            PlanFusion();
+        }
+    }
 
     private void EnsureCapacity(int batch)
     {
-        PlanFusion();
         if (_input is not null && _input.Capacity >= batch)
         {
             return;
         }
+        MemoryBudget.Check(MemoryBudget.ParameterBytes(ParameterCount, NonTrainableParameterCount), MemoryBudget.BufferBytes(_layers, InputShape, batch), batch);
         _input = new Tensor(InputShape, batch);
         _labels = new int[batch];
         _dlogits = new Tensor(_layers[LogitsLayerCount - 1].OutputShape, batch);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text;
+using Convnet.Architecture;
 using Convnet.IO;
 using Convnet.Layers;
 using Convnet.Models;
@@ -240,59 +240,69 @@ public static class ModelFile
     /// <summary>
     /// Builds the model that <paramref name="architecture"/> describes and fills it from the tensors
     /// named with <paramref name="prefix"/>, adding each name taken to <paramref name="taken"/>.
+    /// The file's tensors are checked against what the layers declare before anything is built,
+    /// so a file whose metadata claims huge layers is refused without allocating them.
     /// </summary>
     private static Sequential ReadMember(string path, Dictionary<string, NamedTensor> byName, HashSet<string> taken, string prefix, string architecture, Shape input, int threads)
     {
         string key = prefix + "architecture";
-        var model = new Sequential(input, seed: 0, threads);
+        IReadOnlyList<Layer> layers;
         try
+        {
+            layers = Convnet.Architecture.ArchitectureJson.Read(architecture);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or JsonException)
+        {
+            throw new ModelFormatException(path, $"invalid {key}: {e.Message}", e);
+        }
+        if (layers.Count == 0)
+        {
+            throw new ModelFormatException(path, $"the {key} has no layers");
+        }
+        // Each layer's tensors, by name and shape, from its declarations alone.
+        var declared = new List<IReadOnlyList<TensorDeclaration>>();
+        var shape = input;
+        for (int i = 0; i < layers.Count; i++)
         {
             try
             {
-                foreach (var (type, config) in ParseArchitecture(architecture))
+                declared.Add(layers[i].DeclareTensors(shape));
+                shape = layers[i].ComputeOutputShape(shape);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ModelFormatException(path, $"invalid {key}: layer {i + 1} ({layers[i].TypeName}): {e.Message.Split(" (Parameter", 2)[0]}", e);
+            }
+            foreach (var d in declared[i])
+            {
+                Take(path, byName, string.Create(CultureInfo.InvariantCulture, $"{prefix}{i}.{d.Name}"), d.Shape);
+            }
+        }
+        if (shape.IsImage)
+        {
+            throw new ModelFormatException(path, $"the {key} does not end in a vector of class scores");
+        }
+        var model = new Sequential(input, seed: 0, threads);
+        try
+        {
+            for (int i = 0; i < layers.Count; i++)
+            {
+                try
                 {
-                    model.Add(LayerFactory.Create(type, config));
+                    model.Add(layers[i]);
                 }
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException or JsonException)
-            {
-                throw new ModelFormatException(path, $"invalid {key}: {e.Message}", e);
-            }
-            if (model.Layers.Count == 0)
-            {
-                throw new ModelFormatException(path, $"the {key} has no layers");
-            }
-            float[] Take(string name, int[] shape)
-            {
-                var data = ModelFile.Take(path, byName, prefix + name, shape);
-                taken.Add(prefix + name);
-                return data;
-            }
-            for (int i = 0; i < model.Layers.Count; i++)
-            {
-                switch (model.Layers[i])
+                catch (ArgumentException e)
                 {
-                    case Conv2D conv:
-                        OihwToHwio(Take($"{i}.weight", [conv.Filters, conv.InputShape.Channels, conv.KernelSize, conv.KernelSize]), conv.KernelSize, conv.InputShape.Channels, conv.Filters, conv.Kernel.Value);
-                        Take($"{i}.bias", [conv.Filters]).CopyTo(conv.Bias.Value);
-                        break;
-                    case Dense dense:
-                        Transpose(Take($"{i}.weight", [dense.Units, dense.InputShape.Size]), dense.Units, dense.InputShape.Size).CopyTo(dense.Kernel.Value);
-                        Take($"{i}.bias", [dense.Units]).CopyTo(dense.Bias.Value);
-                        break;
-                    case BatchNormalization bn:
-                        Take($"{i}.weight", [bn.Gamma.Length]).CopyTo(bn.Gamma.Value);
-                        Take($"{i}.bias", [bn.Beta.Length]).CopyTo(bn.Beta.Value);
-                        break;
+                    throw new ModelFormatException(path, $"invalid {key}: layer {i + 1} ({layers[i].TypeName}): {e.Message.Split(" (Parameter", 2)[0]}", e);
                 }
-                foreach (var state in model.Layers[i].State)
+                var own = new float[declared[i].Count][];
+                for (int t = 0; t < own.Length; t++)
                 {
-                    Take($"{i}.{state.Name}", [state.Values.Length]).CopyTo(state.Values, 0);
+                    string name = string.Create(CultureInfo.InvariantCulture, $"{prefix}{i}.{declared[i][t].Name}");
+                    own[t] = byName[name].Data;
+                    taken.Add(name);
                 }
-            }
-            if (model.OutputShape.IsImage)
-            {
-                throw new ModelFormatException(path, $"the {key} does not end in a vector of class scores");
+                layers[i].LoadOwnTensors(own);
             }
             return model;
         }
@@ -308,27 +318,16 @@ public static class ModelFile
     {
         for (int i = 0; i < model.Layers.Count; i++)
         {
-            string p = string.Create(CultureInfo.InvariantCulture, $"{prefix}{i}.");
-            switch (model.Layers[i])
+            var layer = model.Layers[i];
+            var declared = layer.DeclareTensors(layer.InputShape);
+            var data = layer.SaveOwnTensors();
+            if (data.Length != declared.Count)
             {
-                case Conv2D conv:
-                    tensors.Add(new NamedTensor(p + "weight", [conv.Filters, conv.InputShape.Channels, conv.KernelSize, conv.KernelSize], HwioToOihw(conv.Kernel.Value, conv.KernelSize, conv.InputShape.Channels, conv.Filters)));
-                    tensors.Add(new NamedTensor(p + "bias", [conv.Filters], conv.Bias.Value.ToArray()));
-                    break;
-                case Dense dense:
-                    tensors.Add(new NamedTensor(p + "weight", [dense.Units, dense.InputShape.Size], Transpose(dense.Kernel.Value, dense.InputShape.Size, dense.Units)));
-                    tensors.Add(new NamedTensor(p + "bias", [dense.Units], dense.Bias.Value.ToArray()));
-                    break;
-                case BatchNormalization bn:
-                    tensors.Add(new NamedTensor(p + "weight", [bn.Gamma.Length], bn.Gamma.Value.ToArray()));
-                    tensors.Add(new NamedTensor(p + "bias", [bn.Beta.Length], bn.Beta.Value.ToArray()));
-                    break;
-                case { Parameters.Count: > 0 } other:
-                    throw new NotSupportedException($"Saving layer type {other.TypeName} is not supported.");
+                throw new NotSupportedException($"Layer {layer.Name} ({layer.TypeName}) declares {declared.Count} tensors but saved {data.Length}.");
             }
-            foreach (var state in model.Layers[i].State)
+            for (int t = 0; t < data.Length; t++)
             {
-                tensors.Add(new NamedTensor(p + state.Name, [state.Values.Length], (float[])state.Values.Clone()));
+                tensors.Add(new NamedTensor(string.Create(CultureInfo.InvariantCulture, $"{prefix}{i}.{declared[t].Name}"), declared[t].Shape, data[t]));
             }
         }
     }
@@ -401,113 +400,10 @@ public static class ModelFile
         };
     }
 
-    /// <summary>[{"type": "Conv2D", "filters": "32", ...}, ...] — one object per layer.</summary>
+    /// <summary>The "architecture" metadata of <paramref name="model"/>: its <see cref="Architecture.ArchitectureJson"/> list.</summary>
     public static string ArchitectureJson(Sequential model)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (var layer in model.Layers)
-            {
-                json.WriteStartObject();
-                json.WriteString("type", layer.TypeName);
-                foreach (var (key, value) in layer.Config)
-                {
-                    json.WriteString(key, value);
-                }
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    internal static List<(string Type, Dictionary<string, string> Config)> ParseArchitecture(string text)
-    {
-        using var doc = JsonDocument.Parse(text);
-        if (doc.RootElement.ValueKind != JsonValueKind.Array)
-        {
-            throw new FormatException("the architecture is not a JSON array");
-        }
-        var layers = new List<(string, Dictionary<string, string>)>();
-        foreach (var element in doc.RootElement.EnumerateArray())
-        {
-            if (element.ValueKind != JsonValueKind.Object)
-            {
-                throw new FormatException("a layer is not a JSON object");
-            }
-            string? type = null;
-            var config = new Dictionary<string, string>();
-            foreach (var property in element.EnumerateObject())
-            {
-                if (property.Value.ValueKind != JsonValueKind.String)
-                {
-                    throw new FormatException($"layer field '{property.Name}' is not a string");
-                }
-                if (property.Name == "type")
-                {
-                    type = property.Value.GetString();
-                }
-                else
-                {
-                    config[property.Name] = property.Value.GetString()!;
-                }
-            }
-            layers.Add((type ?? throw new FormatException("a layer has no type"), config));
-        }
-        return layers;
-    }
-
-    // w: [KH, KW, C, F] → [F, C, KH, KW]
-    private static float[] HwioToOihw(ReadOnlySpan<float> w, int k, int c, int f)
-    {
-        var result = new float[w.Length];
-        for (int ky = 0; ky < k; ky++)
-        {
-            for (int kx = 0; kx < k; kx++)
-            {
-                for (int ch = 0; ch < c; ch++)
-                {
-                    for (int o = 0; o < f; o++)
-                    {
-                        result[((o * c + ch) * k + ky) * k + kx] = w[((ky * k + kx) * c + ch) * f + o];
-                    }
-                }
-            }
-        }
-        return result;
-    }
-
-    // w: [F, C, KH, KW] → dst: [KH, KW, C, F]
-    private static void OihwToHwio(ReadOnlySpan<float> w, int k, int c, int f, Span<float> dst)
-    {
-        for (int ky = 0; ky < k; ky++)
-        {
-            for (int kx = 0; kx < k; kx++)
-            {
-                for (int ch = 0; ch < c; ch++)
-                {
-                    for (int o = 0; o < f; o++)
-                    {
-                        dst[((ky * k + kx) * c + ch) * f + o] = w[((o * c + ch) * k + ky) * k + kx];
-                    }
-                }
-            }
-        }
-    }
-
-    // w: [rows, cols] → [cols, rows]
-    private static float[] Transpose(ReadOnlySpan<float> w, int rows, int cols)
-    {
-        var result = new float[w.Length];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < cols; c++)
-            {
-                result[c * rows + r] = w[r * cols + c];
-            }
-        }
-        return result;
+        ArgumentNullException.ThrowIfNull(model);
+        return Convnet.Architecture.ArchitectureJson.Write(model.Layers);
     }
 }

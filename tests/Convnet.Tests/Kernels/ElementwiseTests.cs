@@ -85,6 +85,58 @@ public class ElementwiseTests
         Numerics.AssertBitEqual(expected, inPlace, $"in-place {typeof(TOp).Name} {c}");
     }
 
+    [Property(MaxTest = 100)]
+    public Property Scale_Map_equals_MapScalar_bit_for_bit()
+        => Prop.ForAll(Cases, c => CheckParametricUnary<ScaleOperator>(c));
+
+    [Property(MaxTest = 100)]
+    public Property AddScaled_Map_equals_MapScalar_bit_for_bit()
+        => Prop.ForAll(Cases, c => CheckParametricBinary<AddScaledOperator>(c));
+
+    private static void CheckParametricUnary<TOp>(MapCase c) where TOp : IParametricUnaryOperator
+    {
+        var rng = new Rng((ulong)c.Seed);
+        var x = Values(ref rng, c.Length, c.Offset).AsSpan(c.Offset);
+        float a = rng.NextInt(4) == 0 ? Specials[rng.NextInt(Specials.Length)] : rng.NextFloat(-2, 2);
+        var expected = new float[c.Length];
+        var actual = new float[c.Length];
+        Elementwise.MapScalar<TOp>(x, a, expected);
+        Elementwise.Map<TOp>(x, a, actual);
+        Numerics.AssertBitEqual(expected, actual, $"{typeof(TOp).Name} a={a} {c}");
+        var inPlace = x.ToArray();
+        Elementwise.Map<TOp>(inPlace, a, inPlace);
+        Numerics.AssertBitEqual(expected, inPlace, $"in-place {typeof(TOp).Name} a={a} {c}");
+    }
+
+    private static void CheckParametricBinary<TOp>(MapCase c) where TOp : IParametricBinaryOperator
+    {
+        var rng = new Rng((ulong)c.Seed);
+        var x = Values(ref rng, c.Length, c.Offset).AsSpan(c.Offset);
+        var y = Values(ref rng, c.Length, 0);
+        float a = rng.NextInt(4) == 0 ? Specials[rng.NextInt(Specials.Length)] : rng.NextFloat(-2, 2);
+        var expected = new float[c.Length];
+        var actual = new float[c.Length];
+        Elementwise.MapScalar<TOp>(x, y, a, expected);
+        Elementwise.Map<TOp>(x, y, a, actual);
+        Numerics.AssertBitEqual(expected, actual, $"{typeof(TOp).Name} a={a} {c}");
+        var inPlace = x.ToArray();
+        Elementwise.Map<TOp>(inPlace, y, a, inPlace);
+        Numerics.AssertBitEqual(expected, inPlace, $"in-place {typeof(TOp).Name} a={a} {c}");
+    }
+
+    [Fact]
+    public void Scale_and_AddScaled_round_each_operation()
+    {
+        var y = new float[1];
+        Elementwise.MapScalar<ScaleOperator>([3f], 0.5f, y);
+        Assert.Equal(1.5f, y[0]);
+        // 1 + (1 + 2^-23)·(1 - 2^-24) rounds the product first: a fused multiply-add would differ.
+        float x = 1f, b = 1f + MathF.Pow(2, -23), a = 1f - MathF.Pow(2, -24);
+        var z = new float[1];
+        Elementwise.MapScalar<AddScaledOperator>([x], [b], a, z);
+        Assert.Equal(x + (b * a), z[0]);
+    }
+
     [Fact]
     public void Relu_and_its_gradient_on_special_values()
     {

@@ -144,4 +144,49 @@ public class PoolingTests
         Pooling.MaxBackward([0.5f, 2f, 4f], [3, 0, 3], dx);
         Assert.Equal([3f, 1f, 1f, 5.5f], dx);
     }
+
+    [Property(MaxTest = 100)]
+    public Property AverageForward_and_AverageBackward_equal_their_scalar_twins()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Pool, c.Stride, same: false);
+            var x = new float[c.Height * c.Width * c.Channels];
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = rng.NextFloat(-1, 1);
+            }
+            var y = new float[g.OutPixels * c.Channels];
+            var yScalar = new float[y.Length];
+            Pooling.AverageForward(x, g, y);
+            Pooling.AverageForwardScalar(x, g, yScalar);
+            Support.Numerics.AssertBitEqual(yScalar, y, $"average {c}");
+
+            var dy = new float[y.Length];
+            for (int i = 0; i < dy.Length; i++)
+            {
+                dy[i] = rng.NextFloat(-1, 1);
+            }
+            // Filled with garbage: the kernels clear dx themselves.
+            var dx = Enumerable.Repeat(7f, x.Length).ToArray();
+            var dxScalar = Enumerable.Repeat(-7f, x.Length).ToArray();
+            Pooling.AverageBackward(dy, g, dx);
+            Pooling.AverageBackwardScalar(dy, g, dxScalar);
+            Support.Numerics.AssertBitEqual(dxScalar, dx, $"average backward {c}");
+        });
+
+    [Fact]
+    public void Average_pooling_by_hand()
+    {
+        // x: 3×3×1 = 1..9, 2×2 windows with stride 1 → the means of the four 2×2 blocks.
+        var g = ConvGeometry.Create(3, 3, 1, 2, 1, same: false);
+        float[] x = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        var y = new float[4];
+        Pooling.AverageForward(x, g, y);
+        Assert.Equal([3f, 4f, 6f, 7f], y);
+        // dy = 4 everywhere: each input gets 1 per window it is in (corners 1, edges 2, centre 4).
+        var dx = new float[9];
+        Pooling.AverageBackward([4f, 4f, 4f, 4f], g, dx);
+        Assert.Equal([1f, 2f, 1f, 2f, 4f, 2f, 1f, 2f, 1f], dx);
+    }
 }

@@ -32,7 +32,7 @@ public class LayerGradientTests
     // h = 0.5 that term is ≈ 16·6e-8·S/0.5 ≈ 2e-6·S, against gradients of order 0.1–10.
     private const double AffineStep = 0.5;
 
-    // ReLU, MaxPool2D and Flatten only copy or select values: no rounding at all, and the inputs are
+    // ReLU, MaxPooling2D and Flatten only copy or select values: no rounding at all, and the inputs are
     // generated more than h away from any kink, so the difference quotient is exact up to the
     // double-precision sum of L.
     private const double SelectionStep = 1e-2;
@@ -119,7 +119,7 @@ public class LayerGradientTests
     public sealed record PoolCase(int Pool, int Stride, int Batch, int Height, int Width, int Channels, int Seed);
 
     [Property(MaxTest = 40)]
-    public Property MaxPool2D_input_gradient_matches_finite_differences()
+    public Property MaxPooling2D_input_gradient_matches_finite_differences()
     {
         var cases =
             from pool in Gen.Choose(1, 3)
@@ -134,7 +134,7 @@ public class LayerGradientTests
         {
             // Distinct values 10·h apart: a ±h step never changes which input wins a window.
             static void Spread(ref Rng rng, Span<float> x) => Numerics.ScaledPermutation(ref rng, x, (float)(10 * SelectionStep));
-            CheckLayer(new MaxPool2D(c.Pool, c.Stride), Shape.Image(c.Height, c.Width, c.Channels), c.Batch, c.Seed, Spread, SelectionStep, null, 0, c.ToString());
+            CheckLayer(new MaxPooling2D(c.Pool, c.Stride), Shape.Image(c.Height, c.Width, c.Channels), c.Batch, c.Seed, Spread, SelectionStep, null, 0, c.ToString());
         });
     }
 

@@ -168,7 +168,7 @@ public class EnsembleTests
     private static Sequential WithoutSoftmax(ulong seed)
     {
         var model = new Sequential(Shape.Image(28, 28, 1), seed, threads: 1);
-        model.Add(new Conv2D(2, 3)).Add(new ReLU()).Add(new MaxPool2D(2)).Add(new Flatten()).Add(new Dense(10));
+        model.Add(new Conv2D(2, 3)).Add(new ReLU()).Add(new MaxPooling2D(2)).Add(new Flatten()).Add(new Dense(10));
         return model;
     }
 

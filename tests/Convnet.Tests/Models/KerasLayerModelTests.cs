@@ -17,7 +17,7 @@ public class KerasLayerModelTests
     internal static Sequential Create(ulong seed = 1, int threads = 1)
     {
         var model = new Sequential(Shape.Image(28, 28, 1), seed, threads);
-        model.Add(new Conv2D(4, 3)).Add(new BatchNormalization()).Add(new ReLU()).Add(new Dropout(0.25f)).Add(new MaxPool2D(2))
+        model.Add(new Conv2D(4, 3)).Add(new BatchNormalization()).Add(new ReLU()).Add(new Dropout(0.25f)).Add(new MaxPooling2D(2))
             .Add(new Flatten()).Add(new Dense(16)).Add(new BatchNormalization(momentum: 0.9f, epsilon: 1e-5f)).Add(new ReLU()).Add(new Dropout(0.5f))
             .Add(new Dense(10)).Add(new Softmax());
         return model;

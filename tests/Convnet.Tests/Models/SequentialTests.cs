@@ -123,4 +123,24 @@ public class SequentialTests
             Assert.Equal(batched.AsSpan(i * 10, 10).ToArray().Select(BitConverter.SingleToInt32Bits), alone.Select(BitConverter.SingleToInt32Bits));
         }
     }
+
+    [Fact]
+    public void A_training_step_with_every_layer_kind_allocates_nothing_once_its_buffers_exist()
+    {
+        // Every registered layer, so the chunk dispatch in Layer and each layer's own passes are covered.
+        var data = SyntheticDigits.Create(64, seed: 4);
+        using var model = ArchitectureSpec.Build(
+            "conv6k3-relu-bn,maxpool2,conv8k3same-leakyrelu0.1,avgpool2s1,drop0.25,conv4k1,gap,dense12-relu,flatten",
+            data.SampleShape, 10, seed: 2, threads: 1);
+        Assert.Equal(Convnet.Layers.LayerRegistry.Kinds.Select(k => k.TypeName).Order(), model.Layers.Select(l => l.TypeName).Distinct().Order());
+        model.Compile(new Adam());
+        int[] indices = [.. Enumerable.Range(0, 32)];
+        model.TrainBatch(data, indices, out _);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int step = 0; step < 5; step++)
+        {
+            model.TrainBatch(data, indices, out _);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

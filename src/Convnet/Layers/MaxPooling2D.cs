@@ -5,29 +5,42 @@ using Convnet.Runtime;
 namespace Convnet.Layers;
 
 /// <summary>Max pooling with "valid" windows (Keras's default); remembers each window's argmax for backward.</summary>
-public sealed class MaxPool2D : Pooling2D
+public sealed class MaxPooling2D : Pooling2D, ILayerKind
 {
-    private readonly Action<int> _forwardChunk;
-    private readonly Action<int> _backwardChunk;
     private int[] _argmax = [];
 
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
-    public MaxPool2D(int poolSize = 2, int? stride = null)
+    public MaxPooling2D(int poolSize = 2, int? stride = null)
         : base(poolSize, stride)
     {
-        _forwardChunk = ForwardChunk;
-        _backwardChunk = BackwardChunk;
     }
 
-    /// <summary>
-    /// Set by <see cref="Models.Sequential"/> when this layer follows a ReLU: Backward then also
-    /// applies that ReLU's mask, and the ReLU passes the gradient through untouched.
-    /// </summary>
-    internal bool RectifyGradient { get; set; }
+    public static string KindName => "MaxPooling2D";
+    public static string TokenForm => "maxpool<P>[s<S>]";
 
-    public override string TypeName => "MaxPooling2D";
+    public static Layer FromConfig(LayerConfig config) => new MaxPooling2D(config.Int("pool_size"), config.Int("stride"));
+
+    public static Layer? ParseToken(string token)
+        => ParseToken(token, "maxpool") is { } p ? new MaxPooling2D(p.PoolSize, p.Stride) : null;
+
+    public override string FormatToken() => FormatToken("maxpool");
+
+    /// <summary>
+    /// Set by <see cref="PlanFusion"/> when this layer follows a ReLU: Backward then also applies
+    /// that ReLU's mask, and the ReLU passes the gradient through untouched.
+    /// </summary>
+    internal bool RectifyGradient { get; private set; }
+
+    protected internal override bool CanRectifyInputGradient => true;
+
+    protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
+
+    public override string TypeName => KindName;
     public override string DefaultName => "max_pooling2d";
+
+    // The argmax of every output (ints, the size of floats).
+    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(ComputeOutputShape(input));
 
     public override void EnsureCapacity(int batch)
     {
@@ -42,17 +55,16 @@ public sealed class MaxPool2D : Pooling2D
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        Pool.For(Chunks.Count(x.Batch), _forwardChunk);
+        ForwardChunks();
         return Y;
     }
 
-    private void ForwardChunk(int chunk)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
         int size = OutputShape.Size;
         for (int i = start; i < start + count; i++)
         {
-            Pooling.MaxForward(X.Sample(i), Geometry, Y!.Sample(i), _argmax.AsSpan(i * size, size));
+            Pooling.MaxForward(X!.Sample(i), Geometry, Y!.Sample(i), _argmax.AsSpan(i * size, size));
         }
     }
 
@@ -64,13 +76,12 @@ public sealed class MaxPool2D : Pooling2D
             return null;
         }
         StartBackward(dy);
-        Pool.For(Chunks.Count(dy.Batch), _backwardChunk);
+        BackwardChunks();
         return Dx;
     }
 
-    private void BackwardChunk(int chunk)
+    protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
         int size = OutputShape.Size;
         // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
         bool tiled = Pooling.CanTileBackward(Geometry);
@@ -85,17 +96,17 @@ public sealed class MaxPool2D : Pooling2D
                 {
                     dx.Clear();
                 }
-                Pooling.MaxBackwardTiled(Dy.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, Geometry, dx);
+                Pooling.MaxBackwardTiled(Dy!.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, Geometry, dx);
                 continue;
             }
             dx.Clear();
             if (RectifyGradient)
             {
-                Pooling.MaxBackwardRectified(Dy.Sample(i), argmax, X!.Sample(i), dx);
+                Pooling.MaxBackwardRectified(Dy!.Sample(i), argmax, X!.Sample(i), dx);
             }
             else
             {
-                Pooling.MaxBackward(Dy.Sample(i), argmax, dx);
+                Pooling.MaxBackward(Dy!.Sample(i), argmax, dx);
             }
         }
     }

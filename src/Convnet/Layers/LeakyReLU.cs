@@ -1,0 +1,86 @@
+using System.Globalization;
+using Convnet.Kernels;
+using Convnet.Tensors;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// y = x for x &gt; 0, else negative_slope·x, as Keras's LeakyReLU (default slope 0.3; PyTorch's
+/// nn.LeakyReLU defaults to 0.01 and, like this layer, saves no tensors). Spec token
+/// <c>leakyrelu</c> (slope 0.3) or <c>leakyrelu&lt;slope&gt;</c>, e.g. <c>conv32k3-leakyrelu0.1</c>.
+/// </summary>
+public sealed class LeakyReLU : Layer, ILayerKind
+{
+    public const float DefaultNegativeSlope = 0.3f;
+
+    public LeakyReLU(float negativeSlope = DefaultNegativeSlope)
+    {
+        if (!(negativeSlope >= 0) || float.IsInfinity(negativeSlope))
+        {
+            throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, "negativeSlope must be a finite number >= 0.");
+        }
+        NegativeSlope = negativeSlope;
+    }
+
+    public static string KindName => "LeakyReLU";
+    public static string TokenForm => "leakyrelu[<slope>]";
+
+    public static Layer FromConfig(LayerConfig config) => new LeakyReLU(config.Float("negative_slope"));
+
+    public static Layer? ParseToken(string token)
+    {
+        if (!token.StartsWith("leakyrelu", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        string text = token["leakyrelu".Length..];
+        if (text.Length == 0)
+        {
+            return new LeakyReLU();
+        }
+        return float.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out float slope) && float.IsFinite(slope)
+            ? new LeakyReLU(slope)
+            : throw new FormatException($"negative slope '{text}' is not a number >= 0 (the form is {TokenForm})");
+    }
+
+    public override string FormatToken() => NegativeSlope == DefaultNegativeSlope ? "leakyrelu" : "leakyrelu" + LayerConfig.Of(NegativeSlope);
+
+    public override bool JoinsPreviousToken => true;
+
+    public float NegativeSlope { get; }
+    public override string TypeName => KindName;
+    public override string DefaultName => "leaky_re_lu";
+
+    public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
+    {
+        ["negative_slope"] = LayerConfig.Of(NegativeSlope),
+    };
+
+    public override Shape ComputeOutputShape(Shape input) => input;
+
+    // x: [N, ...] → y = x > 0 ? x : slope·x
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        StartForward(x);
+        ForwardChunks();
+        return Y;
+    }
+
+    protected override void ForwardChunk(int chunk, int start, int count)
+        => Elementwise.Map<LeakyReluOperator>(X!.Samples(start, count), NegativeSlope, Y!.Samples(start, count));
+
+    // dy: [N, ...] → dx = x > 0 ? dy : slope·dy
+    public override Tensor? Backward(Tensor dy)
+    {
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        StartBackward(dy);
+        BackwardChunks();
+        return Dx;
+    }
+
+    protected override void BackwardChunk(int chunk, int start, int count)
+        => Elementwise.Map<LeakyReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), NegativeSlope, Dx!.Samples(start, count));
+}

@@ -27,6 +27,7 @@ public sealed class Sequential : IClassifier
     private Tensor? _dlogits;
     private int[] _labels = [];
     private long _step;
+    private (int Epochs, IReadOnlyList<EpochLog> History)? _resume;
     private readonly BatchAugmenter _augmenter = new();
 
     /// <param name="inputShape">Shape of one sample, e.g. Shape.Image(28, 28, 1).</param>
@@ -182,12 +183,23 @@ public sealed class Sequential : IClassifier
         int batches = (n + batchSize - 1) / batchSize;
         callbacks ??= [];
         StopTraining = false;
+        _resume = null;
+        FitCallbacks = callbacks;
         foreach (var callback in callbacks)
         {
             callback.SetModel(this);
             callback.OnTrainBegin();
         }
-        for (int epoch = 0; epoch < epochs && !StopTraining; epoch++)
+        int firstEpoch = 0;
+        if (_resume is { } resume)
+        {
+            firstEpoch = resume.Epochs;
+            foreach (var log in resume.History)
+            {
+                history.Add(log);
+            }
+        }
+        for (int epoch = firstEpoch; epoch < epochs && !StopTraining; epoch++)
         {
             foreach (var callback in callbacks)
             {
@@ -239,6 +251,23 @@ public sealed class Sequential : IClassifier
             callback.OnTrainEnd();
         }
         return history;
+    }
+
+    /// <summary>
+    /// Called from a callback's OnTrainBegin (BackupAndRestore, which has restored the weights and
+    /// the optimizer): Fit continues after epoch <paramref name="epochsDone"/> with
+    /// <paramref name="history"/> as its first epochs, and the step counter that keys Dropout's
+    /// masks continues from <paramref name="trainingSteps"/>, as Keras's model._initial_epoch.
+    /// </summary>
+    /// <summary>The callbacks of the latest Fit, for BackupAndRestore to save the others' state.</summary>
+    internal IReadOnlyList<Callback> FitCallbacks { get; private set; } = [];
+
+    internal void ResumeAfter(int epochsDone, IReadOnlyList<EpochLog> history, long trainingSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epochsDone);
+        ArgumentOutOfRangeException.ThrowIfNegative(trainingSteps);
+        _resume = (epochsDone, history);
+        _step = trainingSteps;
     }
 
     /// <summary>One optimisation step on the samples at <paramref name="indices"/>; returns the summed loss.</summary>

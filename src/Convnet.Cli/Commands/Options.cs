@@ -81,7 +81,7 @@ internal static class Options
         }
     }
 
-    private static UserError ArchError(string arch, ArchitectureSpecException e)
+    public static UserError ArchError(string arch, ArchitectureSpecException e)
     {
         // A single word that is no layer: most likely a mistyped recipe name.
         bool word = arch.Length > 0 && arch.All(char.IsAsciiLetter) && e.TokenNumber == 1;

@@ -67,6 +67,12 @@ public abstract class Optimizer
     /// </summary>
     public float? EmaMomentum { get; }
 
+    /// <summary>
+    /// The global L2 norm of the last step's gradients before clipping, when <see cref="ClipNorm"/>
+    /// made the step compute it; null otherwise (it costs a pass over the gradients).
+    /// </summary>
+    public double? GradientNorm { get; private set; }
+
     /// <summary>Number of steps taken.</summary>
     public long Iterations { get; protected set; }
 
@@ -86,6 +92,7 @@ public abstract class Optimizer
                 sum += OptimizerKernels.SumOfSquares(p.Gradient);
             }
             double norm = Math.Sqrt(sum);
+            GradientNorm = norm;
             if (norm > clip)
             {
                 float scale = (float)(clip / norm);

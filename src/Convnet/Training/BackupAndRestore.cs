@@ -81,7 +81,8 @@ public sealed class BackupAndRestore : Callback
     public override void OnTrainBegin()
     {
         var model = RequireModel();
-        if (model.FitCallbacks.Count == 0 || !ReferenceEquals(model.FitCallbacks[^1], this))
+        var callbacks = Callbacks(model);
+        if (callbacks.Count == 0 || !ReferenceEquals(callbacks[^1], this))
         {
             throw new InvalidOperationException("BackupAndRestore must be the last callback of Fit, so that it saves the other callbacks' state after their epoch end.");
         }
@@ -167,7 +168,7 @@ public sealed class BackupAndRestore : Callback
             ["optimizer.ema_momentum"] = F(optimizer.EmaMomentum),
             ["optimizer.schedule"] = optimizer.Schedule?.GetType().Name ?? "none",
             ["loss.label_smoothing"] = F(model.Loss?.LabelSmoothing ?? 0),
-            ["callbacks"] = string.Join(",", model.FitCallbacks.Select(c => c.GetType().Name)),
+            ["callbacks"] = string.Join(",", Callbacks(model).Select(c => c.GetType().Name)),
         };
         foreach (var (key, value) in optimizer.Config)
         {
@@ -207,7 +208,7 @@ public sealed class BackupAndRestore : Callback
         {
             metadata[RunPrefix + key] = value;
         }
-        var callbacks = model.FitCallbacks;
+        var callbacks = Callbacks(model);
         for (int i = 0; i < callbacks.Count; i++)
         {
             if (callbacks[i] is IStatefulCallback stateful)
@@ -277,7 +278,7 @@ public sealed class BackupAndRestore : Callback
         var slots = optimizer.SlotNames.ToDictionary(slot => slot, slot => Tensor("optimizer." + slot, model.ParameterCount), StringComparer.Ordinal);
 
         // Every callback's state is parsed before anything changes.
-        var callbacks = model.FitCallbacks;
+        var callbacks = Callbacks(model);
         var states = new List<(IStatefulCallback Callback, CallbackState State, int Index)>();
         for (int i = 0; i < callbacks.Count; i++)
         {
@@ -340,6 +341,28 @@ public sealed class BackupAndRestore : Callback
             string shown = string.Join("; ", differences.Take(3)) + (differences.Count > 3 ? $"; and {differences.Count - 3} more" : "");
             throw new ModelFormatException(path, $"this backup belongs to a different run ({shown}); run the same command again to resume it, or delete {Directory} to start afresh");
         }
+    }
+
+    /// <summary>The Fit's callbacks in the order they run, any CallbackList opened up.</summary>
+    private static List<Callback> Callbacks(Sequential model)
+    {
+        var all = new List<Callback>();
+        void Add(IEnumerable<Callback> callbacks)
+        {
+            foreach (var callback in callbacks)
+            {
+                if (callback is CallbackList list)
+                {
+                    Add(list.Callbacks);
+                }
+                else
+                {
+                    all.Add(callback);
+                }
+            }
+        }
+        Add(model.FitCallbacks);
+        return all;
     }
 
     private static string CallbackKey(int index) => string.Create(CultureInfo.InvariantCulture, $"{CallbackPrefix}{index}.");

@@ -7,7 +7,7 @@ namespace Convnet.Training;
 
 /// <summary>
 /// Keras's ModelCheckpoint: saves the model after each epoch (atomically, via <see cref="ModelFile.Save"/>),
-/// or with saveBestOnly only when <see cref="Monitor"/> improved. "{epoch}" in the path is replaced by the epoch number.
+/// or with saveBestOnly only when <see cref="Monitor"/> improved; never an epoch whose weights are not finite. "{epoch}" in the path is replaced by the epoch number.
 /// </summary>
 public sealed class ModelCheckpoint : Callback, IStatefulCallback
 {
@@ -37,6 +37,11 @@ public sealed class ModelCheckpoint : Callback, IStatefulCallback
 
     public override void OnEpochEnd(EpochLog log)
     {
+        if (!RequireModel().WeightsAreFinite())
+        {
+            // A diverged epoch is never saved: the last finite one stays in the file.
+            return;
+        }
         if (SaveBestOnly)
         {
             double current = Monitor(log, MonitorName);

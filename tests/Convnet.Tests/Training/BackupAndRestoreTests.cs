@@ -96,11 +96,31 @@ public class BackupAndRestoreTests
         ThrowAfterBackup,
     }
 
-    /// <summary>Throws at the end of the given epoch; placed before BackupAndRestore, or at train begin of the next epoch.</summary>
+    /// <summary>
+    /// Cuts the run: cancels <see cref="Cancel"/> or throws after training step <see cref="Batch"/>
+    /// (counted over the run), throws at the end of epoch <see cref="EndOfEpoch"/> (it runs before
+    /// BackupAndRestore) or at the beginning of epoch <see cref="BeginOfEpoch"/>.
+    /// </summary>
     private sealed class Crash : Callback
     {
-        public int EndOfEpoch { get; init; }
-        public int BeginOfEpoch { get; init; }
+        private int _batches;
+
+        public int EndOfEpoch { get; init; } = -1;
+        public int BeginOfEpoch { get; init; } = -1;
+        public int Batch { get; init; } = -1;
+        public CancellationTokenSource? Cancel { get; init; }
+
+        public override void OnBatchEnd(in BatchLog log)
+        {
+            if (++_batches == Batch)
+            {
+                if (Cancel is null)
+                {
+                    throw new IOException("simulated crash");
+                }
+                Cancel.Cancel();
+            }
+        }
 
         public override void OnEpochBegin(int epoch)
         {
@@ -124,32 +144,21 @@ public class BackupAndRestoreTests
     {
         var model = recipe.Model();
         model.Compile(recipe.Optimizer());
+        using var cancel = new CancellationTokenSource();
         var crash = new Crash
         {
             EndOfEpoch = cut == Cut.ThrowBeforeBackup ? at : -1,
             BeginOfEpoch = cut == Cut.ThrowAfterBackup ? at + 1 : -1,
+            Batch = cut is Cut.Cancel or Cut.ThrowInBatch ? at : -1,
+            Cancel = cut == Cut.Cancel ? cancel : null,
         };
         var backup = new BackupAndRestore(directory, run ?? new Dictionary<string, string> { ["epochs"] = $"{Epochs}", ["seed"] = "3" });
         var callbacks = recipe.Callbacks(Path.GetDirectoryName(Path.GetFullPath(directory))!);
         callbacks.Add(crash);
         callbacks.Add(backup);
-        using var cancel = new CancellationTokenSource();
-        int batches = 0;
         try
         {
-            var history = model.Fit(Data, Epochs, BatchSize, validationSplit: 0.1, seed: 3, augmentation: recipe.Augmentation, callbacks: callbacks, cancellationToken: cancel.Token,
-                progress: _ =>
-                {
-                    batches++;
-                    if (cut == Cut.Cancel && batches == at)
-                    {
-                        cancel.Cancel();
-                    }
-                    if (cut == Cut.ThrowInBatch && batches == at)
-                    {
-                        throw new IOException("simulated crash");
-                    }
-                });
+            var history = model.Fit(Data, Epochs, BatchSize, validationSplit: 0.1, seed: 3, augmentation: recipe.Augmentation, callbacks: callbacks, cancellationToken: cancel.Token);
             return (model, history, backup);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)

@@ -53,7 +53,7 @@ internal static class TrainCommand
             int kept = progress.Count == 0 ? 0 : progress.Max(p => p.FinishedEpochs);
             string when = kept == 0 ? "during epoch 1" : $"after epoch {kept}";
             string checkpoint = s.CheckpointPath is null ? "" : $"; checkpoint {s.CheckpointPath} holds the best epoch so far";
-            error.WriteLine($"interrupted {when}; {r.ModelPath} unchanged{checkpoint}.");
+            error.WriteLine($"interrupted {when}; {r.ModelPath} unchanged{checkpoint}{ResumeHint(r)}.");
             return Cli.ExitCancelled;
         }
         catch (TrainingDivergedException e)
@@ -68,6 +68,23 @@ internal static class TrainCommand
         {
             throw Options.ArchError(s.Architecture, e);
         }
+    }
+
+    /// <summary>With --backup, what the interrupted run left to resume from.</summary>
+    private static string ResumeHint(TrainRequest r)
+    {
+        if (r.Settings.BackupDirectory is not { } backup)
+        {
+            return "";
+        }
+        if (r.Ensemble > 1)
+        {
+            return $"; run the same command again to resume from the members' backups in {backup}";
+        }
+        int? done = BackupAndRestore.PeekEpochs(backup);
+        return done is { } epochs
+            ? $"; run the same command again to resume from {backup} (epoch {epochs} of {r.Settings.Epochs} done)"
+            : $"; no epoch finished, so {backup} holds no backup yet";
     }
 
     private static (Dataset Train, Dataset? Validation) Split(Trainer trainer, Dataset data, ulong seed)
@@ -89,7 +106,12 @@ internal static class TrainCommand
         output.WriteLine($"Model '{r.Arch}': {run.Model.ParameterCount:N0} parameters; {run.Model.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
         var display = TrainDisplay.For(output, s.Epochs, train.Count);
         progress.Add(display);
+        if (run.Backup is { } backup)
+        {
+            backup.Restored = done => output.WriteLine($"Resuming from {backup.Directory}: epoch {done} of {s.Epochs} done.");
+        }
         var history = run.Fit([display], cancellation);
+        int resumed = run.Backup?.RestoredEpochs ?? 0;
 
         var last = history.Epochs[^1];
         var metadata = run.Metadata;
@@ -98,9 +120,12 @@ internal static class TrainCommand
         // No timings: the file must depend only on the data and the settings (see --seed).
         metadata["history"] = HistoryJson.Write(history);
         run.Model.Save(r.ModelPath, metadata);
+        // Only now: a crash before the model was saved resumes from the backup instead of starting over.
+        run.Backup?.Delete();
         ReportEnd(run, output);
         string val = validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
-        output.WriteLine($"Trained in {run.Seconds:F1} s ({(double)train.Count * history.Epochs.Count / run.Seconds:N0} images/s): accuracy {last.Accuracy:P2}{val}. Saved {r.ModelPath}.");
+        string speed = history.Epochs.Count > resumed ? $" ({(double)train.Count * (history.Epochs.Count - resumed) / run.Seconds:N0} images/s)" : "";
+        output.WriteLine($"Trained in {run.Seconds:F1} s{speed}: accuracy {last.Accuracy:P2}{val}. Saved {r.ModelPath}.");
         if (run.Checkpoint is { SavedEpochs.Count: > 0 } saved)
         {
             output.WriteLine($"Checkpoint {s.CheckpointPath} holds epoch {saved.SavedEpochs[^1]} (best {saved.MonitorName}).");
@@ -154,6 +179,10 @@ internal static class TrainCommand
                     log.WriteLine($"Ensemble of {n} models '{r.Arch}': {run.Model.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
                 }
                 log.WriteLine($"Member {run.Member + 1}/{n} (seed {run.Seed})");
+                if (run.Backup is { } backup)
+                {
+                    backup.Restored = done => log.WriteLine($"Member {run.Member + 1}/{n}: resuming from {backup.Directory}: epoch {done} of {s.Epochs} done.");
+                }
             },
             MemberCallbacks = run =>
             {
@@ -184,6 +213,7 @@ internal static class TrainCommand
         var metadata = result.Metadata;
         metadata["train_seconds"] = result.Seconds.ToString("F1", CultureInfo.InvariantCulture);
         result.Ensemble.Save(r.ModelPath, metadata, memberMetadata);
+        trainer.DeleteBackups();
         output.WriteLine($"Trained {n} models in {result.Seconds:F1} s. Saved the ensemble to {r.ModelPath}.");
         var histories = result.Members.Select(m => m.History.Epochs).ToList();
         if (r.HistoryPath is not null)

@@ -109,6 +109,14 @@ internal sealed class TrainOptions
         HelpName = "PATH",
         Description = "Also save the model of the best epoch by val_accuracy (accuracy without validation) to PATH, atomically, as training goes.",
     };
+    private readonly Option<string?> _backup = new Option<string?>("--backup")
+    {
+        HelpName = "DIR",
+        Description = "Keep the whole training state in DIR at the end of every epoch (one file, replaced atomically; DIR is created when missing): "
+            + "run the same command again after an interruption (Ctrl-C, a crash, kill -9, power loss) and it resumes from the last finished epoch, "
+            + "giving the model an uninterrupted run would, bit for bit. A backup of other settings or data is refused. Deleted once the model is saved. "
+            + "With --ensemble each member keeps its own backup in DIR/member<k>, so finished members are not trained again.",
+    };
     private readonly Option<int> _ensemble = new Option<int>("--ensemble")
     {
         HelpName = "N",
@@ -131,7 +139,7 @@ internal sealed class TrainOptions
         Option[] options =
         [
             _model, _arch, _epochs, _batchSize, _lr, _schedule, _validationSplit, _seed, _threads, _plot, _historyCsv, _augment,
-            _optimizer, _weightDecay, _momentum, _labelSmoothing, _clipNorm, _ema, _earlyStopping, _reduceLr, _checkpoint, _ensemble, _parallelMembers,
+            _optimizer, _weightDecay, _momentum, _labelSmoothing, _clipNorm, _ema, _earlyStopping, _reduceLr, _checkpoint, _backup, _ensemble, _parallelMembers,
         ];
         foreach (var option in options)
         {
@@ -163,6 +171,7 @@ internal sealed class TrainOptions
             EarlyStopping = parse.GetValue(_earlyStopping),
             ReduceLrOnPlateau = parse.GetValue(_reduceLr),
             CheckpointPath = parse.GetValue(_checkpoint),
+            BackupDirectory = parse.GetValue(_backup),
         };
         string trainCsv = parse.GetValue(_trainCsv)!;
         return new TrainRequest(settings with { Metadata = new Dictionary<string, string> { ["train_file"] = Path.GetFileName(trainCsv) } }, trainCsv, parse.GetValue(_model)!)
@@ -307,6 +316,26 @@ internal sealed class TrainOptions
         {
             Cli.CheckWritable(s.CheckpointPath, "checkpoint");
         }
+        if (s.BackupDirectory is { } backup)
+        {
+            CheckBackup(backup, r.Ensemble);
+        }
+    }
+
+    /// <summary>--backup names a folder (made when missing) whose parent exists; a backup already there must at least have a readable header.</summary>
+    private static void CheckBackup(string backup, int ensemble)
+    {
+        if (File.Exists(backup))
+        {
+            throw new UserError($"--backup '{backup}' is a file; give a folder (it is created when missing)");
+        }
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(backup));
+        if (parent is null || !Directory.Exists(parent))
+        {
+            throw new UserError($"--backup '{backup}': folder '{parent}' does not exist");
+        }
+        // Damage is reported now, before the data is read; whose run it is, once the model is built.
+        _ = BackupAndRestore.PeekEpochs(ensemble == 1 ? backup : Path.Combine(backup, "member0"));
     }
 
     /// <summary>onecycle's schedule needs two steps; a user error once the training set's size is known.</summary>

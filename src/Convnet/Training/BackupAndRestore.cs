@@ -76,7 +76,7 @@ public sealed class BackupAndRestore : Callback
     public int RestoredEpochs { get; private set; }
 
     /// <summary>Called with the epochs done when a backup has been restored (before the first new epoch).</summary>
-    public Action<int>? Restored { get; init; }
+    public Action<int>? Restored { get; set; }
 
     public override void OnTrainBegin()
     {
@@ -100,7 +100,13 @@ public sealed class BackupAndRestore : Callback
     public override void OnEpochEnd(EpochLog log)
     {
         _history.Add(log);
-        Write(RequireModel(), log.Epoch);
+        var model = RequireModel();
+        // A diverged epoch (TerminateOnNaN stops after it) is not worth resuming from: the last
+        // finite backup stays.
+        if (double.IsFinite(log.Loss) && model.WeightsAreFinite())
+        {
+            Write(model, log.Epoch);
+        }
     }
 
     public override void OnTrainEnd()
@@ -114,6 +120,10 @@ public sealed class BackupAndRestore : Callback
     /// <summary>Deletes the backup (and any temporary file beside it); the directory is removed when that leaves it empty.</summary>
     public void Delete()
     {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return;
+        }
         File.Delete(FilePath);
         RemoveTemporaryFiles();
         if (System.IO.Directory.Exists(Directory) && !System.IO.Directory.EnumerateFileSystemEntries(Directory).Any())
@@ -160,19 +170,19 @@ public sealed class BackupAndRestore : Callback
         string F(float? x) => x is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none";
         var run = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["architecture"] = ModelFile.ArchitectureJson(model),
-            ["input_shape"] = model.InputShape.ToString(),
-            ["model_seed"] = model.Seed.ToString(CultureInfo.InvariantCulture),
-            ["optimizer"] = optimizer.Name,
-            ["optimizer.clip_norm"] = F(optimizer.ClipNorm),
-            ["optimizer.ema_momentum"] = F(optimizer.EmaMomentum),
-            ["optimizer.schedule"] = optimizer.Schedule?.GetType().Name ?? "none",
-            ["loss.label_smoothing"] = F(model.Loss?.LabelSmoothing ?? 0),
-            ["callbacks"] = string.Join(",", Callbacks(model).Select(c => c.GetType().Name)),
+            ["model.architecture"] = ModelFile.ArchitectureJson(model),
+            ["model.input_shape"] = model.InputShape.ToString(),
+            ["model.seed"] = model.Seed.ToString(CultureInfo.InvariantCulture),
+            ["model.optimizer"] = optimizer.Name,
+            ["model.optimizer.clip_norm"] = F(optimizer.ClipNorm),
+            ["model.optimizer.ema_momentum"] = F(optimizer.EmaMomentum),
+            ["model.optimizer.schedule"] = optimizer.Schedule?.GetType().Name ?? "none",
+            ["model.loss.label_smoothing"] = F(model.Loss?.LabelSmoothing ?? 0),
+            ["model.callbacks"] = string.Join(",", Callbacks(model).Select(c => c.GetType().Name)),
         };
         foreach (var (key, value) in optimizer.Config)
         {
-            run["optimizer." + key] = value;
+            run["model.optimizer." + key] = value;
         }
         foreach (var (key, value) in _run)
         {

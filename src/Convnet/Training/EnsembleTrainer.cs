@@ -25,7 +25,7 @@ public sealed class EnsembleTrainer
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfLessThan(members, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(parallelMembers);
-        Trainer = new Trainer(settings);
+        Trainer = new Trainer(settings) { BackupPerMember = true };
         Members = members;
         ParallelMembers = parallelMembers;
     }
@@ -108,6 +108,27 @@ public sealed class EnsembleTrainer
                 member.Dispose();
             }
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes every member's backup (<see cref="TrainingSettings.BackupDirectory"/>/member&lt;k&gt;),
+    /// and the folder when that empties it: call it once the ensemble is saved. Until then a finished
+    /// member's backup lets a resumed run skip it.
+    /// </summary>
+    public void DeleteBackups()
+    {
+        if (Settings.BackupDirectory is not { } directory)
+        {
+            return;
+        }
+        for (int k = 0; k < Members; k++)
+        {
+            new BackupAndRestore(Trainer.BackupDirectory(k)!).Delete();
+        }
+        if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+        {
+            Directory.Delete(directory);
         }
     }
 

@@ -102,13 +102,42 @@ public sealed class Trainer
             {
                 callbacks.Add(new ModelCheckpoint(s.CheckpointPath, validation is null ? "accuracy" : "val_accuracy", saveBestOnly: true, metadata: new Dictionary<string, string>(metadata)));
             }
-            return new TrainingRun(member, seed, model, train, validation, s, callbacks, metadata);
+            var backup = BackupDirectory(member) is { } directory
+                ? new BackupAndRestore(directory, BackupFingerprint(metadata, train, validation), deleteCheckpoint: false)
+                : null;
+            return new TrainingRun(member, seed, model, train, validation, s, callbacks, metadata) { Backup = backup };
         }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Members keep their backups in subfolders (set by <see cref="EnsembleTrainer"/>).</summary>
+    internal bool BackupPerMember { get; init; }
+
+    /// <summary>
+    /// Where member <paramref name="member"/>'s backup lives: <see cref="TrainingSettings.BackupDirectory"/>,
+    /// or its subfolder <c>member&lt;k&gt;</c> in an ensemble; null without backups.
+    /// </summary>
+    public string? BackupDirectory(int member) => Settings.BackupDirectory is not { } directory ? null
+        : BackupPerMember ? Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"member{member}"))
+        : directory;
+
+    /// <summary>What a backup must share with the run that resumes it: the settings it records, and the data itself.</summary>
+    private static Dictionary<string, string> BackupFingerprint(Dictionary<string, string> metadata, Dataset train, Dataset? validation)
+    {
+        var fingerprint = new Dictionary<string, string>(metadata);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var data in validation is null ? [train] : new[] { train, validation })
+        {
+            sha.AppendData(data.Pixels);
+            sha.AppendData(data.Labels ?? []);
+        }
+        fingerprint["data_sha256"] = Convert.ToHexStringLower(sha.GetHashAndReset());
+        fingerprint["validation_images"] = (validation?.Count ?? 0).ToString(CultureInfo.InvariantCulture);
+        return fingerprint;
     }
 
     /// <summary>The settings every model file of this run records (those of each member in an ensemble).</summary>

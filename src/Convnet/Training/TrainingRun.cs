@@ -39,6 +39,13 @@ public sealed class TrainingRun : IDisposable
     public EarlyStopping? EarlyStopping => _callbacks.OfType<EarlyStopping>().FirstOrDefault();
     public ModelCheckpoint? Checkpoint => _callbacks.OfType<ModelCheckpoint>().FirstOrDefault();
 
+    /// <summary>
+    /// With <see cref="TrainingSettings.BackupDirectory"/>: the backup, always last in Fit's
+    /// callbacks; it restores at Fit's start and is kept at its end, for the caller to
+    /// <see cref="BackupAndRestore.Delete"/> once the model is saved. Null otherwise.
+    /// </summary>
+    public BackupAndRestore? Backup { get; init; }
+
     /// <summary>Whether several members train at the same time as this one (then a progress display should not assume the terminal is its own).</summary>
     public bool SharesTheMachine { get; internal set; }
 
@@ -56,13 +63,17 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>
     /// Trains with <see cref="Guard"/>, then <paramref name="callbacks"/> (e.g. a progress display),
-    /// then <see cref="Callbacks"/>.
+    /// then <see cref="Callbacks"/>, then <see cref="Backup"/>.
     /// </summary>
     /// <exception cref="TrainingDivergedException">The loss, gradient norm or weights stopped being finite.</exception>
     public History Fit(IEnumerable<Callback>? callbacks = null, CancellationToken cancellationToken = default)
     {
         var s = Settings;
         List<Callback> all = [Guard, .. callbacks ?? [], .. _callbacks];
+        if (Backup is not null)
+        {
+            all.Add(Backup);
+        }
         var clock = Stopwatch.StartNew();
         var history = Model.Fit(Train, s.Epochs, s.BatchSize, Validation, seed: Seed, cancellationToken: cancellationToken, callbacks: all, augmentation: s.Augmentation);
         Seconds = clock.Elapsed.TotalSeconds;

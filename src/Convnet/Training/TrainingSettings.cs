@@ -59,6 +59,13 @@ public sealed record TrainingSettings
     /// <summary>Where to keep the model of the best epoch by val_accuracy (accuracy without validation), or null.</summary>
     public string? CheckpointPath { get; init; }
 
+    /// <summary>
+    /// Where <see cref="BackupAndRestore"/> keeps the training state at each epoch's end, so that the
+    /// same run started again after an interruption resumes from the last finished epoch (each
+    /// member of an <see cref="EnsembleTrainer"/> in its own subfolder <c>member&lt;k&gt;</c>); null for none.
+    /// </summary>
+    public string? BackupDirectory { get; init; }
+
     /// <summary>Extra entries recorded in the metadata of every file the run writes (e.g. the data file's name).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 

@@ -275,12 +275,12 @@ public class BackupAndRestoreTests
         wider.Compile(new Adam(2e-3f));
         var refused = Assert.Throws<ModelFormatException>(() => wider.Fit(Data, Epochs, BatchSize, seed: 3,
             callbacks: [new Crash(), new BackupAndRestore(dir.Path, new Dictionary<string, string> { ["epochs"] = $"{Epochs}", ["seed"] = "3" })]));
-        Assert.Contains("the architecture differs", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("the model.architecture differs", refused.Message, StringComparison.Ordinal);
         using var slower = PlainAdam.Model();
         slower.Compile(new Adam(1e-3f));
         refused = Assert.Throws<ModelFormatException>(() => slower.Fit(Data, Epochs, BatchSize, seed: 3,
             callbacks: [new Crash(), new BackupAndRestore(dir.Path, new Dictionary<string, string> { ["epochs"] = $"{Epochs}", ["seed"] = "3" })]));
-        Assert.Contains("optimizer.learning_rate is 0.002 there, 0.001 here", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("model.optimizer.learning_rate is 0.002 there, 0.001 here", refused.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.Path, BackupAndRestore.FileName)), "a refused backup is left for the run it belongs to");
     }
 

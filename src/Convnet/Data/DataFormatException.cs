@@ -9,6 +9,7 @@ namespace Convnet.Data;
 /// </summary>
 public sealed class DataFormatException : Exception
 {
+    /// <summary>Creates the exception for <paramref name="filePath"/>; line and column are 1-based, 0 where they do not apply.</summary>
     public DataFormatException(string filePath, string problem, int line = 0, int column = 0, string? columnName = null, Exception? innerException = null)
         : base(Format(filePath, problem, line, column, columnName), innerException)
     {
@@ -19,6 +20,7 @@ public sealed class DataFormatException : Exception
         ColumnName = columnName;
     }
 
+    /// <summary>The path of the data file, as the caller gave it.</summary>
     public string FilePath { get; }
 
     /// <summary>What is wrong, without the location.</summary>
@@ -30,6 +32,7 @@ public sealed class DataFormatException : Exception
     /// <summary>1-based; 0 when the problem is not in one column.</summary>
     public int Column { get; }
 
+    /// <summary>The CSV header name of <see cref="Column"/> (e.g. "pixel300"), or null.</summary>
     public string? ColumnName { get; }
 
     private static string Format(string filePath, string problem, int line, int column, string? columnName)

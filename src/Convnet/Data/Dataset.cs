@@ -9,6 +9,7 @@ namespace Convnet.Data;
 /// </summary>
 public sealed class Dataset
 {
+    /// <summary>Wraps <paramref name="pixels"/> (samples of <paramref name="sampleShape"/>, back to back) and, when not null, one label per sample; the arrays are kept, not copied.</summary>
     public Dataset(byte[] pixels, byte[]? labels, Shape sampleShape)
     {
         ArgumentNullException.ThrowIfNull(pixels);
@@ -26,14 +27,21 @@ public sealed class Dataset
         SampleShape = sampleShape;
     }
 
+    /// <summary>Every sample's values, 0-255, samples back to back in NHWC order.</summary>
     public byte[] Pixels { get; }
+    /// <summary>One label per sample, or null for unlabelled data.</summary>
     public byte[]? Labels { get; }
+    /// <summary>The shape of one sample, e.g. (28, 28, 1).</summary>
     public Shape SampleShape { get; }
+    /// <summary>The number of samples.</summary>
     public int Count { get; }
+    /// <summary>Whether the samples have labels.</summary>
     public bool HasLabels => Labels is not null;
 
+    /// <summary>The bytes of sample <paramref name="index"/>.</summary>
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * SampleShape.Size, SampleShape.Size);
 
+    /// <summary>The label of sample <paramref name="index"/>; throws when the dataset has no labels.</summary>
     public int Label(int index) => Labels is null
         ? throw new InvalidOperationException("This dataset has no labels.")
         : Labels[index];
@@ -56,6 +64,7 @@ public sealed class Dataset
         }
     }
 
+    /// <summary>A new dataset of the samples at <paramref name="indices"/>, in that order (the bytes are copied).</summary>
     public Dataset Subset(ReadOnlySpan<int> indices)
     {
         int size = SampleShape.Size;

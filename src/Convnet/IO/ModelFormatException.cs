@@ -6,6 +6,7 @@ namespace Convnet.IO;
 /// </summary>
 public sealed class ModelFormatException : Exception
 {
+    /// <summary>Creates the exception; its message is "<paramref name="filePath"/>: <paramref name="reason"/>".</summary>
     public ModelFormatException(string filePath, string reason, Exception? innerException = null)
         : base($"{filePath}: {reason}", innerException)
     {

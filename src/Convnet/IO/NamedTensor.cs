@@ -7,6 +7,7 @@ namespace Convnet.IO;
 /// </summary>
 public sealed record NamedTensor
 {
+    /// <summary>A tensor called <paramref name="name"/>; <paramref name="data"/> (kept, not copied) must hold exactly the product of <paramref name="shape"/> values.</summary>
     public NamedTensor(string name, int[] shape, float[] data)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -22,8 +23,11 @@ public sealed record NamedTensor
         Data = data;
     }
 
+    /// <summary>The tensor's name in the file, e.g. "0.weight".</summary>
     public string Name { get; }
+    /// <summary>The dimensions, outermost first (PyTorch's order).</summary>
     public int[] Shape { get; }
+    /// <summary>The values, row-major.</summary>
     public float[] Data { get; }
 
     /// <summary>The product of <paramref name="shape"/>; throws for a negative dimension or a product beyond the largest array.</summary>
@@ -45,6 +49,7 @@ public sealed record NamedTensor
         return count;
     }
 
+    /// <summary>Same name, same shape and the same bits in every value.</summary>
     public bool Equals(NamedTensor? other)
     {
         if (other is null)
@@ -61,6 +66,7 @@ public sealed record NamedTensor
                 .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(other.Data.AsSpan()));
     }
 
+    /// <summary>A hash of the name, the shape and the length (not of the values).</summary>
     public override int GetHashCode()
     {
         var hash = new HashCode();
@@ -73,5 +79,6 @@ public sealed record NamedTensor
         return hash.GetHashCode();
     }
 
+    /// <summary>The name and shape, e.g. "0.weight [32, 1, 3, 3]".</summary>
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
 }

@@ -9,6 +9,7 @@ namespace Convnet.Kernels;
 /// </summary>
 public readonly record struct AffineMap(float A00, float A01, float Bx, float A10, float A11, float By)
 {
+    /// <summary>The map that leaves every pixel where it is.</summary>
     public static AffineMap Identity { get; } = new(1, 0, 0, 0, 1, 0);
 
     /// <summary>A pure translation: output (x, y) shows input (x − dx, y − dy).</summary>

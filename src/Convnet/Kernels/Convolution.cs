@@ -10,8 +10,10 @@ public readonly record struct ConvGeometry(int Height, int Width, int Channels, 
     /// <summary>Columns of an im2col row: one receptive field, ordered (kh, kw, c).</summary>
     public int PatchSize => KernelHeight * KernelWidth * Channels;
 
+    /// <summary>Output pixels per channel: OutHeight · OutWidth.</summary>
     public int OutPixels => OutHeight * OutWidth;
 
+    /// <summary>The geometry of a square <paramref name="kernel"/> moved by <paramref name="stride"/> over a (height, width, channels) image, with "same" padding when <paramref name="same"/>, else "valid".</summary>
     public static ConvGeometry Create(int height, int width, int channels, int kernel, int stride, bool same)
     {
         int outH, outW, padTop = 0, padLeft = 0;
@@ -31,6 +33,7 @@ public readonly record struct ConvGeometry(int Height, int Width, int Channels, 
     }
 }
 
+/// <summary>im2col and col2im: the copies that turn a convolution into a GEMM and its input gradient back into an image.</summary>
 public static class Convolution
 {
     /// <summary>Copies every receptive field of one image into a row of <paramref name="col"/>; padding reads as 0.</summary>

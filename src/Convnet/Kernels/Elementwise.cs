@@ -7,51 +7,70 @@ namespace Convnet.Kernels;
 /// <summary>An element-wise operator y = f(x) at every vector width; the driver supplies the loop and tail.</summary>
 public interface IUnaryOperator
 {
+    /// <summary>f(x) for one value.</summary>
     static abstract float Apply(float x);
+    /// <summary>f(x) for 8 values at once; must equal the scalar form lane by lane.</summary>
     static abstract Vector256<float> Apply(Vector256<float> x);
+    /// <summary>f(x) for 16 values at once; must equal the scalar form lane by lane.</summary>
     static abstract Vector512<float> Apply(Vector512<float> x);
 }
 
 /// <summary>An element-wise operator z = f(x, y) at every vector width.</summary>
 public interface IBinaryOperator
 {
+    /// <summary>f(x, y) for one pair of values.</summary>
     static abstract float Apply(float x, float y);
+    /// <summary>f(x, y) for 8 pairs at once; must equal the scalar form lane by lane.</summary>
     static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> y);
+    /// <summary>f(x, y) for 16 pairs at once; must equal the scalar form lane by lane.</summary>
     static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y);
 }
 
 /// <summary>max(x, 0); NaN stays NaN, as in the vector forms (IEEE 754-2019 maximum).</summary>
 public readonly struct ReluOperator : IUnaryOperator
 {
+    /// <summary>max(x, 0).</summary>
     public static float Apply(float x) => MathF.Max(x, 0);
+    /// <summary>max(x, 0), lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
+    /// <summary>max(x, 0), lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
 }
 
 /// <summary>ReLU backward: dy where the forward input x was positive, else 0.</summary>
 public readonly struct ReluGradientOperator : IBinaryOperator
 {
+    /// <summary>dy if x &gt; 0, else 0.</summary>
     public static float Apply(float x, float dy) => x > 0 ? dy : 0;
+    /// <summary>dy if x &gt; 0, else 0, lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> dy) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), dy, Vector256<float>.Zero);
+    /// <summary>dy if x &gt; 0, else 0, lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> dy) => Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), dy, Vector512<float>.Zero);
 }
 
 /// <summary>x + y.</summary>
 public readonly struct AddOperator : IBinaryOperator
 {
+    /// <summary>x + y.</summary>
     public static float Apply(float x, float y) => x + y;
+    /// <summary>x + y, lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y) => x + y;
+    /// <summary>x + y, lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y) => x + y;
 }
 
 /// <summary>x · y.</summary>
 public readonly struct MultiplyOperator : IBinaryOperator
 {
+    /// <summary>x · y.</summary>
     public static float Apply(float x, float y) => x * y;
+    /// <summary>x · y, lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y) => x * y;
+    /// <summary>x · y, lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y) => x * y;
 }
 
+/// <summary>Element-wise kernels: one driver per arity (Map) over operator structs, and the row and column helpers built on them.</summary>
 public static partial class Elementwise
 {
     /// <summary>y[i] = TOp(x[i]), widest vectors first, then a scalar tail. x and y may be the same span.</summary>
@@ -131,6 +150,7 @@ public static partial class Elementwise
         }
     }
 
+    /// <summary>Adds <paramref name="bias"/> to every row of <paramref name="x"/> (a layer's bias after its GEMM).</summary>
     // x: [rows, cols], bias: [cols] → x[r, c] += bias[c]
     public static void AddBias(Span<float> x, ReadOnlySpan<float> bias, int rows)
     {
@@ -143,6 +163,7 @@ public static partial class Elementwise
         }
     }
 
+    /// <summary>Adds each column's sum over the rows to <paramref name="sums"/>, row by row in order (a bias gradient).</summary>
     // x: [rows, cols] → sums[c] += Σ_r x[r, c], summed row by row in order
     public static void AddColumnSums(ReadOnlySpan<float> x, int rows, Span<float> sums)
     {

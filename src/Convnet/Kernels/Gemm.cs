@@ -24,14 +24,17 @@ public static unsafe class Gemm
     [ThreadStatic] private static float[]? t_packA;
     [ThreadStatic] private static float[]? t_packB;
 
+    /// <summary>c = (accumulate ? c : 0) + a·b.</summary>
     // a: [m, k], b: [k, n] → c: [m, n]
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate = false)
         => Multiply(a, false, b, false, m, n, k, c, accumulate);
 
+    /// <summary>c = (accumulate ? c : 0) + aᵀ·b.</summary>
     // a: [k, m] (used as aᵀ), b: [k, n] → c: [m, n]
     public static void MatMulTransA(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate = false)
         => Multiply(a, true, b, false, m, n, k, c, accumulate);
 
+    /// <summary>c = (accumulate ? c : 0) + a·bᵀ.</summary>
     // a: [m, k], b: [n, k] (used as bᵀ) → c: [m, n]
     public static void MatMulTransB(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate = false)
         => Multiply(a, false, b, true, m, n, k, c, accumulate);

@@ -13,6 +13,7 @@ namespace Convnet.Kernels;
 /// </summary>
 public static class Normalization
 {
+    /// <summary>Adds each channel's sum over the rows to <paramref name="sums"/>, in double, row by row.</summary>
     // x: [rows, C] → sums: [C] += Σ_rows x
     public static void AddChannelSums(ReadOnlySpan<float> x, int channels, Span<double> sums)
     {
@@ -37,6 +38,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>The scalar twin of <see cref="AddChannelSums"/>.</summary>
     public static void AddChannelSumsScalar(ReadOnlySpan<float> x, int channels, Span<double> sums)
     {
         for (int r = 0; r < x.Length; r += channels)
@@ -48,6 +50,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>Adds each channel's Σ (x − mean)² over the rows to <paramref name="sums"/>, in double, row by row.</summary>
     // x: [rows, C], mean: [C] → sums: [C] += Σ_rows (x − mean)²
     public static void AddSquaredDeviations(ReadOnlySpan<float> x, ReadOnlySpan<double> mean, int channels, Span<double> sums)
     {
@@ -77,6 +80,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>The scalar twin of <see cref="AddSquaredDeviations"/>.</summary>
     public static void AddSquaredDeviationsScalar(ReadOnlySpan<float> x, ReadOnlySpan<double> mean, int channels, Span<double> sums)
     {
         for (int r = 0; r < x.Length; r += channels)
@@ -89,6 +93,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>Normalizes each channel: x̂ = (x − shift)·invStd, then y = γ·x̂ + β; x̂ is kept for the backward pass.</summary>
     // x: [rows, C]; shift, invStd, gamma, beta: [C] → x̂ = (x − shift)·invStd, y = γ·x̂ + β
     public static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
     {
@@ -124,6 +129,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>The scalar twin of <see cref="Normalize"/>.</summary>
     public static void NormalizeScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
     {
         for (int r = 0; r < x.Length; r += channels)
@@ -137,6 +143,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>Adds each channel's Σ dy and Σ dy·x̂ over the rows, in double, row by row.</summary>
     // dy, x̂: [rows, C] → sumDy: [C] += Σ dy, sumDyXhat: [C] += Σ dy·x̂
     public static void AddGradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
     {
@@ -170,6 +177,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>The scalar twin of <see cref="AddGradientSums"/>.</summary>
     public static void AddGradientSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
     {
         for (int r = 0; r < dy.Length; r += channels)
@@ -182,6 +190,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>Batch normalization's input gradient from the channel means of dy and dy·x̂, masked by a preceding ReLU's output when one is given.</summary>
     // dy, x̂: [rows, C]; scale = γ/σ, meanDy, meanDyXhat: [C] → dx = scale·(dy − meanDy − x̂·meanDyXhat),
     // and 0 wherever rectified[r, c] ≤ 0 when a rectified input is given (a preceding ReLU's mask).
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
@@ -228,6 +237,7 @@ public static class Normalization
         }
     }
 
+    /// <summary>The scalar twin of <see cref="Backward"/>.</summary>
     public static void BackwardScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
     {
         for (int r = 0; r < dy.Length; r += channels)

@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace Convnet.Kernels;
 
+/// <summary>The optimizers' per-parameter update rules over spans (a 512-bit path each, with a scalar twin).</summary>
 public static class OptimizerKernels
 {
     /// <summary>

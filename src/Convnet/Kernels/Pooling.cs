@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace Convnet.Kernels;
 
+/// <summary>Max and average pooling over channels-last images, forward and backward.</summary>
 public static class Pooling
 {
     /// <summary>

@@ -1,5 +1,6 @@
 namespace Convnet.Kernels;
 
+/// <summary>A numerically stable softmax and the fused softmax cross-entropy over rows of logits.</summary>
 public static class Softmax
 {
     /// <summary>Numerically stable softmax of each row: exp(x - max) / Σ exp(x - max).</summary>

@@ -6,6 +6,7 @@ namespace Convnet.Losses;
 /// </summary>
 public sealed class SparseCategoricalCrossentropy
 {
+    /// <summary>Cross-entropy of integer labels; with <paramref name="labelSmoothing"/> ε in [0, 1) the target is (1 − ε) on the label plus ε/classes everywhere, as Keras's label_smoothing.</summary>
     public SparseCategoricalCrossentropy(float labelSmoothing = 0)
     {
         if (!(labelSmoothing >= 0 && labelSmoothing < 1))
@@ -15,6 +16,7 @@ public sealed class SparseCategoricalCrossentropy
         LabelSmoothing = labelSmoothing;
     }
 
+    /// <summary>The label smoothing ε, 0 for none.</summary>
     public float LabelSmoothing { get; }
 
     /// <summary>Returns the summed loss of the rows; writes d(mean loss)/dlogits when <paramref name="dlogits"/> is not empty.</summary>

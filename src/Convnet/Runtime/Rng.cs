@@ -8,6 +8,7 @@ public struct Rng
 {
     private ulong _s0, _s1, _s2, _s3;
 
+    /// <summary>A generator whose whole stream is fixed by <paramref name="seed"/>.</summary>
     public Rng(ulong seed)
     {
         ulong x = seed;
@@ -28,6 +29,7 @@ public struct Rng
         return z ^ (z >> 31);
     }
 
+    /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
         ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;

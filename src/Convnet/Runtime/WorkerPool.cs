@@ -22,6 +22,7 @@ public sealed class WorkerPool : IDisposable
     private bool _disposed;
     private Exception? _error;
 
+    /// <summary>Starts <paramref name="threads"/> − 1 worker threads; the calling thread is the last worker.</summary>
     public WorkerPool(int threads)
     {
         if (threads < 1)
@@ -37,6 +38,7 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>The threads that run a loop, the caller's included.</summary>
     public int ThreadCount { get; }
 
     /// <summary>
@@ -148,6 +150,7 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {
         lock (_gate)

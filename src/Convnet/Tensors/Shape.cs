@@ -17,15 +17,20 @@ public readonly record struct Shape
 
     /// <summary>1 for a vector, 3 for an image.</summary>
     public int Rank { get; }
+    /// <summary>Rows of an image; 1 for a vector.</summary>
     public int Height { get; }
+    /// <summary>Columns of an image; 1 for a vector.</summary>
     public int Width { get; }
     /// <summary>Channels of an image, or the length of a vector.</summary>
     public int Channels { get; }
 
+    /// <summary>Values in one sample: Height · Width · Channels.</summary>
     public int Size => Height * Width * Channels;
 
+    /// <summary>Whether this is an image (rank 3) rather than a vector.</summary>
     public bool IsImage => Rank == 3;
 
+    /// <summary>An image shape (height, width, channels); every dimension must be positive.</summary>
     public static Shape Image(int height, int width, int channels)
     {
         if (height <= 0 || width <= 0 || channels <= 0)
@@ -35,6 +40,7 @@ public readonly record struct Shape
         return new Shape(3, height, width, channels);
     }
 
+    /// <summary>A vector shape of <paramref name="features"/> values (positive).</summary>
     public static Shape Vector(int features)
     {
         if (features <= 0)
@@ -44,6 +50,7 @@ public readonly record struct Shape
         return new Shape(1, 1, 1, features);
     }
 
+    /// <summary>"(H, W, C)" or "(F)".</summary>
     public override string ToString() => IsImage ? $"({Height}, {Width}, {Channels})" : $"({Channels})";
 
     /// <summary>Keras's summary notation, with the batch dimension as None.</summary>

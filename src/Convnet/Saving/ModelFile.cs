@@ -90,7 +90,6 @@ public static class ModelFile
         SafeTensors.Write(path, tensors, all);
     }
 
-    /// <summary>Saves <paramref name="ensemble"/>'s members as one file (see <see cref="SaveEnsemble"/>).</summary>
     /// <summary>A diverged model (a NaN or infinite weight) is refused rather than saved over a good file.</summary>
     private static void RefuseNonFinite(Sequential model, string path, string what)
     {
@@ -100,6 +99,7 @@ public static class ModelFile
         }
     }
 
+    /// <summary>Saves <paramref name="ensemble"/>'s members as one file (see <see cref="SaveEnsemble"/>).</summary>
     public static void Save(this Ensemble ensemble, string path, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyList<IReadOnlyDictionary<string, string>>? memberMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(ensemble);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Convnet.Architecture;
 using Convnet.Cli.Visualization;
 using Convnet.Data;
@@ -24,7 +25,18 @@ internal static class TrainCommand
         var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.");
         options.AddTo(command);
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
-            Run(options.Read(parse), output, parse.InvocationConfiguration.Error, cancellation))));
+        {
+            // Ctrl-C (or SIGTERM) cancels training between two steps instead of ending the process, so the run can say what it kept.
+            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            void Cancel(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                interrupt.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+            return Run(options.Read(parse), output, parse.InvocationConfiguration.Error, interrupt.Token);
+        })));
         return command;
     }
 
@@ -52,7 +64,7 @@ internal static class TrainCommand
             progress.ForEach(p => p.ClearLine());
             int kept = progress.Count == 0 ? 0 : progress.Max(p => p.FinishedEpochs);
             string when = kept == 0 ? "during epoch 1" : $"after epoch {kept}";
-            string checkpoint = s.CheckpointPath is null ? "" : $"; checkpoint {s.CheckpointPath} holds the best epoch so far";
+            string checkpoint = s.CheckpointPath is null || kept == 0 ? "" : $"; checkpoint {s.CheckpointPath} holds the best of epochs 1-{kept}";
             error.WriteLine($"interrupted {when}; {r.ModelPath} unchanged{checkpoint}.");
             return Cli.ExitCancelled;
         }

@@ -153,37 +153,34 @@ internal static class TrainCommand
     {
         var s = r.Settings;
         int n = r.Ensemble;
-        var ensembleTrainer = new EnsembleTrainer(s, n, r.ParallelMembers);
-        int parallel = ensembleTrainer.Parallel;
+        var trainer = new EnsembleTrainer(s, n, r.ParallelMembers);
+        int parallel = trainer.Parallel;
         var log = parallel > 1 ? TextWriter.Synchronized(output) : output;
-        var trainer = new EnsembleTrainer(s, n, r.ParallelMembers)
+        trainer.MemberStarting = run =>
         {
-            MemberStarting = run =>
+            if (run.Member == 0)
             {
-                if (run.Member == 0)
-                {
-                    string layout = parallel > 1 ? $"{parallel} at a time, {ensembleTrainer.Threads} thread(s) shared between them" : $"{run.Model.Threads} thread(s)";
-                    log.WriteLine($"Ensemble of {n} models '{r.Arch}': {run.Model.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
-                }
-                log.WriteLine($"Member {run.Member + 1}/{n} (seed {run.Seed})");
-            },
-            MemberCallbacks = run =>
+                string layout = parallel > 1 ? $"{parallel} at a time, {trainer.Threads} thread(s) shared between them" : $"{run.Model.Threads} thread(s)";
+                log.WriteLine($"Ensemble of {n} models '{r.Arch}': {run.Model.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+            }
+            log.WriteLine($"Member {run.Member + 1}/{n} (seed {run.Seed})");
+        };
+        trainer.MemberCallbacks = run =>
+        {
+            var display = TrainDisplay.For(log, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
+            lock (progress)
             {
-                var display = TrainDisplay.For(log, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
-                lock (progress)
-                {
-                    progress.Add(display);
-                }
-                return [display];
-            },
-            MemberTrained = run =>
-            {
-                string prefix = run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "";
-                ReportEnd(run, log, prefix);
-                var last = run.History!.Epochs[^1];
-                string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
-                log.WriteLine($"Member {run.Member + 1}/{n} trained in {run.Seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
-            },
+                progress.Add(display);
+            }
+            return [display];
+        };
+        trainer.MemberTrained = run =>
+        {
+            string prefix = run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "";
+            ReportEnd(run, log, prefix);
+            var last = run.History!.Epochs[^1];
+            string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
+            log.WriteLine($"Member {run.Member + 1}/{n} trained in {run.Seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
         };
         using var result = trainer.Train(data, cancellation, firstSplit);
         var memberMetadata = result.Members.Select(m => (IReadOnlyDictionary<string, string>)new Dictionary<string, string>

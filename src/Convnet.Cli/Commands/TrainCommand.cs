@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Convnet.Architecture;
 using Convnet.Cli.Visualization;
 using Convnet.Data;
@@ -24,7 +25,18 @@ internal static class TrainCommand
         var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.");
         options.AddTo(command);
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
-            Run(options.Read(parse), output, parse.InvocationConfiguration.Error, cancellation))));
+        {
+            // Ctrl-C (or SIGTERM) cancels training between two steps instead of ending the process, so the run can say what it kept.
+            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            void Cancel(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                interrupt.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+            return Run(options.Read(parse), output, parse.InvocationConfiguration.Error, interrupt.Token);
+        })));
         return command;
     }
 
@@ -51,8 +63,13 @@ internal static class TrainCommand
         {
             progress.ForEach(p => p.ClearLine());
             int kept = progress.Count == 0 ? 0 : progress.Max(p => p.FinishedEpochs);
+            if (r.Ensemble == 1 && s.BackupDirectory is { } backup)
+            {
+                // A resumed run had finished the backup's epochs before this process began.
+                kept = Math.Max(kept, BackupAndRestore.PeekEpochs(backup) ?? 0);
+            }
             string when = kept == 0 ? "during epoch 1" : $"after epoch {kept}";
-            string checkpoint = s.CheckpointPath is null ? "" : $"; checkpoint {s.CheckpointPath} holds the best epoch so far";
+            string checkpoint = s.CheckpointPath is null || kept == 0 ? "" : $"; checkpoint {s.CheckpointPath} holds the best of epochs 1-{kept}";
             error.WriteLine($"interrupted {when}; {r.ModelPath} unchanged{checkpoint}{ResumeHint(r)}.");
             return Cli.ExitCancelled;
         }
@@ -166,41 +183,38 @@ internal static class TrainCommand
     {
         var s = r.Settings;
         int n = r.Ensemble;
-        var ensembleTrainer = new EnsembleTrainer(s, n, r.ParallelMembers);
-        int parallel = ensembleTrainer.Parallel;
+        var trainer = new EnsembleTrainer(s, n, r.ParallelMembers);
+        int parallel = trainer.Parallel;
         var log = parallel > 1 ? TextWriter.Synchronized(output) : output;
-        var trainer = new EnsembleTrainer(s, n, r.ParallelMembers)
+        trainer.MemberStarting = run =>
         {
-            MemberStarting = run =>
+            if (run.Member == 0)
             {
-                if (run.Member == 0)
-                {
-                    string layout = parallel > 1 ? $"{parallel} at a time, {ensembleTrainer.Threads} thread(s) shared between them" : $"{run.Model.Threads} thread(s)";
-                    log.WriteLine($"Ensemble of {n} models '{r.Arch}': {run.Model.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
-                }
-                log.WriteLine($"Member {run.Member + 1}/{n} (seed {run.Seed})");
-                if (run.Backup is { } backup)
-                {
-                    backup.Restored = done => log.WriteLine($"Member {run.Member + 1}/{n}: resuming from {backup.Directory}: epoch {done} of {s.Epochs} done.");
-                }
-            },
-            MemberCallbacks = run =>
+                string layout = parallel > 1 ? $"{parallel} at a time, {trainer.Threads} thread(s) shared between them" : $"{run.Model.Threads} thread(s)";
+                log.WriteLine($"Ensemble of {n} models '{r.Arch}': {run.Model.ParameterCount:N0} parameters each; {layout}; batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
+            }
+            log.WriteLine($"Member {run.Member + 1}/{n} (seed {run.Seed})");
+            if (run.Backup is { } backup)
             {
-                var display = TrainDisplay.For(log, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
-                lock (progress)
-                {
-                    progress.Add(display);
-                }
-                return [display];
-            },
-            MemberTrained = run =>
+                backup.Restored = done => log.WriteLine($"Member {run.Member + 1}/{n}: resuming from {backup.Directory}: epoch {done} of {s.Epochs} done.");
+            }
+        };
+        trainer.MemberCallbacks = run =>
+        {
+            var display = TrainDisplay.For(log, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
+            lock (progress)
             {
-                string prefix = run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "";
-                ReportEnd(run, log, prefix);
-                var last = run.History!.Epochs[^1];
-                string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
-                log.WriteLine($"Member {run.Member + 1}/{n} trained in {run.Seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
-            },
+                progress.Add(display);
+            }
+            return [display];
+        };
+        trainer.MemberTrained = run =>
+        {
+            string prefix = run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "";
+            ReportEnd(run, log, prefix);
+            var last = run.History!.Epochs[^1];
+            string val = run.Validation is null ? "" : $", val_accuracy {last.ValidationAccuracy:P2}";
+            log.WriteLine($"Member {run.Member + 1}/{n} trained in {run.Seconds:F1} s: accuracy {last.Accuracy:P2}{val}.");
         };
         using var result = trainer.Train(data, cancellation, firstSplit);
         var memberMetadata = result.Members.Select(m => (IReadOnlyDictionary<string, string>)new Dictionary<string, string>

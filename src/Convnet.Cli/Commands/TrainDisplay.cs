@@ -77,7 +77,9 @@ internal sealed class TrainDisplay : Callback
         string line = EpochLine(log, _epochs, _samples, _prefix);
         if (_width is not { } width)
         {
+            // Flushed: a log or a pipe (tee) sees each epoch as it ends.
             _output.WriteLine(line);
+            _output.Flush();
             return;
         }
         ClearLine();

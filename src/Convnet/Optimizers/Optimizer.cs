@@ -87,18 +87,19 @@ public abstract class Optimizer
         if (ClipNorm is { } clip)
         {
             double sum = 0;
-            foreach (var p in parameters)
+            // Indexed loops: foreach over the interface would box an enumerator on every step.
+            for (int i = 0; i < parameters.Count; i++)
             {
-                sum += OptimizerKernels.SumOfSquares(p.Gradient);
+                sum += OptimizerKernels.SumOfSquares(parameters[i].Gradient);
             }
             double norm = Math.Sqrt(sum);
             GradientNorm = norm;
             if (norm > clip)
             {
                 float scale = (float)(clip / norm);
-                foreach (var p in parameters)
+                for (int i = 0; i < parameters.Count; i++)
                 {
-                    OptimizerKernels.Scale(p.Gradient, scale);
+                    OptimizerKernels.Scale(parameters[i].Gradient, scale);
                 }
             }
         }

@@ -42,13 +42,13 @@ public sealed class EnsembleTrainer
     public int Parallel => Math.Min(Members, ParallelMembers == 0 ? Threads : ParallelMembers);
 
     /// <summary>Called as each member's model is built, in member order, on the calling thread.</summary>
-    public Action<TrainingRun>? MemberStarting { get; init; }
+    public Action<TrainingRun>? MemberStarting { get; set; }
 
     /// <summary>Extra callbacks for a member's Fit (e.g. a progress display; see <see cref="TrainingRun.SharesTheMachine"/>).</summary>
-    public Func<TrainingRun, IEnumerable<Callback>>? MemberCallbacks { get; init; }
+    public Func<TrainingRun, IEnumerable<Callback>>? MemberCallbacks { get; set; }
 
     /// <summary>Called when a member has trained, on its own thread when several train at once.</summary>
-    public Action<TrainingRun>? MemberTrained { get; init; }
+    public Action<TrainingRun>? MemberTrained { get; set; }
 
     /// <param name="firstSplit">Member 0's training and validation sets when already made (they must be <see cref="Trainer.Split"/>'s for the settings' seed).</param>
     /// <exception cref="TrainingDivergedException">A member diverged; the others were stopped.</exception>

@@ -334,6 +334,16 @@ internal sealed class TrainOptions
         {
             throw new UserError($"--backup '{backup}': folder '{parent}' does not exist");
         }
+        // The first backup is written after a whole epoch: find out now whether it can be.
+        string probeIn = Directory.Exists(backup) ? backup : parent;
+        try
+        {
+            using var probe = new FileStream(Path.Combine(probeIn, $".convnet-probe-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UserError($"--backup '{backup}': cannot write in folder '{probeIn}'");
+        }
         // Damage is reported now, before the data is read; whose run it is, once the model is built.
         _ = BackupAndRestore.PeekEpochs(ensemble == 1 ? backup : Path.Combine(backup, "member0"));
     }

@@ -51,7 +51,8 @@ public static class Cli
         return root;
     }
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    /// <param name="cancellation">Cancelled on Ctrl-C (see Program): a command stops at its next check and exits 130.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {
         var root = CreateRoot();
         var parse = root.Parse(args);
@@ -61,7 +62,7 @@ public static class Cli
             return ExitUserError;
         }
         var config = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
-        return parse.Invoke(config);
+        return parse.InvokeAsync(config, cancellation).GetAwaiter().GetResult();
     }
 
     /// <summary>Runs a command body; maps the errors a user can cause to a message on stderr and exit code 1.</summary>

@@ -111,7 +111,7 @@ internal static class Options
         return dot > 0 && dot < arch.Length - 1 && char.IsAsciiLetter(arch[dot + 1]) && arch[(dot + 1)..].All(char.IsAsciiLetterOrDigit);
     }
 
-    private static UserError ArchError(string arch, ArchitectureSpecException e)
+    public static UserError ArchError(string arch, ArchitectureSpecException e)
     {
         // A single word that is no layer: most likely a mistyped recipe name.
         bool word = arch.Length > 0 && arch.All(char.IsAsciiLetter) && e.TokenNumber == 1;

@@ -1,21 +1,33 @@
 using Convnet.Layers;
 using Convnet.Tensors;
 using Convnet.Models;
+using Convnet.Data;
+using Convnet.Optimizers;
 
 namespace Convnet.Architecture;
 
 /// <summary>
-/// A named model with the training settings it was tuned for; null settings leave the caller's defaults.
-/// <see cref="Spec"/> is in the <see cref="ArchitectureSpec"/> grammar (the classifier's dense&lt;classes&gt; and
-/// softmax are appended by <see cref="ArchitectureSpec.Build"/>).
+/// A named model with the training settings it was tuned for. <see cref="Spec"/> is in the
+/// <see cref="ArchitectureSpec"/> grammar (the classifier's dense&lt;classes&gt; and softmax are appended
+/// by <see cref="ArchitectureSpec.Build"/>); <c>Training.TrainingSettings.For(recipe)</c> turns it
+/// into the settings of a run.
 /// </summary>
-/// <param name="Schedule">A learning-rate schedule as the CLI's --lr-schedule: "constant", "cosine", "exponential:0.95", "onecycle".</param>
+/// <param name="Epochs">Passes over the training data.</param>
+/// <param name="BatchSize">Images per optimisation step.</param>
+/// <param name="LearningRate">Of the first epoch (the peak for onecycle).</param>
+/// <param name="Schedule">How the rate moves over the run.</param>
+/// <param name="Augmentation">Random warps of the training images.</param>
 /// <param name="EmaMomentum">The optimizer's moving average of the weights (<see cref="Optimizers.Optimizer.EmaMomentum"/>), saved instead of the weights as trained; null for none.</param>
-public sealed record Recipe(string Name, string Spec, string Description, int? Epochs = null, int? BatchSize = null, float? LearningRate = null, string? Schedule = null, string? Augment = null, float? EmaMomentum = null);
+public sealed record Recipe(
+    string Name, string Spec, string Description,
+    int Epochs, int BatchSize, float LearningRate, RateSchedule Schedule, Augmentation Augmentation, float? EmaMomentum = null);
 
 /// <summary>Named model recipes for the command line.</summary>
 public static class Architectures
 {
+    /// <summary>Both recipes' augmentation: rotation ±10°, zoom ±0.1, shift ±0.1 (the Kaggle notebooks').</summary>
+    public static Augmentation StandardAugmentation { get; } = new(rotationDegrees: 10, zoom: 0.1, shiftFraction: 0.1);
+
     /// <summary>
     /// "simple": the reference CNN — Conv2D(32, 3) → ReLU → MaxPool(2) → Conv2D(64, 3) → ReLU →
     /// MaxPool(2) → Flatten → Dense(128) → ReLU → Dense(classes) → Softmax; 8 epochs, Adam 1e-3, cosine
@@ -25,7 +37,7 @@ public static class Architectures
         "simple",
         "conv32k3-relu,maxpool2,conv64k3-relu,maxpool2,flatten,dense128-relu",
         "Conv32-Pool-Conv64-Pool-Dense128-Dense(classes)",
-        Epochs: 8, BatchSize: 64, LearningRate: 1e-3f, Schedule: "cosine", Augment: "rotation=10,zoom=0.1,shift=0.1");
+        Epochs: 8, BatchSize: 64, LearningRate: 1e-3f, Schedule: RateSchedule.Cosine, Augmentation: StandardAugmentation);
 
     /// <summary>
     /// "strong": the CNN of each member of the Kaggle MNIST ensemble ("25 million images! [0.99757]"):
@@ -42,7 +54,7 @@ public static class Architectures
         + "conv64k3-relu-bn,conv64k3-relu-bn,conv64k5s2same-relu-bn,drop0.4,"
         + "conv128k4-relu-bn,flatten,drop0.4",
         "Kaggle ensemble member: 2×Conv32 + Conv32/2, 2×Conv64 + Conv64/2, Conv128, all with BN; dropout 0.4",
-        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: "exponential:0.95", Augment: "rotation=10,zoom=0.1,shift=0.1", EmaMomentum: 0.999f);
+        Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: RateSchedule.Exponential(0.95f), Augmentation: StandardAugmentation, EmaMomentum: 0.999f);
 
     public static IReadOnlyList<Recipe> Recipes { get; } = [Simple, Strong];
 

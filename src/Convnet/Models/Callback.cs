@@ -1,15 +1,18 @@
 namespace Convnet.Models;
 
 /// <summary>
-/// Hooks into <see cref="Sequential.Fit"/>, as Keras's Callback. Epoch numbers are 1-based, as in
-/// <see cref="EpochLog.Epoch"/>. A callback stops training by setting <see cref="Sequential.StopTraining"/>.
+/// Hooks into <see cref="Sequential.Fit"/>, as Keras's Callback: train, epoch and batch begin/end.
+/// Epoch numbers are 1-based, as in <see cref="EpochLog.Epoch"/>; batch numbers are 1-based within
+/// the epoch, as in <see cref="BatchLog.Batch"/>. A callback stops training by setting
+/// <see cref="Sequential.StopTraining"/> (Fit checks it after each batch and each epoch). The batch
+/// hooks run on every training step: they must not allocate, so that a step stays allocation-free.
 /// </summary>
 public abstract class Callback
 {
     /// <summary>The model being trained; Fit sets it before <see cref="OnTrainBegin"/>.</summary>
     public Sequential? Model { get; private set; }
 
-    public void SetModel(Sequential model) => Model = model ?? throw new ArgumentNullException(nameof(model));
+    public virtual void SetModel(Sequential model) => Model = model ?? throw new ArgumentNullException(nameof(model));
 
     protected Sequential RequireModel() => Model ?? throw new InvalidOperationException($"{GetType().Name} has no model; call SetModel or pass it to Fit.");
 
@@ -18,6 +21,16 @@ public abstract class Callback
     }
 
     public virtual void OnEpochBegin(int epoch)
+    {
+    }
+
+    /// <summary>Before training step <paramref name="batch"/> (1-based) of <paramref name="epoch"/>.</summary>
+    public virtual void OnBatchBegin(int epoch, int batch)
+    {
+    }
+
+    /// <summary>After a training step: the running loss and accuracy of the epoch so far.</summary>
+    public virtual void OnBatchEnd(in BatchLog log)
     {
     }
 

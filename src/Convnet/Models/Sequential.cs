@@ -27,6 +27,7 @@ public sealed class Sequential : IClassifier
     private Tensor? _dlogits;
     private int[] _labels = [];
     private long _step;
+    private (int Epochs, IReadOnlyList<EpochLog> History)? _resume;
     private readonly BatchAugmenter _augmenter = new();
 
     /// <param name="inputShape">Shape of one sample, e.g. Shape.Image(28, 28, 1).</param>
@@ -173,6 +174,8 @@ public sealed class Sequential : IClassifier
     /// the training data. <paramref name="seed"/> fixes the split and the shuffling, and with
     /// <paramref name="augmentation"/> each training image's random transform in each epoch, keyed
     /// by (seed, epoch, index in the training data). Validation and Evaluate never augment.
+    /// <paramref name="callbacks"/> are called as Keras's CallbackList: train, epoch and batch
+    /// begin/end, in the order given.
     /// </summary>
     public History Fit(
         Dataset train,
@@ -182,8 +185,6 @@ public sealed class Sequential : IClassifier
         double validationSplit = 0,
         bool shuffle = true,
         ulong seed = 0,
-        Action<TrainingProgress>? progress = null,
-        Action<EpochLog>? epochEnd = null,
         CancellationToken cancellationToken = default,
         IReadOnlyList<Callback>? callbacks = null,
         Augmentation? augmentation = null)
@@ -222,19 +223,24 @@ public sealed class Sequential : IClassifier
         var order = new int[n];
         var history = new History();
         int batches = (n + batchSize - 1) / batchSize;
-        callbacks ??= [];
+        var hooks = new CallbackList(callbacks);
         StopTraining = false;
-        foreach (var callback in callbacks)
+        _resume = null;
+        FitCallbacks = hooks.Callbacks;
+        hooks.SetModel(this);
+        hooks.OnTrainBegin();
+        int firstEpoch = 0;
+        if (_resume is { } resume)
         {
-            callback.SetModel(this);
-            callback.OnTrainBegin();
-        }
-        for (int epoch = 0; epoch < epochs && !StopTraining; epoch++)
-        {
-            foreach (var callback in callbacks)
+            firstEpoch = resume.Epochs;
+            foreach (var log in resume.History)
             {
-                callback.OnEpochBegin(epoch + 1);
+                history.Add(log);
             }
+        }
+        for (int epoch = firstEpoch; epoch < epochs && !StopTraining; epoch++)
+        {
+            hooks.OnEpochBegin(epoch + 1);
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < n; i++)
             {
@@ -248,15 +254,22 @@ public sealed class Sequential : IClassifier
             double lossSum = 0;
             long correct = 0;
             int seen = 0;
-            for (int b = 0; b < batches; b++)
+            for (int b = 0; b < batches && !StopTraining; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                hooks.OnBatchBegin(epoch + 1, b + 1);
                 int count = Math.Min(batchSize, n - seen);
                 var indices = order.AsSpan(seen, count);
-                lossSum += TrainBatch(train, indices, augmentation, seed, epoch, out int batchCorrect);
+                double batchLoss = TrainBatch(train, indices, augmentation, seed, epoch, out int batchCorrect);
+                lossSum += batchLoss;
                 correct += batchCorrect;
                 seen += count;
-                progress?.Invoke(new TrainingProgress(epoch + 1, epochs, b + 1, batches, seen, n, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds));
+                hooks.OnBatchEnd(new BatchLog(epoch + 1, epochs, b + 1, batches, seen, n, lossSum / seen, (double)correct / seen, batchLoss / count, clock.Elapsed.TotalSeconds));
+            }
+            if (seen < n)
+            {
+                // Stopped within the epoch (e.g. by TerminateOnNaN): no epoch log for a partial epoch.
+                break;
             }
             // The rate of the epoch's last step: per-epoch callbacks change it only between epochs.
             double rate = Optimizer.LearningRate;
@@ -267,20 +280,30 @@ public sealed class Sequential : IClassifier
             }
             var log = new EpochLog(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, rate, clock.Elapsed.TotalSeconds);
             history.Add(log);
-            epochEnd?.Invoke(log);
-            foreach (var callback in callbacks)
-            {
-                callback.OnEpochEnd(log);
-            }
+            hooks.OnEpochEnd(log);
         }
         // As Keras: the moving averages of the weights (if the optimizer keeps them) replace the
         // weights before OnTrainEnd, so EarlyStopping's restored best weights still win.
         Optimizer.FinalizeVariableValues(_store.Parameters);
-        foreach (var callback in callbacks)
-        {
-            callback.OnTrainEnd();
-        }
+        hooks.OnTrainEnd();
         return history;
+    }
+
+    /// <summary>The callbacks of the latest Fit, for BackupAndRestore to save the others' state.</summary>
+    internal IReadOnlyList<Callback> FitCallbacks { get; private set; } = [];
+
+    /// <summary>
+    /// Called from a callback's OnTrainBegin (BackupAndRestore, which has restored the weights and
+    /// the optimizer): Fit continues after epoch <paramref name="epochsDone"/> with
+    /// <paramref name="history"/> as its first epochs, and the step counter that keys Dropout's
+    /// masks continues from <paramref name="trainingSteps"/>, as Keras's model._initial_epoch.
+    /// </summary>
+    internal void ResumeAfter(int epochsDone, IReadOnlyList<EpochLog> history, long trainingSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epochsDone);
+        ArgumentOutOfRangeException.ThrowIfNegative(trainingSteps);
+        _resume = (epochsDone, history);
+        _step = trainingSteps;
     }
 
     /// <summary>One optimisation step on the samples at <paramref name="indices"/>; returns the summed loss.</summary>
@@ -530,6 +553,38 @@ public sealed class Sequential : IClassifier
         return weights;
     }
 
+    /// <summary>Whether every trainable parameter and every non-trainable state value is finite (no NaN or infinity: the model has not diverged).</summary>
+    public bool WeightsAreFinite()
+    {
+        if (!AllFinite(_store.Values))
+        {
+            return false;
+        }
+        foreach (var layer in _layers)
+        {
+            foreach (var state in layer.State)
+            {
+                if (!AllFinite(state.Values))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Restores weights taken by <see cref="GetWeights"/> from this model or one of the same architecture.</summary>
     public void SetWeights(ReadOnlySpan<float> weights)
     {
@@ -554,6 +609,31 @@ public sealed class Sequential : IClassifier
             && _layers.Zip(other._layers).All(pair => pair.First.TypeName == pair.Second.TypeName
                 && pair.First.Config.Count == pair.Second.Config.Count
                 && pair.First.Config.All(e => pair.Second.Config.TryGetValue(e.Key, out var v) && v == e.Value));
+    }
+
+    /// <summary>
+    /// A new model of the same layers, input and seed holding a copy of this one's weights (and
+    /// non-trainable state), with no optimizer and none of the training buffers: e.g. to keep a
+    /// trained model at the cost of its parameters only.
+    /// </summary>
+    /// <param name="threads">The copy's worker threads; 0 means one per core.</param>
+    public Sequential Clone(int threads = 1)
+    {
+        var copy = new Sequential(InputShape, Seed, threads) { Name = Name };
+        try
+        {
+            foreach (var layer in _layers)
+            {
+                copy.Add(LayerRegistry.Create(layer.TypeName, layer.Config));
+            }
+            copy.SetWeights(GetWeights());
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
     }
 
     public void Dispose() => _pool.Dispose();

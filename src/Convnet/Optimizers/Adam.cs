@@ -7,7 +7,7 @@ namespace Convnet.Optimizers;
 /// <summary>Adam (Kingma and Ba, 2015) with Keras's defaults: lr 1e-3, β1 0.9, β2 0.999, ε 1e-7.</summary>
 public class Adam : Optimizer
 {
-    private float[][]? _m, _v;
+    private readonly int _m, _v;
 
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
         : this(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay: 0, emaMomentum)
@@ -38,6 +38,8 @@ public class Adam : Optimizer
         Beta2 = beta2;
         Epsilon = epsilon;
         WeightDecay = weightDecay;
+        _m = AddSlot("momentum");
+        _v = AddSlot("velocity");
     }
 
     /// <summary>Decoupled weight decay λ; 0 for plain Adam.</summary>
@@ -58,8 +60,8 @@ public class Adam : Optimizer
 
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
-        _m ??= CreateState(parameters);
-        _v ??= CreateState(parameters);
+        var m = Slot(_m, parameters);
+        var v = Slot(_v, parameters);
         float bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
         float bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
         for (int i = 0; i < parameters.Count; i++)
@@ -67,11 +69,11 @@ public class Adam : Optimizer
             var p = parameters[i];
             if (WeightDecay == 0)
             {
-                OptimizerKernels.Adam(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
+                OptimizerKernels.Adam(p.Value, p.Gradient, m[i], v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
             }
             else
             {
-                OptimizerKernels.AdamW(p.Value, p.Gradient, _m[i], _v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2, WeightDecay);
+                OptimizerKernels.AdamW(p.Value, p.Gradient, m[i], v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2, WeightDecay);
             }
         }
     }

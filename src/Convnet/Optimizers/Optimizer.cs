@@ -11,7 +11,11 @@ namespace Convnet.Optimizers;
 /// </summary>
 public abstract class Optimizer
 {
-    private float[][]? _average;
+    // Per-parameter state by slot (Adam's moments, the moving average, ...): one array per
+    // parameter, created at the first step, null before it.
+    private readonly List<string> _slotNames = [];
+    private readonly List<float[][]?> _slots = [];
+    private readonly int _average = -1;
 
     protected Optimizer(float learningRate, float? clipNorm = null, float? emaMomentum = null)
     {
@@ -30,6 +34,10 @@ public abstract class Optimizer
         LearningRate = learningRate;
         ClipNorm = clipNorm;
         EmaMomentum = emaMomentum;
+        if (emaMomentum is not null)
+        {
+            _average = AddSlot("average");
+        }
     }
 
     public abstract string Name { get; }
@@ -59,6 +67,12 @@ public abstract class Optimizer
     /// </summary>
     public float? EmaMomentum { get; }
 
+    /// <summary>
+    /// The global L2 norm of the last step's gradients before clipping, when <see cref="ClipNorm"/>
+    /// made the step compute it; null otherwise (it costs a pass over the gradients).
+    /// </summary>
+    public double? GradientNorm { get; private set; }
+
     /// <summary>Number of steps taken.</summary>
     public long Iterations { get; protected set; }
 
@@ -73,17 +87,19 @@ public abstract class Optimizer
         if (ClipNorm is { } clip)
         {
             double sum = 0;
-            foreach (var p in parameters)
+            // Indexed loops: foreach over the interface would box an enumerator on every step.
+            for (int i = 0; i < parameters.Count; i++)
             {
-                sum += OptimizerKernels.SumOfSquares(p.Gradient);
+                sum += OptimizerKernels.SumOfSquares(parameters[i].Gradient);
             }
             double norm = Math.Sqrt(sum);
+            GradientNorm = norm;
             if (norm > clip)
             {
                 float scale = (float)(clip / norm);
-                foreach (var p in parameters)
+                for (int i = 0; i < parameters.Count; i++)
                 {
-                    OptimizerKernels.Scale(p.Gradient, scale);
+                    OptimizerKernels.Scale(parameters[i].Gradient, scale);
                 }
             }
         }
@@ -91,11 +107,11 @@ public abstract class Optimizer
         Update(parameters);
         if (EmaMomentum is { } momentum)
         {
-            _average ??= CreateState(parameters);
+            var average = Slot(_average, parameters);
             float mu = EmaMomentumAt(momentum, Iterations);
             for (int i = 0; i < parameters.Count; i++)
             {
-                OptimizerKernels.MovingAverage(parameters[i].Value, mu, _average[i]);
+                OptimizerKernels.MovingAverage(parameters[i].Value, mu, average[i]);
             }
         }
     }
@@ -119,24 +135,124 @@ public abstract class Optimizer
     public void FinalizeVariableValues(IReadOnlyList<Parameter> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        if (_average is null)
+        if (_average < 0 || _slots[_average] is not { } average)
         {
             return;
         }
-        if (parameters.Count != _average.Length)
+        if (parameters.Count != average.Length)
         {
-            throw new ArgumentException($"The optimizer averaged {_average.Length} parameters, not {parameters.Count}.", nameof(parameters));
+            throw new ArgumentException($"The optimizer averaged {average.Length} parameters, not {parameters.Count}.", nameof(parameters));
         }
         for (int i = 0; i < parameters.Count; i++)
         {
-            _average[i].CopyTo(parameters[i].Value);
+            average[i].CopyTo(parameters[i].Value);
         }
     }
 
     /// <summary>Applies the update rule; <see cref="Iterations"/> already counts this step.</summary>
     protected abstract void Update(IReadOnlyList<Parameter> parameters);
 
-    protected static float[][] CreateState(IReadOnlyList<Parameter> parameters)
+    /// <summary>
+    /// Declares a per-parameter slot (in the constructor) named as Keras names its optimizer
+    /// variables; returns the index <see cref="Slot"/> takes.
+    /// </summary>
+    protected int AddSlot(string name)
+    {
+        _slotNames.Add(name);
+        _slots.Add(null);
+        return _slots.Count - 1;
+    }
+
+    /// <summary>The slot's arrays, one per parameter, created as zeros at the first step.</summary>
+    protected float[][] Slot(int index, IReadOnlyList<Parameter> parameters) => _slots[index] ??= CreateState(parameters);
+
+    /// <summary>The names of the per-parameter slots, e.g. "momentum" and "velocity" for Adam, "average" with <see cref="EmaMomentum"/>.</summary>
+    public IReadOnlyList<string> SlotNames => _slotNames;
+
+    /// <summary>
+    /// The slot <paramref name="name"/> for every parameter, concatenated in parameter order
+    /// (the layout of the model's flat value buffer): a copy, zeros before the first step.
+    /// </summary>
+    public float[] GetSlot(string name, IReadOnlyList<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        int index = SlotIndex(name);
+        var result = new float[parameters.Sum(p => p.Length)];
+        if (_slots[index] is { } slot)
+        {
+            CheckSlotShape(slot, parameters);
+            int at = 0;
+            foreach (float[] values in slot)
+            {
+                values.CopyTo(result, at);
+                at += values.Length;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Puts the optimizer where another of the same kind and settings was after
+    /// <paramref name="iterations"/> steps on <paramref name="parameters"/>: its step count, rate
+    /// and every slot, given as <see cref="GetSlot"/> returned them (ignored when
+    /// <paramref name="iterations"/> is 0, as the slots do not exist before the first step).
+    /// </summary>
+    public void RestoreState(long iterations, float learningRate, IReadOnlyList<Parameter> parameters, IReadOnlyDictionary<string, float[]> slots)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(slots);
+        ArgumentOutOfRangeException.ThrowIfNegative(iterations);
+        if (!(learningRate > 0) || float.IsInfinity(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learningRate must be positive and finite.");
+        }
+        int total = parameters.Sum(p => p.Length);
+        foreach (string name in _slotNames)
+        {
+            if (!slots.TryGetValue(name, out float[]? values))
+            {
+                throw new ArgumentException($"No values for the optimizer's slot '{name}'.", nameof(slots));
+            }
+            if (values.Length != total)
+            {
+                throw new ArgumentException($"Slot '{name}' has {values.Length} values; the parameters have {total}.", nameof(slots));
+            }
+        }
+        for (int index = 0; index < _slots.Count; index++)
+        {
+            if (iterations == 0)
+            {
+                _slots[index] = null;
+                continue;
+            }
+            var slot = CreateState(parameters);
+            int at = 0;
+            foreach (float[] array in slot)
+            {
+                slots[_slotNames[index]].AsSpan(at, array.Length).CopyTo(array);
+                at += array.Length;
+            }
+            _slots[index] = slot;
+        }
+        Iterations = iterations;
+        LearningRate = learningRate;
+    }
+
+    private int SlotIndex(string name)
+    {
+        int index = _slotNames.IndexOf(name);
+        return index >= 0 ? index : throw new ArgumentException($"The {Name} optimizer has no slot '{name}' (it has {string.Join(", ", _slotNames)}).", nameof(name));
+    }
+
+    private static void CheckSlotShape(float[][] slot, IReadOnlyList<Parameter> parameters)
+    {
+        if (slot.Length != parameters.Count || slot.Zip(parameters).Any(pair => pair.First.Length != pair.Second.Length))
+        {
+            throw new ArgumentException("These are not the parameters the optimizer stepped.", nameof(parameters));
+        }
+    }
+
+    private static float[][] CreateState(IReadOnlyList<Parameter> parameters)
     {
         var state = new float[parameters.Count][];
         for (int i = 0; i < state.Length; i++)

@@ -10,7 +10,7 @@ namespace Convnet.Optimizers;
 /// </summary>
 public sealed class RmsProp : Optimizer
 {
-    private float[][]? _v, _momentum;
+    private readonly int _v, _momentum;
 
     public RmsProp(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
         : base(learningRate, clipNorm, emaMomentum)
@@ -30,6 +30,8 @@ public sealed class RmsProp : Optimizer
         Rho = rho;
         Momentum = momentum;
         Epsilon = epsilon;
+        _v = AddSlot("velocity");
+        _momentum = AddSlot("momentum");
     }
 
     public float Rho { get; }
@@ -47,12 +49,12 @@ public sealed class RmsProp : Optimizer
 
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
-        _v ??= CreateState(parameters);
-        _momentum ??= CreateState(parameters);
+        var v = Slot(_v, parameters);
+        var momentum = Slot(_momentum, parameters);
         for (int i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];
-            OptimizerKernels.RmsProp(p.Value, p.Gradient, _v[i], _momentum[i], LearningRate, Rho, Momentum, Epsilon);
+            OptimizerKernels.RmsProp(p.Value, p.Gradient, v[i], momentum[i], LearningRate, Rho, Momentum, Epsilon);
         }
     }
 }

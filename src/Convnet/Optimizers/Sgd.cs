@@ -7,7 +7,7 @@ namespace Convnet.Optimizers;
 /// <summary>Stochastic gradient descent with (heavy-ball) momentum, as Keras's SGD.</summary>
 public sealed class Sgd : Optimizer
 {
-    private float[][]? _velocity;
+    private readonly int _velocity;
 
     public Sgd(float learningRate = 0.01f, float momentum = 0f, float? clipNorm = null, float? emaMomentum = null)
         : base(learningRate, clipNorm, emaMomentum)
@@ -17,6 +17,7 @@ public sealed class Sgd : Optimizer
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1).");
         }
         Momentum = momentum;
+        _velocity = AddSlot("momentum");
     }
 
     public float Momentum { get; }
@@ -30,11 +31,11 @@ public sealed class Sgd : Optimizer
 
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
-        _velocity ??= CreateState(parameters);
+        var velocity = Slot(_velocity, parameters);
         for (int i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];
-            OptimizerKernels.SgdMomentum(p.Value, p.Gradient, _velocity[i], LearningRate, Momentum);
+            OptimizerKernels.SgdMomentum(p.Value, p.Gradient, velocity[i], LearningRate, Momentum);
         }
     }
 }

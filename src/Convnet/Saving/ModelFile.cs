@@ -35,6 +35,7 @@ public static class ModelFile
     public static void Save(this Sequential model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        RefuseNonFinite(model, path, "the model");
         var tensors = new List<NamedTensor>();
         AddTensors(model, "", tensors);
         var metadata = new Dictionary<string, string>();
@@ -74,6 +75,7 @@ public static class ModelFile
         for (int k = 0; k < members.Count; k++)
         {
             string prefix = MemberPrefix(k);
+            RefuseNonFinite(members[k], path, $"member {k}");
             AddTensors(members[k], prefix, tensors);
             AddEntries(memberMetadata?[k], prefix, all);
             AddDescription(members[k], prefix, all);
@@ -86,6 +88,15 @@ public static class ModelFile
         all["parameters"] = members.Sum(m => m.ParameterCount).ToString(CultureInfo.InvariantCulture);
         all[SafeTensors.ChecksumKey] = SafeTensors.Sha256OfTensorBytes(tensors);
         SafeTensors.Write(path, tensors, all);
+    }
+
+    /// <summary>A diverged model (a NaN or infinite weight) is refused rather than saved over a good file.</summary>
+    private static void RefuseNonFinite(Sequential model, string path, string what)
+    {
+        if (!model.WeightsAreFinite())
+        {
+            throw new ModelFormatException(path, $"not saved: {what}'s weights hold NaN or infinite values (training diverged)");
+        }
     }
 
     /// <summary>Saves <paramref name="ensemble"/>'s members as one file (see <see cref="SaveEnsemble"/>).</summary>

@@ -7,7 +7,7 @@ namespace Convnet.Training;
 /// for <c>patience</c> epochs; with restoreBestWeights the model ends with the weights (and
 /// non-trainable state) of its best epoch. NaN values (no validation data) are ignored.
 /// </summary>
-public sealed class EarlyStopping : Callback
+public sealed class EarlyStopping : Callback, IStatefulCallback
 {
     private double _best;
     private int _wait;
@@ -75,5 +75,26 @@ public sealed class EarlyStopping : Callback
         {
             RequireModel().SetWeights(_bestWeights);
         }
+    }
+
+    public void SaveState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.Set("best", _best);
+        state.Set("wait", _wait);
+        state.Set("best_epoch", BestEpoch);
+        state.Set("stopped_epoch", StoppedEpoch);
+        state.SetArray("best_weights", _bestWeights);
+    }
+
+    public void RestoreState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var model = RequireModel();
+        _best = state.GetDouble("best");
+        _wait = state.GetInt32("wait");
+        BestEpoch = state.GetInt32("best_epoch");
+        StoppedEpoch = state.GetInt32("stopped_epoch");
+        _bestWeights = state.GetArray("best_weights", model.ParameterCount + model.NonTrainableParameterCount)?.ToArray();
     }
 }

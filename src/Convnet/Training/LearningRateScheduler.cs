@@ -1,11 +1,26 @@
 using Convnet.Models;
+using Convnet.Optimizers;
 
 namespace Convnet.Training;
 
 /// <summary>Keras's LearningRateScheduler: before each epoch, rate = schedule(0-based epoch index, current rate).</summary>
-public sealed class LearningRateScheduler(Func<int, float, float> schedule) : Callback
+public sealed class LearningRateScheduler : Callback
 {
-    private readonly Func<int, float, float> _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+    private readonly Func<int, float, float> _schedule;
+
+    public LearningRateScheduler(Func<int, float, float> schedule) => _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+
+    /// <summary>
+    /// Follows a per-epoch <paramref name="schedule"/> (keyed by the 0-based epoch) while keeping
+    /// what other callbacks took off: before epoch e > 0 the rate becomes
+    /// schedule(e) · current / schedule(e − 1), exactly schedule(e) when nothing else changed the
+    /// rate; epoch 0 keeps the rate the optimizer was made with.
+    /// </summary>
+    public LearningRateScheduler(LearningRateSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        _schedule = (epoch, current) => epoch == 0 ? current : schedule.Rate(epoch) * (current / schedule.Rate(epoch - 1));
+    }
 
     public override void OnEpochBegin(int epoch)
     {

@@ -7,9 +7,9 @@ namespace Convnet.Training;
 
 /// <summary>
 /// Keras's ModelCheckpoint: saves the model after each epoch (atomically, via <see cref="ModelFile.Save"/>),
-/// or with saveBestOnly only when <see cref="Monitor"/> improved. "{epoch}" in the path is replaced by the epoch number.
+/// or with saveBestOnly only when <see cref="Monitor"/> improved; never an epoch whose weights are not finite. "{epoch}" in the path is replaced by the epoch number.
 /// </summary>
-public sealed class ModelCheckpoint : Callback
+public sealed class ModelCheckpoint : Callback, IStatefulCallback
 {
     private double _best;
 
@@ -37,6 +37,11 @@ public sealed class ModelCheckpoint : Callback
 
     public override void OnEpochEnd(EpochLog log)
     {
+        if (!RequireModel().WeightsAreFinite())
+        {
+            // A diverged epoch is never saved: the last finite one stays in the file.
+            return;
+        }
         if (SaveBestOnly)
         {
             double current = Monitor(log, MonitorName);
@@ -51,5 +56,28 @@ public sealed class ModelCheckpoint : Callback
         var metadata = new Dictionary<string, string>(Metadata) { ["epoch"] = log.Epoch.ToString(CultureInfo.InvariantCulture) };
         ModelFile.Save(RequireModel(), path, metadata);
         SavedEpochs.Add(log.Epoch);
+    }
+
+    public void SaveState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.Set("best", _best);
+        state.Set("saved_epochs", string.Join(',', SavedEpochs.Select(e => e.ToString(CultureInfo.InvariantCulture))));
+    }
+
+    public void RestoreState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _best = state.GetDouble("best");
+        string saved = state.GetString("saved_epochs");
+        var epochs = new List<int>();
+        foreach (string item in saved.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            epochs.Add(int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int epoch)
+                ? epoch
+                : throw new FormatException($"callback value 'saved_epochs' is '{saved}', not a list of epochs"));
+        }
+        SavedEpochs.Clear();
+        SavedEpochs.AddRange(epochs);
     }
 }

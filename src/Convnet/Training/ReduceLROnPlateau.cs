@@ -7,7 +7,7 @@ namespace Convnet.Training;
 /// <c>patience</c> epochs, rate ← max(rate·factor, minLr) and the count restarts. Epochs where the
 /// monitored value is NaN (e.g. no validation data) are ignored.
 /// </summary>
-public sealed class ReduceLROnPlateau : Callback
+public sealed class ReduceLROnPlateau : Callback, IStatefulCallback
 {
     private double _best;
     private int _wait;
@@ -66,5 +66,19 @@ public sealed class ReduceLROnPlateau : Callback
             }
             _wait = 0;
         }
+    }
+
+    public void SaveState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.Set("best", _best);
+        state.Set("wait", _wait);
+    }
+
+    public void RestoreState(CallbackState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _best = state.GetDouble("best");
+        _wait = state.GetInt32("wait");
     }
 }

@@ -176,7 +176,7 @@ public sealed class CliArchitectureTests
     public void Recipes_bring_their_own_defaults_and_options_override_them()
     {
         Assert.Equal(30, Architectures.Strong.Epochs);
-        Assert.Equal("exponential:0.95", Architectures.Strong.Schedule);
+        Assert.Equal("exponential:0.95", Architectures.Strong.Schedule.ToString());
         using var dir = new TempDir();
         // --epochs given; the rest of strong's defaults (batch 64, lr 0.001, exponential:0.95) apply.
         string csv = CliHarness.WriteDigits(dir, "train.csv", count: 20);
@@ -205,6 +205,6 @@ public sealed class CliArchitectureTests
     public void Ema_setting_takes_the_option_then_the_recipe_unless_early_stopping(float? option, float? recipe, bool earlyStopping, float? expected)
     {
         // An explicit --ema with --early-stopping stays set, to be refused by the checks with a message.
-        Assert.Equal(expected, TrainCommand.EmaSetting(option, recipe, earlyStopping));
+        Assert.Equal(expected, TrainOptions.EmaSetting(option, recipe, earlyStopping));
     }
 }

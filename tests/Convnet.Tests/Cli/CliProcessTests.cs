@@ -56,7 +56,7 @@ public sealed class CliProcessTests
     }
 
     /// <summary>The dotnet host running these tests, else the one on the PATH.</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(host) && File.Exists(host))

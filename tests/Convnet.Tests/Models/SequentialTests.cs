@@ -42,13 +42,13 @@ public class SequentialTests
         plain.Compile(new Adam());
         float[]? average = null;
         int step = 0;
-        var plainHistory = plain.Fit(data, epochs: 2, batchSize: 32, seed: 5, progress: _ =>
+        var plainHistory = plain.Fit(data, epochs: 2, batchSize: 32, seed: 5, callbacks: [new AfterEachBatch(() =>
         {
             var w = plain.GetWeights();
             step++;
             average ??= new float[w.Length];
             Convnet.Kernels.OptimizerKernels.MovingAverageScalar(w, MathF.Min(0.9f, (step - 1f) / (step + 8f)), average);
-        });
+        })]);
 
         using var averaged = ReferenceModel.Create(seed: 2, threads: 1);
         averaged.Compile(new Adam(emaMomentum: 0.9f));
@@ -142,5 +142,11 @@ public class SequentialTests
             model.TrainBatch(data, indices, out _);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>Runs an action after every training step.</summary>
+    private sealed class AfterEachBatch(Action action) : Callback
+    {
+        public override void OnBatchEnd(in BatchLog log) => action();
     }
 }

@@ -251,7 +251,9 @@ public static class ModelFile
             {
                 foreach (var (type, config) in ParseArchitecture(architecture))
                 {
-                    model.Add(LayerFactory.Create(type, config));
+                    var layer = LayerFactory.Create(type, config);
+                    CheckWeightsBeforeBuild(path, byName, $"{prefix}{model.Layers.Count}.weight", layer, model.OutputShape);
+                    model.Add(layer);
                 }
             }
             catch (Exception e) when (e is FormatException or ArgumentException or JsonException)
@@ -382,6 +384,26 @@ public static class ModelFile
         return t.Data;
     }
 
+    /// <summary>
+    /// Checks a Dense's or Conv2D's weight tensor against the layer before the layer is built, so
+    /// that metadata claiming a huge layer is refused without allocating it: the file must hold the weights.
+    /// </summary>
+    private static void CheckWeightsBeforeBuild(string path, Dictionary<string, NamedTensor> byName, string name, Layer layer, Shape input)
+    {
+        int[]? shape = layer switch
+        {
+            Dense dense => [dense.Units, input.Size],
+            Conv2D conv => [conv.Filters, input.Channels, conv.KernelSize, conv.KernelSize],
+            _ => null,
+        };
+        if (shape is not null)
+        {
+            // A layer that does not fit its input is reported as such, not as a wrong tensor.
+            layer.ComputeOutputShape(input);
+            Take(path, byName, name, shape);
+        }
+    }
+
     private static Shape ParseShape(string path, string key, string text)
     {
         var parts = text.Split(',');
@@ -392,6 +414,10 @@ public static class ModelFile
             {
                 throw new ModelFormatException(path, $"invalid {key} '{text}'");
             }
+        }
+        if (dims.Length == 3 && ((long)dims[0] * dims[1] > int.MaxValue || (long)dims[0] * dims[1] * dims[2] > int.MaxValue))
+        {
+            throw new ModelFormatException(path, $"invalid {key} '{text}': more than {int.MaxValue:N0} values");
         }
         return dims.Length switch
         {

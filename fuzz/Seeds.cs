@@ -1,6 +1,7 @@
 using System.Text;
 using Convnet.Architecture;
 using Convnet.Data;
+using Convnet.IO;
 using Convnet.Models;
 using Convnet.Saving;
 using Convnet.Tensors;
@@ -48,6 +49,9 @@ internal static class Seeds
         {
             conv.Save(Path.Combine(dir, "conv-bn.safetensors"), new Dictionary<string, string> { ["epochs"] = "1" });
         }
+        // Without the checksum, so that mutated tensor bytes reach the model loader.
+        var (tensors, metadata) = SafeTensors.Read(Path.Combine(dir, "dense.safetensors"));
+        SafeTensors.Write(Path.Combine(dir, "dense-no-checksum.safetensors"), tensors, metadata.Where(e => e.Key != SafeTensors.ChecksumKey).ToDictionary());
         var a = ArchitectureSpec.Build("flatten,dense2", Shape.Image(2, 2, 1), 2, seed: 3, threads: 1);
         var b = ArchitectureSpec.Build("avgpool2,flatten", Shape.Image(2, 2, 1), 2, seed: 4, threads: 1);
         using var ensemble = new Ensemble([a, b]);

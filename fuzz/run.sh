@@ -29,7 +29,9 @@ rm -rf "$findings"
 mkdir -p "$(dirname "$findings")"
 export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_NO_UI=1 DOTNET_GCHeapHardLimit=$heap_limit DOTNET_TieredPGO=0
-nice -n 10 afl-fuzz -i "$here/seeds/$target" -o "$findings" -m "$address_space_mb" -t "$timeout_ms" -V "$seconds" \
+dict=()
+[ -f "$here/dict/$target.dict" ] && dict=(-x "$here/dict/$target.dict")
+nice -n 10 afl-fuzz -i "$here/seeds/$target" -o "$findings" "${dict[@]}" -m "$address_space_mb" -t "$timeout_ms" -V "$seconds" \
   -- dotnet "$out/bin/Convnet.Fuzz.dll" "$target" || true
 
 stats=$findings/default/fuzzer_stats

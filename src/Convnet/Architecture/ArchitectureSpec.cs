@@ -42,6 +42,14 @@ public sealed class ArchitectureSpecException : FormatException
 /// </summary>
 public static class ArchitectureSpec
 {
+    /// <summary>
+    /// The most parameters <see cref="Build"/> and <see cref="FromJson"/> make (200 MB of weights,
+    /// 800 MB with gradients and Adam's moments; the recipes have under 400,000), checked before
+    /// a layer allocates them, so that a typo such as dense1000000 is refused instead of taking
+    /// the machine's memory.
+    /// </summary>
+    public const long MaxParameters = 50_000_000;
+
     private readonly record struct Entry(int Token, string Text, int Column, Layer Layer);
 
     /// <summary>The layers a spec names, in order (fresh, unbuilt), without the classifier ending <see cref="Build"/> adds.</summary>
@@ -237,6 +245,10 @@ public static class ArchitectureSpec
             {
                 try
                 {
+                    if (ParametersAfter(model, e.Layer) is > MaxParameters and long total)
+                    {
+                        throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape} would bring the model to {total:N0} parameters, more than the {MaxParameters:N0} a spec may build");
+                    }
                     model.Add(e.Layer);
                 }
                 catch (ArgumentException x)
@@ -250,7 +262,12 @@ public static class ArchitectureSpec
                 {
                     throw new ArchitectureSpecException($"{(spec is null ? "architecture JSON" : "arch spec")}: the layers end with an image {model.OutputShape}; add 'flatten' or 'gap' before the classifier");
                 }
-                model.Add(new Dense(classes));
+                var classifier = new Dense(classes);
+                if (ParametersAfter(model, classifier) is > MaxParameters and long total)
+                {
+                    throw new ArchitectureSpecException($"{(spec is null ? "architecture JSON" : "arch spec")}: the dense{classes} classifier after output {model.OutputShape} would bring the model to {total:N0} parameters, more than the {MaxParameters:N0} a spec may build; add pooling or 'gap' before it");
+                }
+                model.Add(classifier);
             }
             if (model.Layers[^1] is not Softmax)
             {
@@ -262,6 +279,34 @@ public static class ArchitectureSpec
         {
             model.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The model's parameter count once <paramref name="layer"/> is added, counted before it
+    /// allocates them: Dense and Conv2D hold all but a few of any model's weights.
+    /// </summary>
+    private static long ParametersAfter(Sequential model, Layer layer)
+    {
+        var input = model.OutputShape;
+        if (layer is not (Dense or Conv2D))
+        {
+            return model.ParameterCount;
+        }
+        // A layer that does not fit its input is reported as such (an ArgumentException), not by its size.
+        layer.ComputeOutputShape(input);
+        try
+        {
+            return checked(model.ParameterCount + layer switch
+            {
+                Dense dense => ((long)input.Size + 1) * dense.Units,
+                Conv2D conv => ((long)conv.KernelSize * conv.KernelSize * input.Channels + 1) * conv.Filters,
+                _ => 0,
+            });
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
         }
     }
 

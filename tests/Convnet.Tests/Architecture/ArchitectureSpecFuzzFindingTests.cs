@@ -33,6 +33,32 @@ public class ArchitectureSpecFuzzFindingTests
         Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
     }
 
+    [Theory]
+    // Found by afl-fuzz in 6 minutes: 3×3×32×223,232 = 64 M weights, 514 MB with their gradients.
+    [InlineData("relu,conv32k3-conv223232k3", 2, "conv32k3-conv223232k3")]
+    // The example: took 18 GB before it was killed.
+    [InlineData("flatten,dense1000000,dense10", 2, "dense1000000")]
+    public void A_spec_past_the_parameter_limit_is_refused_before_allocating(string spec, int token, string text)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build(spec, Mnist, 10, seed: 1, threads: 1));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(token, e.TokenNumber);
+        Assert.Equal(text, e.Token);
+        Assert.Contains($"more than the {ArchitectureSpec.MaxParameters:N0} a spec may build", e.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
+    public void The_appended_classifier_counts_too()
+    {
+        // 28 × 28 × 20000 = 15.7 M features → dense10 appended: 157 M parameters.
+        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build("conv20000k1,flatten", Mnist, 10, seed: 1, threads: 1));
+
+        Assert.Contains("the dense10 classifier after output (15680000) would bring the model to", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Json_with_an_overflowing_layer_is_refused()
     {

@@ -55,7 +55,16 @@ public static class Program
                 using var buffer = new MemoryStream();
                 stream.CopyTo(buffer);
                 Outcomes.Clear();
-                target.Run(buffer.ToArray(), path);
+                try
+                {
+                    target.Run(buffer.ToArray(), path);
+                }
+                catch (Exception e) when (Environment.GetEnvironmentVariable("FUZZ_LOG") is string log)
+                {
+                    // afl-fuzz keeps the input but not the exception: with FUZZ_LOG set, keep it too.
+                    File.AppendAllText(log, $"{e}\n\n");
+                    throw;
+                }
             });
             return 0;
         }

@@ -8,8 +8,8 @@ set -euo pipefail
 target=${1:?usage: fuzz/run.sh csv|model|arch|image SECONDS}
 seconds=${2:-300}
 here=$(cd "$(dirname "$0")" && pwd)
-heap_limit=${FUZZ_HEAP_LIMIT:-0x20000000}   # 512 MiB of managed heap
-address_space_mb=${FUZZ_MEMORY_MB:-2048}    # afl-fuzz -m: the .NET runtime needs ~1.5 GiB of address space to start
+heap_limit=${FUZZ_HEAP_LIMIT:-0x40000000}   # 1 GiB of managed heap (a spec may build 50 M parameters: 0.8 GB with gradients and copies)
+address_space_mb=${FUZZ_MEMORY_MB:-3072}    # afl-fuzz -m: the .NET runtime needs ~1.5 GiB of address space to start
 timeout_ms=${FUZZ_TIMEOUT_MS:-2000}
 
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install -y afl++" >&2; exit 1; }
@@ -36,4 +36,5 @@ nice -n 10 afl-fuzz -i "$here/seeds/$target" -o "$findings" "${dict[@]}" -m "$ad
 
 stats=$findings/default/fuzzer_stats
 grep -E '^(run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs)' "$stats"
-echo "replay the findings: dotnet $out/bin/Convnet.Fuzz.dll $target $findings/default/crashes/id* $findings/default/hangs/id*"
+# The instrumented assemblies need afl-fuzz's shared memory: replay with an uninstrumented build.
+echo "replay the findings: dotnet build -c Release $here/Convnet.Fuzz.csproj && DOTNET_GCHeapHardLimit=$heap_limit dotnet $here/bin/Release/net10.0/Convnet.Fuzz.dll $target $findings/default/crashes/id* $findings/default/hangs/id*"

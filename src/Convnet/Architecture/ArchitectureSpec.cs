@@ -50,6 +50,12 @@ public static class ArchitectureSpec
     /// </summary>
     public const long MaxParameters = 50_000_000;
 
+    /// <summary>
+    /// The most values one layer of a spec may output per sample (16 MB: a batch of 64 holds
+    /// 1 GB of each such layer, twice in training; the recipes' largest is 26×26×32 = 21,632).
+    /// </summary>
+    public const int MaxActivationValues = 4_000_000;
+
     private readonly record struct Entry(int Token, string Text, int Column, Layer Layer);
 
     /// <summary>The layers a spec names, in order (fresh, unbuilt), without the classifier ending <see cref="Build"/> adds.</summary>
@@ -245,9 +251,9 @@ public static class ArchitectureSpec
             {
                 try
                 {
-                    if (ParametersAfter(model, e.Layer) is > MaxParameters and long total)
+                    if (PastLimits(model, e.Layer) is string problem)
                     {
-                        throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape} would bring the model to {total:N0} parameters, more than the {MaxParameters:N0} a spec may build");
+                        throw Error(spec, e.Token, e.Text, e.Column, $"{e.Layer.TypeName} after output {model.OutputShape} {problem}");
                     }
                     model.Add(e.Layer);
                 }
@@ -263,9 +269,9 @@ public static class ArchitectureSpec
                     throw new ArchitectureSpecException($"{(spec is null ? "architecture JSON" : "arch spec")}: the layers end with an image {model.OutputShape}; add 'flatten' or 'gap' before the classifier");
                 }
                 var classifier = new Dense(classes);
-                if (ParametersAfter(model, classifier) is > MaxParameters and long total)
+                if (PastLimits(model, classifier) is string problem)
                 {
-                    throw new ArchitectureSpecException($"{(spec is null ? "architecture JSON" : "arch spec")}: the dense{classes} classifier after output {model.OutputShape} would bring the model to {total:N0} parameters, more than the {MaxParameters:N0} a spec may build; add pooling or 'gap' before it");
+                    throw new ArchitectureSpecException($"{(spec is null ? "architecture JSON" : "arch spec")}: the dense{classes} classifier after output {model.OutputShape} {problem}; add pooling or 'gap' before it");
                 }
                 model.Add(classifier);
             }
@@ -283,6 +289,24 @@ public static class ArchitectureSpec
     }
 
     /// <summary>
+    /// How adding <paramref name="layer"/> would pass <see cref="MaxActivationValues"/> or
+    /// <see cref="MaxParameters"/>, or null; found before the layer allocates anything. A layer
+    /// that does not fit its input throws ArgumentException, reported as such rather than by size.
+    /// </summary>
+    private static string? PastLimits(Sequential model, Layer layer)
+    {
+        var output = layer.ComputeOutputShape(model.OutputShape);
+        if (output.Size > MaxActivationValues)
+        {
+            return $"would output {output}, {output.Size:N0} values per sample, more than the {MaxActivationValues:N0} a spec may build";
+        }
+        long total = ParametersAfter(model, layer);
+        return total > MaxParameters
+            ? $"would bring the model to {total:N0} parameters, more than the {MaxParameters:N0} a spec may build"
+            : null;
+    }
+
+    /// <summary>
     /// The model's parameter count once <paramref name="layer"/> is added, counted before it
     /// allocates them: Dense and Conv2D hold all but a few of any model's weights.
     /// </summary>
@@ -293,8 +317,6 @@ public static class ArchitectureSpec
         {
             return model.ParameterCount;
         }
-        // A layer that does not fit its input is reported as such (an ArgumentException), not by its size.
-        layer.ComputeOutputShape(input);
         try
         {
             return checked(model.ParameterCount + layer switch

@@ -34,11 +34,14 @@ public class ArchitectureSpecFuzzFindingTests
     }
 
     [Theory]
-    // Found by afl-fuzz in 6 minutes: 3×3×32×223,232 = 64 M weights, 514 MB with their gradients.
-    [InlineData("relu,conv32k3-conv223232k3", 2, "conv32k3-conv223232k3")]
+    // Found by afl-fuzz in 6 minutes: 3×3×32×223,232 = 64 M weights, 514 MB with their gradients,
+    // and an output of 24×24×223,232 values per sample.
+    [InlineData("relu,conv32k3-conv223232k3", 2, "conv32k3-conv223232k3", "128,581,632 values per sample, more than the 4,000,000 a spec may build")]
     // The example: took 18 GB before it was killed.
-    [InlineData("flatten,dense1000000,dense10", 2, "dense1000000")]
-    public void A_spec_past_the_parameter_limit_is_refused_before_allocating(string spec, int token, string text)
+    [InlineData("flatten,dense1000000,dense10", 2, "dense1000000", "785,000,000 parameters, more than the 50,000,000 a spec may build")]
+    // Few parameters, but 940 MB of output per image (the fuzz harness's prediction ran out of memory).
+    [InlineData("conv300000k3same,gap", 1, "conv300000k3same", "(28, 28, 300000), 235,200,000 values per sample")]
+    public void A_spec_past_the_limits_is_refused_before_allocating(string spec, int token, string text, string problem)
     {
         long before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build(spec, Mnist, 10, seed: 1, threads: 1));
@@ -46,17 +49,17 @@ public class ArchitectureSpecFuzzFindingTests
 
         Assert.Equal(token, e.TokenNumber);
         Assert.Equal(text, e.Token);
-        Assert.Contains($"more than the {ArchitectureSpec.MaxParameters:N0} a spec may build", e.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, e.Message, StringComparison.Ordinal);
         Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
     }
 
     [Fact]
     public void The_appended_classifier_counts_too()
     {
-        // 28 × 28 × 20000 = 15.7 M features → dense10 appended: 157 M parameters.
-        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build("conv20000k1,flatten", Mnist, 10, seed: 1, threads: 1));
+        // 28 × 28 × 1000 = 784,000 features → dense100 appended: 78.4 M parameters.
+        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build("conv1000k1,flatten", Mnist, 100, seed: 1, threads: 1));
 
-        Assert.Contains("the dense10 classifier after output (15680000) would bring the model to", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the dense100 classifier after output (784000) would bring the model to 78,402,100 parameters", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

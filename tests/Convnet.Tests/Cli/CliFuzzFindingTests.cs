@@ -15,7 +15,7 @@ public class CliFuzzFindingTests
 
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains(where, result.Err, StringComparison.Ordinal);
-        Assert.Contains("parameters, more than the 50,000,000 a spec may build", result.Err, StringComparison.Ordinal);
+        Assert.Contains("a spec may build", result.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("System.", result.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Err, StringComparison.Ordinal);
     }

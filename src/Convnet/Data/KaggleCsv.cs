@@ -59,8 +59,11 @@ public static class KaggleCsv
 
         // One row per line after the header, unless there are blank lines: sizing the buffer
         // from a quick count of line breaks saves growing it or trimming it at the end, each a
-        // copy of tens of megabytes.
-        int capacity = (int)Math.Clamp(input.CountLineBreaks(), 1, Array.MaxLength / PixelCount);
+        // copy of tens of megabytes. A row takes at least one digit and one comma or line end
+        // per field, which bounds the count when the line breaks are mostly blank lines (found
+        // by fuzzing: a megabyte of them made a 784 MB buffer).
+        long mostRows = input.Length / (2 * columns) + 1;
+        int capacity = (int)Math.Clamp(Math.Min(input.CountLineBreaks(), mostRows), 1, Array.MaxLength / PixelCount);
         var pixels = GC.AllocateUninitializedArray<byte>(capacity * PixelCount);
         byte[]? labels = labelled ? new byte[capacity] : null;
         int rows = 0;

@@ -14,11 +14,17 @@ public sealed class Parameter
         Name = name;
         Shape = shape;
         Offset = offset;
-        Length = 1;
+        // Counted in long: a product that wraps in int would give a wrong (even small) buffer.
+        long length = 1;
         foreach (int d in shape)
         {
-            Length *= d;
+            length *= d;
+            if (length > Array.MaxLength)
+            {
+                throw new ArgumentException($"Parameter {name} of shape [{string.Join(", ", shape)}] has more than {Array.MaxLength:N0} values.");
+            }
         }
+        Length = (int)length;
     }
 
     /// <summary>e.g. "conv2d_1.kernel".</summary>
@@ -51,6 +57,10 @@ public sealed class ParameterStore
     public Parameter Add(string name, params int[] shape)
     {
         var p = new Parameter(this, name, shape, Values.Length);
+        if ((long)Values.Length + p.Length > Array.MaxLength)
+        {
+            throw new ArgumentException($"Parameter {name} would take the model past {Array.MaxLength:N0} parameter values.");
+        }
         var values = Values;
         var gradients = Gradients;
         Array.Resize(ref values, Values.Length + p.Length);

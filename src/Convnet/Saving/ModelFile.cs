@@ -403,6 +403,10 @@ public static class ModelFile
                 throw new ModelFormatException(path, $"invalid {key} '{text}'");
             }
         }
+        if (dims.Length == 3 && ((long)dims[0] * dims[1] > int.MaxValue || (long)dims[0] * dims[1] * dims[2] > int.MaxValue))
+        {
+            throw new ModelFormatException(path, $"invalid {key} '{text}': more than {int.MaxValue:N0} values");
+        }
         return dims.Length switch
         {
             3 => Shape.Image(dims[0], dims[1], dims[2]),

@@ -37,6 +37,12 @@ public readonly record struct Shape
         {
             throw new ArgumentException($"Image dimensions must be positive, got ({height}, {width}, {channels}).");
         }
+        // Size is an int: a larger image would wrap to a wrong (even small) element count.
+        long pixels = (long)height * width;
+        if (pixels > int.MaxValue || pixels * channels > int.MaxValue)
+        {
+            throw new ArgumentException($"Image ({height}, {width}, {channels}) has {pixels * channels:N0} values, more than {int.MaxValue:N0}.");
+        }
         return new Shape(3, height, width, channels);
     }
 

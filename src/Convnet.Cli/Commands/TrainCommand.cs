@@ -121,7 +121,7 @@ internal static class TrainCommand
         var s = r.Settings;
         using var run = trainer.Start(train, validation, classes, s.Seed, s.Threads);
         output.WriteLine($"Model '{r.Arch}': {run.Model.ParameterCount:N0} parameters; {run.Model.Threads} thread(s); batch {s.BatchSize}; {s.Epochs} epoch(s); {s.Optimizer}, lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Schedule}.");
-        var display = TrainDisplay.For(output, s.Epochs, train.Count);
+        var display = TrainDisplay.For(output, TrainDisplay.TerminalWidth(output), s.Epochs, train.Count);
         progress.Add(display);
         if (run.Backup is { } backup)
         {
@@ -186,6 +186,7 @@ internal static class TrainCommand
         var trainer = new EnsembleTrainer(s, n, r.ParallelMembers);
         int parallel = trainer.Parallel;
         var log = parallel > 1 ? TextWriter.Synchronized(output) : output;
+        int? width = TrainDisplay.TerminalWidth(output);
         trainer.MemberStarting = run =>
         {
             if (run.Member == 0)
@@ -201,7 +202,7 @@ internal static class TrainCommand
         };
         trainer.MemberCallbacks = run =>
         {
-            var display = TrainDisplay.For(log, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
+            var display = TrainDisplay.For(log, width, s.Epochs, run.Train.Count, run.SharesTheMachine ? $"Member {run.Member + 1}/{n}: " : "", alone: !run.SharesTheMachine);
             lock (progress)
             {
                 progress.Add(display);

@@ -6,9 +6,9 @@ using Spectre.Console;
 namespace Convnet.Cli.Commands;
 
 /// <summary>
-/// What <c>convnet train</c> shows while a model trains, as a callback: on a terminal a live progress
-/// line (redrawn at most ten times a second) and each finished epoch's line wrapped to the
-/// terminal's width; otherwise one line per epoch. The library's batch hook allocates nothing; this
+/// What <c>convnet train</c> shows while a model trains, as a callback: on a terminal each finished
+/// epoch's line wrapped to the terminal's width, and when the run has the terminal alone a live
+/// progress line (redrawn at most ten times a second); otherwise one line per epoch. The library's batch hook allocates nothing; this
 /// display allocates only when it redraws.
 /// </summary>
 internal sealed class TrainDisplay : Callback
@@ -21,23 +21,29 @@ internal sealed class TrainDisplay : Callback
     private readonly int _samples;
     private readonly string _prefix;
     private readonly int? _width;
+    private readonly bool _live;
     private long _lastDraw;
     private bool _drawn;
 
     /// <param name="samples">Training images per epoch (for images/s).</param>
     /// <param name="prefix">Before each epoch line, e.g. "Member 2/3: ".</param>
-    /// <param name="width">The terminal's columns for a live display, or null for plain lines.</param>
-    public TrainDisplay(TextWriter output, int epochs, int samples, string prefix, int? width)
+    /// <param name="width">The terminal's columns the epoch lines are wrapped to, or null for plain lines.</param>
+    /// <param name="live">Whether to draw the live progress line (a terminal that is this run's alone).</param>
+    public TrainDisplay(TextWriter output, int epochs, int samples, string prefix, int? width, bool live)
     {
-        (_output, _epochs, _samples, _prefix, _width) = (output, epochs, samples, prefix, width);
+        (_output, _epochs, _samples, _prefix, _width, _live) = (output, epochs, samples, prefix, width, live && width is not null);
     }
 
-    /// <summary>A live display on the console when <paramref name="output"/> is an interactive terminal of its own; else plain lines.</summary>
-    public static TrainDisplay For(TextWriter output, int epochs, int samples, string prefix = "", bool alone = true)
-    {
-        bool terminal = alone && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        return new TrainDisplay(output, epochs, samples, prefix, terminal ? TerminalWidth() : null);
-    }
+    /// <summary>The terminal's width when <paramref name="output"/> is the console on an interactive terminal; else null.</summary>
+    public static int? TerminalWidth(TextWriter output) =>
+        ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive ? TerminalWidth() : null;
+
+    /// <summary>
+    /// For a terminal of <paramref name="width"/> columns (null when not a terminal): a live line when
+    /// the run has the terminal <paramref name="alone"/> and wrapped epoch lines; else plain lines.
+    /// </summary>
+    public static TrainDisplay For(TextWriter output, int? width, int epochs, int samples, string prefix = "", bool alone = true) =>
+        new(output, epochs, samples, prefix, width, live: alone);
 
     private static int TerminalWidth()
     {
@@ -56,7 +62,7 @@ internal sealed class TrainDisplay : Callback
 
     public override void OnBatchEnd(in BatchLog log)
     {
-        if (_width is not { } width)
+        if (!_live || _width is not { } width)
         {
             return;
         }
@@ -83,10 +89,8 @@ internal sealed class TrainDisplay : Callback
             return;
         }
         ClearLine();
-        foreach (string part in Wrap(line, width - 1))
-        {
-            _output.WriteLine(part);
-        }
+        // One write: members training side by side share a synchronised writer, and a wrapped line stays together.
+        _output.Write(string.Join(Environment.NewLine, Wrap(line, width - 1)) + Environment.NewLine);
         _output.Flush();
     }
 

@@ -100,6 +100,30 @@ public sealed class CliDivergenceTests
         Assert.Matches(@"^Epoch 1/8 \[#{5}\.{6}\]  50%  loss 0\.5000  acc 0\.9000  5,400 img/s  ETA 0:00:05$", wide);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void On_a_terminal_epoch_lines_wrap_and_only_a_run_alone_draws_the_live_line(bool alone)
+    {
+        using var output = new StringWriter();
+        var display = TrainDisplay.For(output, 80, 8, 54_001, alone ? "" : "Member 2/3: ", alone);
+        display.OnBatchEnd(new BatchLog(1, 8, 844, 844, 54_001, 54_001, 0.3, 0.9, 0.3, 10));
+        display.OnEpochEnd(Epoch());
+        string text = output.ToString();
+        Assert.Equal(alone, text.Contains('\r'));
+        var lines = text.Split('\r').Last().Replace("\u001b[K", "").Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.True(l.Length < 80, l));
+        Assert.Contains("val_accuracy: 0.9787", lines[1]);
+        Assert.Equal(3, display.FinishedEpochs);
+
+        using var log = new StringWriter();
+        var plain = TrainDisplay.For(log, null, 8, 54_001);
+        plain.OnBatchEnd(new BatchLog(1, 8, 844, 844, 54_001, 54_001, 0.3, 0.9, 0.3, 10));
+        plain.OnEpochEnd(Epoch());
+        Assert.Equal(TrainDisplay.EpochLine(Epoch(), 8, 54_001) + Environment.NewLine, log.ToString());
+    }
+
     /// <summary>Cancels a token when a line starting with <paramref name="trigger"/> is written: what Ctrl-C does between two epochs' steps.</summary>
     private sealed class CancelOnLine(string trigger, CancellationTokenSource cancel) : StringWriter
     {

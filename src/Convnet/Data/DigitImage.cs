@@ -8,6 +8,7 @@ namespace Convnet.Data;
 /// </summary>
 public static class DigitImage
 {
+    /// <summary>The side of the output image in pixels (28, as in MNIST).</summary>
     public const int Side = 28;
     private const int Box = 20;
     private const float Ink = 0.15f;

@@ -80,7 +80,12 @@ public static class Idx
         }
     }
 
+    /// <summary>Reads and checks the header and the data after it; throws <see cref="DataFormatException"/> on any mismatch.</summary>
+    /// <param name="path">The file's path, for messages.</param>
+    /// <param name="stream">The file's content, positioned at its start (decompressed for a gzipped file).</param>
     /// <param name="fileLength">The length of an uncompressed file, or -1 for a gzipped one.</param>
+    /// <param name="magic">The expected magic number, <see cref="ImagesMagic"/> or <see cref="LabelsMagic"/>.</param>
+    /// <param name="sizes">The header's dimensions: count (and rows, columns for images).</param>
     private static byte[] ReadBody(string path, Stream stream, long fileLength, uint magic, out uint[] sizes)
     {
         int dimensions = magic == ImagesMagic ? 3 : 1;

@@ -17,14 +17,21 @@ namespace Convnet.Data;
 /// </remarks>
 public static class KaggleCsv
 {
+    /// <summary>The side of an image in pixels (28).</summary>
     public const int ImageSide = 28;
+    /// <summary>The pixels of one image, 28 × 28 = 784, one column each.</summary>
     public const int PixelCount = ImageSide * ImageSide;
+    /// <summary>The number of classes, the digits 0-9.</summary>
     public const int ClassCount = 10;
 
+    /// <summary>The header of the label column of a training file (<c>label</c>).</summary>
     public const string LabelColumn = "label";
+    /// <summary>The header of a submission's first column, the 1-based image number (<c>ImageId</c>).</summary>
     public const string ImageIdColumn = "ImageId";
+    /// <summary>The header of a submission's second column, the predicted digit (<c>Label</c>).</summary>
     public const string PredictionColumn = "Label";
 
+    /// <summary>The shape of one image, [28, 28, 1] (height, width, channels).</summary>
     public static Shape ImageShape { get; } = Shape.Image(ImageSide, ImageSide, 1);
 
     private static readonly SearchValues<byte> DigitsAndCommas = SearchValues.Create("0123456789,"u8);

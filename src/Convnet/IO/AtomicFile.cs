@@ -35,7 +35,9 @@ public sealed class AtomicFile : IDisposable
         _stream = new NamingStream(file, path, temporaryPath);
     }
 
+    /// <summary>The destination, as given to <see cref="Create"/>.</summary>
     public string Path { get; }
+    /// <summary>The temporary file being written, <c>&lt;Path&gt;.tmp-&lt;8 hex digits&gt;</c>; renamed to <see cref="Path"/> by <see cref="Commit"/>.</summary>
     public string TemporaryPath { get; }
 
     /// <summary>Unbuffered: callers write large blocks. Its errors name <see cref="Path"/>.</summary>
@@ -147,6 +149,7 @@ public sealed class AtomicFile : IDisposable
         _done = true;
     }
 
+    /// <summary>Without a <see cref="Commit"/> first, closes and deletes the temporary file, leaving the destination as it was; after one, does nothing. Never throws for I/O errors.</summary>
     public void Dispose()
     {
         if (_done)

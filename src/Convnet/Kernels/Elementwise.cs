@@ -29,32 +29,44 @@ public interface IBinaryOperator
 /// <summary>An element-wise operator y = f(x; a) with a scalar parameter a, at every vector width.</summary>
 public interface IParametricUnaryOperator
 {
+    /// <summary>f(x; a) for one value.</summary>
     static abstract float Apply(float x, float a);
+    /// <summary>f(x; a) for 8 values at once, <paramref name="a"/> broadcast to every lane; must equal the scalar form lane by lane.</summary>
     static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> a);
+    /// <summary>f(x; a) for 16 values at once, <paramref name="a"/> broadcast to every lane; must equal the scalar form lane by lane.</summary>
     static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> a);
 }
 
 /// <summary>An element-wise operator z = f(x, y; a) with a scalar parameter a, at every vector width.</summary>
 public interface IParametricBinaryOperator
 {
+    /// <summary>f(x, y; a) for one pair of values.</summary>
     static abstract float Apply(float x, float y, float a);
+    /// <summary>f(x, y; a) for 8 pairs at once, <paramref name="a"/> broadcast to every lane; must equal the scalar form lane by lane.</summary>
     static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> y, Vector256<float> a);
+    /// <summary>f(x, y; a) for 16 pairs at once, <paramref name="a"/> broadcast to every lane; must equal the scalar form lane by lane.</summary>
     static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> y, Vector512<float> a);
 }
 
 /// <summary>x · a.</summary>
 public readonly struct ScaleOperator : IParametricUnaryOperator
 {
+    /// <summary>x · a.</summary>
     public static float Apply(float x, float a) => x * a;
+    /// <summary>x · a, lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => x * a;
+    /// <summary>x · a, lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a) => x * a;
 }
 
 /// <summary>x + y · a (rounded twice, as written: no fused multiply-add).</summary>
 public readonly struct AddScaledOperator : IParametricBinaryOperator
 {
+    /// <summary>x + y · a.</summary>
     public static float Apply(float x, float y, float a) => x + y * a;
+    /// <summary>x + y · a, lane by lane.</summary>
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> y, Vector256<float> a) => x + y * a;
+    /// <summary>x + y · a, lane by lane.</summary>
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> y, Vector512<float> a) => x + y * a;
 }
 

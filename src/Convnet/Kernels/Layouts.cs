@@ -3,6 +3,7 @@ namespace Convnet.Kernels;
 /// <summary>Conversions between this library's weight layouts (Keras's) and PyTorch's, for the model file.</summary>
 public static class Layouts
 {
+    /// <summary>Reorders square <paramref name="k"/>×<paramref name="k"/> convolution kernels from Keras's HWIO layout to PyTorch's OIHW; <paramref name="c"/> input channels, <paramref name="f"/> filters.</summary>
     // w: [KH, KW, C, F] (Keras's HWIO) → dst: [F, C, KH, KW] (PyTorch's OIHW)
     public static void HwioToOihw(ReadOnlySpan<float> w, int k, int c, int f, Span<float> dst)
     {
@@ -21,6 +22,7 @@ public static class Layouts
         }
     }
 
+    /// <summary>The inverse of <see cref="HwioToOihw"/>: PyTorch's OIHW kernels back to Keras's HWIO.</summary>
     // w: [F, C, KH, KW] (PyTorch's OIHW) → dst: [KH, KW, C, F] (Keras's HWIO)
     public static void OihwToHwio(ReadOnlySpan<float> w, int k, int c, int f, Span<float> dst)
     {
@@ -39,6 +41,7 @@ public static class Layouts
         }
     }
 
+    /// <summary>Transposes a row-major matrix, e.g. a Dense kernel [in, out] (Keras) to a weight [out, in] (PyTorch) and back.</summary>
     // w: [rows, cols] → dst: [cols, rows]
     public static void Transpose(ReadOnlySpan<float> w, int rows, int cols, Span<float> dst)
     {

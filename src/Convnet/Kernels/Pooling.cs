@@ -203,6 +203,7 @@ public static class Pooling
         }
     }
 
+    /// <summary>Average pooling of one sample over "valid" windows (Keras's AveragePooling2D): each output is the mean of its window.</summary>
     // x: [H, W, C] → y: [OH, OW, C], y[oy, ox, c] = (1/(kh·kw))·Σ_{window} x[oy·s + i, ox·s + j, c] ("valid" windows)
     public static void AverageForward(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y)
     {
@@ -251,6 +252,7 @@ public static class Pooling
         }
     }
 
+    /// <summary>The gradient of <see cref="AverageForward"/> for one sample; overwrites <paramref name="dx"/> (it does not accumulate).</summary>
     // dy: [OH, OW, C] → dx: [H, W, C], every input of a window receives dy/(kh·kw) (summed over overlapping windows in window order)
     public static void AverageBackward(ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dx)
     {

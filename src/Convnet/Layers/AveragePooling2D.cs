@@ -13,19 +13,27 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
     {
     }
 
+    /// <inheritdoc/>
     public static string KindName => "AveragePooling2D";
+    /// <inheritdoc/>
     public static string TokenForm => "avgpool<P>[s<S>]";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new AveragePooling2D(config.Int("pool_size"), config.Int("stride"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
         => ParseToken(token, "avgpool") is { } p ? new AveragePooling2D(p.PoolSize, p.Stride) : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => FormatToken("avgpool");
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "average_pooling2d";
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] → y: [N, OH, OW, C], each output the mean of its window
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -34,6 +42,7 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         for (int n = start; n < start + count; n++)
@@ -42,6 +51,7 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // dy: [N, OH, OW, C] → dx: every input of a window receives dy/k²
     public override Tensor? Backward(Tensor dy)
     {
@@ -54,6 +64,7 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         for (int n = start; n < start + count; n++)

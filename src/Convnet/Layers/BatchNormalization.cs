@@ -47,6 +47,9 @@ public sealed class BatchNormalization : Layer, ILayerKind
     /// </summary>
     private int PartialStride => (_channels + 7) / 8 * 8 + 8;
 
+    /// <param name="momentum">Weight of the old moving statistics in each update, in [0, 1] (Keras's default 0.99).</param>
+    /// <param name="epsilon">Added to the variance before its square root, positive and finite (Keras's default 1e-3).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is outside its range; the message names it.</exception>
     public BatchNormalization(float momentum = 0.99f, float epsilon = 1e-3f)
     {
         if (!(momentum >= 0 && momentum <= 1))
@@ -64,17 +67,23 @@ public sealed class BatchNormalization : Layer, ILayerKind
         _gradientSumChunk = GradientSumChunk;
     }
 
+    /// <inheritdoc/>
     public static string KindName => "BatchNormalization";
+    /// <inheritdoc/>
     public static string TokenForm => "bn";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new BatchNormalization(config.Float("momentum"), config.Float("epsilon"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "bn" ? new BatchNormalization() : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => Momentum == 0.99f && Epsilon == 1e-3f
         ? "bn"
         : throw new NotSupportedException("a spec's 'bn' has Keras's defaults (momentum 0.99, epsilon 0.001)");
 
+    /// <inheritdoc/>
     public override bool JoinsPreviousToken => true;
 
     /// <summary>
@@ -83,13 +92,19 @@ public sealed class BatchNormalization : Layer, ILayerKind
     /// </summary>
     internal bool RectifyGradient { get; private set; }
 
+    /// <inheritdoc/>
     protected internal override bool CanRectifyInputGradient => true;
 
+    /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
 
+    /// <summary>Weight of the old moving statistics in each update, in [0, 1] (Keras's convention; PyTorch's momentum is 1 − this).</summary>
     public float Momentum { get; }
+    /// <summary>Added to the variance before its square root: x̂ = (x − mean) / √(var + ε).</summary>
     public float Epsilon { get; }
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "batch_normalization";
 
     /// <summary>γ: [C].</summary>
@@ -104,21 +119,26 @@ public sealed class BatchNormalization : Layer, ILayerKind
     /// <summary>[C], non-trainable.</summary>
     public float[] MovingVariance => (_movingVariance ?? throw new InvalidOperationException("Not built.")).Values;
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input) => input;
 
+    /// <inheritdoc/>
     // PyTorch's BatchNorm1d/2d: weight (γ), bias (β), running_mean, running_var, each [C]
     public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
         [new("weight", input.Channels), new("bias", input.Channels), new("running_mean", input.Channels) { IsState = true }, new("running_var", input.Channels) { IsState = true }];
 
+    /// <inheritdoc/>
     public override float[][] SaveOwnTensors() =>
         [Gamma.Value.ToArray(), Beta.Value.ToArray(), (float[])MovingMean.Clone(), (float[])MovingVariance.Clone()];
 
+    /// <inheritdoc/>
     public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
     {
         tensors[0].CopyTo(Gamma.Value);
@@ -127,9 +147,11 @@ public sealed class BatchNormalization : Layer, ILayerKind
         tensors[3].CopyTo(MovingVariance, 0);
     }
 
+    /// <inheritdoc/>
     // x̂, plus per-chunk partial sums (doubles) and per-channel work arrays.
     public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(input);
 
+    /// <inheritdoc/>
     protected override void OnBuild(LayerContext context)
     {
         _channels = InputShape.Channels;
@@ -149,6 +171,7 @@ public sealed class BatchNormalization : Layer, ILayerKind
         _meanDyXhat = new double[_channels];
     }
 
+    /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
@@ -161,6 +184,7 @@ public sealed class BatchNormalization : Layer, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] or [N, C] → x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β
     // (μ, σ² of the batch over N·H·W rows in training, the moving ones at inference)
     public override Tensor Forward(Tensor x, bool training)
@@ -235,11 +259,13 @@ public sealed class BatchNormalization : Layer, ILayerKind
         Normalization.AddSquaredDeviations(X.Samples(start, count), _mean, _channels, sums);
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, _xhat!.Samples(start, count), Y!.Samples(start, count));
     }
 
+    /// <inheritdoc/>
     // dy: [N, ..., C] → dβ += Σ dy, dγ += Σ dy·x̂;
     // training: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); inference: dx = γ/σ·dy
     public override Tensor? Backward(Tensor dy)
@@ -282,6 +308,7 @@ public sealed class BatchNormalization : Layer, ILayerKind
         Normalization.AddGradientSums(Dy.Samples(start, count), _xhat!.Samples(start, count), _channels, sums, products);
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         var rectified = RectifyGradient ? X!.Samples(start, count) : default;

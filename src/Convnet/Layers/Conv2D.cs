@@ -21,6 +21,12 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
 
+    /// <param name="filters">Output channels F, at least 1.</param>
+    /// <param name="kernelSize">Side K of the square kernel, at least 1.</param>
+    /// <param name="stride">Step between kernel positions in both directions, at least 1.</param>
+    /// <param name="padding"><see cref="Padding.Valid"/> (Keras's default) or <see cref="Padding.Same"/>.</param>
+    /// <param name="initializer">How <see cref="Kernel"/> is drawn when built; the bias starts at 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is outside its range; the message names it.</exception>
     public Conv2D(int filters, int kernelSize, int stride = 1, Padding padding = Padding.Valid, Initializer initializer = Initializer.GlorotUniform)
     {
         if (filters < 1)
@@ -46,9 +52,12 @@ public sealed class Conv2D : Layer, ILayerKind
         Initializer = initializer;
     }
 
+    /// <inheritdoc/>
     public static string KindName => "Conv2D";
+    /// <inheritdoc/>
     public static string TokenForm => "conv<F>k<K>[s<S>][same|valid]";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new Conv2D(
         config.Int("filters"),
         config.Int("kernel_size"),
@@ -60,6 +69,7 @@ public sealed class Conv2D : Layer, ILayerKind
             var other => throw new FormatException($"unknown padding '{other}'"),
         });
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
     {
         var r = new SpecTokenReader(token);
@@ -79,21 +89,30 @@ public sealed class Conv2D : Layer, ILayerKind
         return new Conv2D(filters, kernel, stride, padding);
     }
 
+    /// <inheritdoc/>
     public override string FormatToken() => string.Create(CultureInfo.InvariantCulture,
         $"conv{Filters}k{KernelSize}{(Stride == 1 ? "" : "s" + LayerConfig.Of(Stride))}{(Padding == Padding.Same ? "same" : "")}");
 
+    /// <summary>Output channels F.</summary>
     public int Filters { get; }
+    /// <summary>Side K of the square kernel.</summary>
     public int KernelSize { get; }
+    /// <summary>Step between kernel positions, in both directions.</summary>
     public int Stride { get; }
+    /// <summary>Whether the input is zero-padded (<see cref="Padding.Same"/>) or not (<see cref="Padding.Valid"/>).</summary>
     public Padding Padding { get; }
+    /// <summary>How <see cref="Kernel"/> is drawn when the layer is built (fan-in K·K·C, fan-out K·K·F, as Keras); not part of <see cref="Config"/>.</summary>
     public Initializer Initializer { get; }
+    /// <inheritdoc/>
     public override string TypeName => KindName;
 
     /// <summary>Set by <see cref="PlanFusion"/> when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
     internal bool FuseRelu { get; private set; }
 
+    /// <inheritdoc/>
     protected internal override bool CanRectifyOutput => true;
 
+    /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
 
     /// <summary>[KH, KW, C, F].</summary>
@@ -102,6 +121,7 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <summary>[F].</summary>
     public Parameter Bias => _bias ?? throw new InvalidOperationException("Not built.");
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["filters"] = Filters.ToString(CultureInfo.InvariantCulture),
@@ -110,10 +130,12 @@ public sealed class Conv2D : Layer, ILayerKind
         ["padding"] = Padding == Padding.Same ? "same" : "valid",
     };
 
+    /// <inheritdoc/>
     // PyTorch's Conv2d: weight [out, in, kh, kw], bias [out]
     public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
         [new("weight", Filters, input.Channels, KernelSize, KernelSize), new("bias", Filters)];
 
+    /// <inheritdoc/>
     public override float[][] SaveOwnTensors()
     {
         var weight = new float[Kernel.Length];
@@ -121,12 +143,14 @@ public sealed class Conv2D : Layer, ILayerKind
         return [weight, Bias.Value.ToArray()];
     }
 
+    /// <inheritdoc/>
     public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
     {
         Layouts.OihwToHwio(tensors[0], KernelSize, InputShape.Channels, Filters, Kernel.Value);
         tensors[1].CopyTo(Bias.Value);
     }
 
+    /// <inheritdoc/>
     // Training keeps every image's columns (and one column gradient per chunk); both GEMMs pack W.
     public override long BufferValues(Shape input, int batch)
     {
@@ -137,6 +161,7 @@ public sealed class Conv2D : Layer, ILayerKind
         return base.BufferValues(input, batch) + (batch + Chunks.Count(batch)) * columns + 2 * kernel;
     }
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
     {
         if (!input.IsImage)
@@ -151,6 +176,7 @@ public sealed class Conv2D : Layer, ILayerKind
         return Shape.Image(g.OutHeight, g.OutWidth, Filters);
     }
 
+    /// <inheritdoc/>
     protected override void OnBuild(LayerContext context)
     {
         _g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, KernelSize, Stride, Padding == Padding.Same);
@@ -161,6 +187,7 @@ public sealed class Conv2D : Layer, ILayerKind
         Initializers.Fill(Initializer, _kernel.Value, receptive * InputShape.Channels, receptive * Filters, ref rng);
     }
 
+    /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
@@ -174,6 +201,7 @@ public sealed class Conv2D : Layer, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] → y: [N, OH, OW, F]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -192,6 +220,7 @@ public sealed class Conv2D : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int patches = _g.OutPixels * _g.PatchSize;
@@ -204,6 +233,7 @@ public sealed class Conv2D : Layer, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)
     public override Tensor? Backward(Tensor dy)
     {
@@ -228,6 +258,7 @@ public sealed class Conv2D : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.

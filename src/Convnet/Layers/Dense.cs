@@ -13,6 +13,9 @@ public sealed class Dense : Layer, ILayerKind
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
 
+    /// <param name="units">Output features, at least 1.</param>
+    /// <param name="initializer">How <see cref="Kernel"/> is drawn when built; the bias starts at 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is less than 1.</exception>
     public Dense(int units, Initializer initializer = Initializer.GlorotUniform)
     {
         if (units < 1)
@@ -23,11 +26,15 @@ public sealed class Dense : Layer, ILayerKind
         Initializer = initializer;
     }
 
+    /// <inheritdoc/>
     public static string KindName => "Dense";
+    /// <inheritdoc/>
     public static string TokenForm => "dense<N>";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new Dense(config.Int("units"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
     {
         var r = new SpecTokenReader(token);
@@ -40,17 +47,23 @@ public sealed class Dense : Layer, ILayerKind
         return new Dense(units);
     }
 
+    /// <inheritdoc/>
     public override string FormatToken() => "dense" + LayerConfig.Of(Units);
 
+    /// <summary>Output features: y has shape [N, units].</summary>
     public int Units { get; }
+    /// <summary>How <see cref="Kernel"/> is drawn when the layer is built (fan-in the input size, fan-out <see cref="Units"/>); not part of <see cref="Config"/>.</summary>
     public Initializer Initializer { get; }
+    /// <inheritdoc/>
     public override string TypeName => KindName;
 
     /// <summary>Set by <see cref="PlanFusion"/> when a ReLU follows: the output is rectified in the GEMM epilogue.</summary>
     internal bool FuseRelu { get; private set; }
 
+    /// <inheritdoc/>
     protected internal override bool CanRectifyOutput => true;
 
+    /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
 
     /// <summary>[in, units].</summary>
@@ -59,15 +72,18 @@ public sealed class Dense : Layer, ILayerKind
     /// <summary>[units].</summary>
     public Parameter Bias => _bias ?? throw new InvalidOperationException("Not built.");
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["units"] = Units.ToString(CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     // PyTorch's Linear: weight [out, in], bias [out]
     public override IReadOnlyList<TensorDeclaration> DeclareTensors(Shape input) =>
         [new("weight", Units, input.Size), new("bias", Units)];
 
+    /// <inheritdoc/>
     public override float[][] SaveOwnTensors()
     {
         var weight = new float[Kernel.Length];
@@ -75,15 +91,18 @@ public sealed class Dense : Layer, ILayerKind
         return [weight, Bias.Value.ToArray()];
     }
 
+    /// <inheritdoc/>
     public override void LoadOwnTensors(IReadOnlyList<float[]> tensors)
     {
         Layouts.Transpose(tensors[0], Units, InputShape.Size, Kernel.Value);
         tensors[1].CopyTo(Bias.Value);
     }
 
+    /// <inheritdoc/>
     // Both GEMMs pack W.
     public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + 2 * Values(input) * Units;
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
     {
         if (input.IsImage)
@@ -93,6 +112,7 @@ public sealed class Dense : Layer, ILayerKind
         return Shape.Vector(Units);
     }
 
+    /// <inheritdoc/>
     protected override void OnBuild(LayerContext context)
     {
         int inputs = InputShape.Size;
@@ -102,6 +122,7 @@ public sealed class Dense : Layer, ILayerKind
         Initializers.Fill(Initializer, _kernel.Value, inputs, Units, ref rng);
     }
 
+    /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
         _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Units, InputShape.Size)];
@@ -109,6 +130,7 @@ public sealed class Dense : Layer, ILayerKind
         base.EnsureCapacity(batch);
     }
 
+    /// <inheritdoc/>
     // x: [N, in] → y: [N, units]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -122,6 +144,7 @@ public sealed class Dense : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         var y = Y!.Samples(start, count);
@@ -137,6 +160,7 @@ public sealed class Dense : Layer, ILayerKind
         Gemm.MultiplyPacked(X.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
     }
 
+    /// <inheritdoc/>
     // dy: [N, units] → dW += xᵀ·dy, db += Σ dy, dx = dy·Wᵀ
     public override Tensor? Backward(Tensor dy)
     {
@@ -155,6 +179,7 @@ public sealed class Dense : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Gemm.MultiplyPacked(Dy!.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);

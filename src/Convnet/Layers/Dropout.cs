@@ -17,6 +17,8 @@ public sealed class Dropout : Layer, ILayerKind
     private ulong _stepKey;
     private bool _masked;
 
+    /// <param name="rate">The probability that a value is zeroed in training, in [0, 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1) or NaN.</exception>
     public Dropout(float rate)
     {
         if (!(rate >= 0 && rate < 1))
@@ -26,11 +28,15 @@ public sealed class Dropout : Layer, ILayerKind
         Rate = rate;
     }
 
+    /// <inheritdoc/>
     public static string KindName => "Dropout";
+    /// <inheritdoc/>
     public static string TokenForm => "drop<rate>";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new Dropout(config.Float("rate"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
     {
         if (!token.StartsWith("drop", StringComparison.Ordinal))
@@ -49,21 +55,28 @@ public sealed class Dropout : Layer, ILayerKind
         return new Dropout(rate);
     }
 
+    /// <inheritdoc/>
     public override string FormatToken() => "drop" + LayerConfig.Of(Rate);
 
+    /// <summary>The probability that a value is zeroed in training, in [0, 1).</summary>
     public float Rate { get; }
+    /// <inheritdoc/>
     public override string TypeName => KindName;
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["rate"] = LayerConfig.Of(Rate),
     };
 
+    /// <inheritdoc/>
     // The mask, one float per value.
     public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(input);
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input) => input;
 
+    /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
@@ -76,6 +89,7 @@ public sealed class Dropout : Layer, ILayerKind
     /// <summary>The mask of the last training Forward: 0 or 1/(1 − rate) per value, [N, ...].</summary>
     internal ReadOnlySpan<float> Mask => _mask.AsSpan(0, X!.Batch * InputShape.Size);
 
+    /// <inheritdoc/>
     // x: [N, ...] → y = x ⊙ mask (training), y = x (inference)
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -92,6 +106,7 @@ public sealed class Dropout : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int size = InputShape.Size;
@@ -109,6 +124,7 @@ public sealed class Dropout : Layer, ILayerKind
         Elementwise.Map<MultiplyOperator>(X!.Samples(start, count), m, Y!.Samples(start, count));
     }
 
+    /// <inheritdoc/>
     // dy: [N, ...] → dx = dy ⊙ mask (the same mask as the forward pass)
     public override Tensor? Backward(Tensor dy)
     {
@@ -126,6 +142,7 @@ public sealed class Dropout : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         int size = InputShape.Size;

@@ -9,20 +9,29 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class Flatten : Layer, ILayerKind
 {
+    /// <inheritdoc/>
     public static string KindName => "Flatten";
+    /// <inheritdoc/>
     public static string TokenForm => "flatten";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new Flatten();
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "flatten" ? new Flatten() : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => "flatten";
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
 
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] → y: [N, C·H·W]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -44,6 +53,7 @@ public sealed class Flatten : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     // dy: [N, C·H·W] → dx: [N, H, W, C]
     public override Tensor? Backward(Tensor dy)
     {

@@ -6,19 +6,28 @@ namespace Convnet.Layers;
 /// <summary>The mean of each channel over the whole image: (H, W, C) → (C), as Keras's GlobalAveragePooling2D.</summary>
 public sealed class GlobalAveragePooling2D : Layer, ILayerKind
 {
+    /// <inheritdoc/>
     public static string KindName => "GlobalAveragePooling2D";
+    /// <inheritdoc/>
     public static string TokenForm => "gap";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new GlobalAveragePooling2D();
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "gap" ? new GlobalAveragePooling2D() : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => "gap";
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "global_average_pooling2d";
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
     {
         if (!input.IsImage)
@@ -29,6 +38,7 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
     }
 
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] → y[n, c] = (1/(H·W))·Σ_{h,w} x[n, h, w, c]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -37,6 +47,7 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int pixels = InputShape.Height * InputShape.Width;
@@ -53,6 +64,7 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // dy: [N, C] → dx[n, h, w, c] = dy[n, c]/(H·W)
     public override Tensor? Backward(Tensor dy)
     {
@@ -65,6 +77,7 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         int c = InputShape.Channels;

@@ -12,8 +12,14 @@ public enum Initializer
     HeUniform,
 }
 
+/// <summary>Draws initial kernel values for an <see cref="Initializer"/>.</summary>
 public static class Initializers
 {
+    /// <summary>
+    /// Fills <paramref name="values"/> with draws from U(−l, l), l given by <paramref name="kind"/>
+    /// and the fans (for a convolution, K·K·C in and K·K·F out, as Keras), in order from <paramref name="rng"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined <see cref="Initializer"/>.</exception>
     public static void Fill(Initializer kind, Span<float> values, int fanIn, int fanOut, ref Rng rng)
     {
         double limit = kind switch

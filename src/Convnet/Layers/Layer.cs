@@ -8,15 +8,18 @@ public sealed class LayerContext(WorkerPool pool, ParameterStore parameters, ulo
 {
     /// <summary>The model's threads; replaced when the model's thread count changes.</summary>
     public WorkerPool Pool { get; internal set; } = pool;
+    /// <summary>The model's parameter buffers, where <see cref="Layer.Build"/> adds this layer's parameters.</summary>
     public ParameterStore Parameters { get; } = parameters;
+    /// <summary>The model's seed; with <see cref="Index"/>, it keys this layer's random streams.</summary>
     public ulong Seed { get; } = seed;
     /// <summary>Position in the model; seeds this layer's own random stream.</summary>
     public int Index { get; } = index;
 
+    /// <summary>A fresh generator for this layer's own stream, derived from (<see cref="Seed"/>, <see cref="Index"/>); every call starts it anew.</summary>
     public Rng CreateRng() => Rng.Derive(Seed, (ulong)Index);
 
     /// <summary>
-    /// The model's training step (1 for the first), set by <see cref="Models.Sequential.TrainBatch"/>
+    /// The model's training step (1 for the first), set by <see cref="Models.Sequential.TrainBatch(Data.Dataset, ReadOnlySpan{int}, Data.Augmentation, ulong, int, out int)"/>
     /// before the forward pass; keys per-step random streams such as Dropout's masks.
     /// </summary>
     public long TrainingStep { get; set; }
@@ -31,6 +34,7 @@ public sealed class LayerState(string name, float[] values)
     /// <summary>The PyTorch state-dict suffix, e.g. "running_mean".</summary>
     public string Name { get; } = name;
 
+    /// <summary>The state's values, e.g. one per channel; updated in place by the layer.</summary>
     public float[] Values { get; } = values;
 }
 
@@ -53,6 +57,7 @@ public abstract class Layer
     private readonly Action<int> _backwardChunk;
     private LayerContext? _context;
 
+    /// <summary>Prepares the chunk callbacks; a subclass validates its hyperparameters in its own constructor.</summary>
     protected Layer()
     {
         _forwardChunk = RunForwardChunk;
@@ -68,18 +73,24 @@ public abstract class Layer
     /// <summary>Unique name in the model, e.g. "conv2d_1".</summary>
     public string Name { get; internal set; } = "";
 
+    /// <summary>The shape of one input sample, set by <see cref="Build"/>.</summary>
     public Shape InputShape { get; private set; }
+    /// <summary>The shape of one output sample, set by <see cref="Build"/>.</summary>
     public Shape OutputShape { get; private set; }
+    /// <summary>True once <see cref="Build"/> has run.</summary>
     public bool IsBuilt { get; private set; }
 
     /// <summary>False for the first layer of a model: nothing needs the gradient of the data.</summary>
     public bool ComputeInputGradient { get; set; } = true;
 
+    /// <summary>The trainable parameters, in the order the layer created them (e.g. kernel, then bias); empty before <see cref="Build"/>.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
+    /// <summary>The number of trainable values, summed over <see cref="Parameters"/>.</summary>
     public int ParameterCount => _parameters.Sum(p => p.Length);
 
     /// <summary>Non-trainable state saved with the model (e.g. moving statistics).</summary>
     public IReadOnlyList<LayerState> State => _state;
+    /// <summary>The number of non-trainable values, summed over <see cref="State"/>.</summary>
     public int StateCount => _state.Sum(s => s.Values.Length);
 
     /// <summary>Output shape for an input shape; pure, and throws for an input this layer cannot take.</summary>
@@ -139,10 +150,19 @@ public abstract class Layer
     /// <summary>The values in one sample of <paramref name="shape"/>, without int overflow.</summary>
     protected static long Values(Shape shape) => (long)shape.Height * shape.Width * shape.Channels;
 
+    /// <summary>The context given to <see cref="Build"/>; throws <see cref="InvalidOperationException"/> before it.</summary>
     protected LayerContext Context => _context ?? throw new InvalidOperationException($"Layer {Name} is not built.");
 
+    /// <summary>The model's threads (the context's <see cref="LayerContext.Pool"/>); throws <see cref="InvalidOperationException"/> before <see cref="Build"/>.</summary>
     protected WorkerPool Pool => _context?.Pool ?? throw new InvalidOperationException($"Layer {Name} is not built.");
 
+    /// <summary>
+    /// Fixes the input shape, computes the output shape and creates the parameters and state
+    /// (<see cref="OnBuild"/>) in the model's store. The model calls it when the layer is added.
+    /// </summary>
+    /// <param name="input">The shape of one input sample.</param>
+    /// <param name="context">The model's buffers, threads and seed.</param>
+    /// <exception cref="ArgumentException">This layer cannot take <paramref name="input"/> (from <see cref="ComputeOutputShape"/>).</exception>
     public void Build(Shape input, LayerContext context)
     {
         InputShape = input;
@@ -159,6 +179,7 @@ public abstract class Layer
     {
     }
 
+    /// <summary>Adds a zero-filled parameter named "&lt;layer name&gt;.<paramref name="name"/>" of <paramref name="shape"/> to the model's store and to <see cref="Parameters"/>; for <see cref="OnBuild"/>.</summary>
     protected Parameter AddParameter(LayerContext context, string name, params int[] shape)
     {
         var p = context.Parameters.Add($"{Name}.{name}", shape);
@@ -166,6 +187,7 @@ public abstract class Layer
         return p;
     }
 
+    /// <summary>Adds <paramref name="length"/> values of non-trainable state, each <paramref name="initial"/>, saved under the suffix <paramref name="name"/>; for <see cref="OnBuild"/>.</summary>
     protected LayerState AddState(string name, int length, float initial)
     {
         var values = new float[length];
@@ -252,9 +274,11 @@ public abstract class Layer
         BackwardChunk(chunk, start, count);
     }
 
+    /// <summary><paramref name="current"/> when it holds at least <paramref name="batch"/> samples, else a new tensor of <paramref name="batch"/> samples of <paramref name="shape"/>: buffers only grow.</summary>
     protected static Tensor Reserve(Tensor? current, Shape shape, int batch)
         => current is not null && current.Capacity >= batch ? current : new Tensor(shape, batch);
 
+    /// <summary>Throws <see cref="ArgumentException"/> when the sample shape of <paramref name="x"/> is not <see cref="InputShape"/>.</summary>
     protected void CheckInput(Tensor x)
     {
         if (x.Shape != InputShape)

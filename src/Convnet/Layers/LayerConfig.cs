@@ -8,16 +8,23 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class LayerConfig(IReadOnlyDictionary<string, string> values)
 {
+    /// <summary>The settings as saved, key → invariant text.</summary>
     public IReadOnlyDictionary<string, string> Values { get; } = values;
 
+    /// <summary>The text of <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is missing.</exception>
     public string Text(string key)
         => Values.TryGetValue(key, out var value) ? value : throw new FormatException($"missing '{key}'");
 
+    /// <summary>The value of <paramref name="key"/> as an invariant-culture float.</summary>
+    /// <exception cref="FormatException">The key is missing or its text is not a number.</exception>
     public float Float(string key)
         => float.TryParse(Text(key), NumberStyles.Float, CultureInfo.InvariantCulture, out float value)
             ? value
             : throw new FormatException($"'{key}' is not a number");
 
+    /// <summary>The value of <paramref name="key"/> as a non-negative decimal integer (digits only, no sign).</summary>
+    /// <exception cref="FormatException">The key is missing or its text is not a non-negative integer.</exception>
     public int Int(string key)
         => int.TryParse(Text(key), NumberStyles.None, CultureInfo.InvariantCulture, out int value)
             ? value

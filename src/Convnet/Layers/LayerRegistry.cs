@@ -3,6 +3,7 @@ namespace Convnet.Layers;
 /// <summary>One registered layer class: its type name, spec grammar and factories (see <see cref="ILayerKind"/>).</summary>
 public sealed record LayerKind(string TypeName, string TokenForm, Func<LayerConfig, Layer> FromConfig, Func<string, Layer?> ParseToken)
 {
+    /// <summary>The kind of layer class <typeparamref name="T"/>, from its <see cref="ILayerKind"/> members.</summary>
     public static LayerKind Of<T>() where T : Layer, ILayerKind => new(T.KindName, T.TokenForm, T.FromConfig, T.ParseToken);
 }
 
@@ -12,6 +13,7 @@ public sealed record LayerKind(string TypeName, string TokenForm, Func<LayerConf
 /// </summary>
 public static class LayerRegistry
 {
+    /// <summary>Every known layer class, in the order the spec grammar lists them.</summary>
     public static IReadOnlyList<LayerKind> Kinds { get; } =
     [
         LayerKind.Of<Conv2D>(),

@@ -11,8 +11,11 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class LeakyReLU : Layer, ILayerKind
 {
+    /// <summary>Keras's default slope for x ≤ 0, 0.3.</summary>
     public const float DefaultNegativeSlope = 0.3f;
 
+    /// <param name="negativeSlope">The factor applied to inputs ≤ 0, finite and ≥ 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="negativeSlope"/> is negative, infinite or NaN.</exception>
     public LeakyReLU(float negativeSlope = DefaultNegativeSlope)
     {
         if (!(negativeSlope >= 0) || float.IsInfinity(negativeSlope))
@@ -22,11 +25,15 @@ public sealed class LeakyReLU : Layer, ILayerKind
         NegativeSlope = negativeSlope;
     }
 
+    /// <inheritdoc/>
     public static string KindName => "LeakyReLU";
+    /// <inheritdoc/>
     public static string TokenForm => "leakyrelu[<slope>]";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new LeakyReLU(config.Float("negative_slope"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
     {
         if (!token.StartsWith("leakyrelu", StringComparison.Ordinal))
@@ -43,21 +50,29 @@ public sealed class LeakyReLU : Layer, ILayerKind
             : throw new FormatException($"negative slope '{text}' is not a number >= 0 (the form is {TokenForm})");
     }
 
+    /// <inheritdoc/>
     public override string FormatToken() => NegativeSlope == DefaultNegativeSlope ? "leakyrelu" : "leakyrelu" + LayerConfig.Of(NegativeSlope);
 
+    /// <inheritdoc/>
     public override bool JoinsPreviousToken => true;
 
+    /// <summary>The factor applied to inputs ≤ 0 (Keras's negative_slope).</summary>
     public float NegativeSlope { get; }
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "leaky_re_lu";
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["negative_slope"] = LayerConfig.Of(NegativeSlope),
     };
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input) => input;
 
+    /// <inheritdoc/>
     // x: [N, ...] → y = x > 0 ? x : slope·x
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -66,9 +81,11 @@ public sealed class LeakyReLU : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
         => Elementwise.Map<LeakyReluOperator>(X!.Samples(start, count), NegativeSlope, Y!.Samples(start, count));
 
+    /// <inheritdoc/>
     // dy: [N, ...] → dx = x > 0 ? dy : slope·dy
     public override Tensor? Backward(Tensor dy)
     {
@@ -81,6 +98,7 @@ public sealed class LeakyReLU : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
         => Elementwise.Map<LeakyReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), NegativeSlope, Dx!.Samples(start, count));
 }

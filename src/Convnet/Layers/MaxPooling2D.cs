@@ -16,14 +16,19 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
     {
     }
 
+    /// <inheritdoc/>
     public static string KindName => "MaxPooling2D";
+    /// <inheritdoc/>
     public static string TokenForm => "maxpool<P>[s<S>]";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new MaxPooling2D(config.Int("pool_size"), config.Int("stride"));
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token)
         => ParseToken(token, "maxpool") is { } p ? new MaxPooling2D(p.PoolSize, p.Stride) : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => FormatToken("maxpool");
 
     /// <summary>
@@ -32,16 +37,22 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
     /// </summary>
     internal bool RectifyGradient { get; private set; }
 
+    /// <inheritdoc/>
     protected internal override bool CanRectifyInputGradient => true;
 
+    /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "max_pooling2d";
 
+    /// <inheritdoc/>
     // The argmax of every output (ints, the size of floats).
     public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(ComputeOutputShape(input));
 
+    /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
@@ -51,6 +62,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // x: [N, H, W, C] → y: [N, OH, OW, C]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -59,6 +71,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int size = OutputShape.Size;
@@ -68,6 +81,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         }
     }
 
+    /// <inheritdoc/>
     // dy: [N, OH, OW, C] → dx: [N, H, W, C], each dy routed to its window's argmax
     public override Tensor? Backward(Tensor dy)
     {
@@ -80,6 +94,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         int size = OutputShape.Size;

@@ -1,5 +1,6 @@
 namespace Convnet.Layers;
 
+/// <summary>How a convolution treats the border of its input, as Keras's <c>padding</c> argument.</summary>
 public enum Padding
 {
     /// <summary>No padding: the output shrinks by kernel − 1.</summary>

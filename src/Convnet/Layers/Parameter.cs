@@ -33,10 +33,14 @@ public sealed class Parameter
     /// <summary>The layout in memory, e.g. [KH, KW, Cin, Cout] for a Conv2D kernel.</summary>
     public int[] Shape { get; }
 
+    /// <summary>Where this parameter starts in the store's flat <see cref="ParameterStore.Values"/> and <see cref="ParameterStore.Gradients"/>.</summary>
     public int Offset { get; }
+    /// <summary>The number of values, the product of <see cref="Shape"/>.</summary>
     public int Length { get; }
 
+    /// <summary>The values, in the layout of <see cref="Shape"/>; a view into the store, written by optimizers and loading.</summary>
     public Span<float> Value => _store.Values.AsSpan(Offset, Length);
+    /// <summary>dL/d<see cref="Value"/>, same layout; Backward accumulates into it until <see cref="ParameterStore.ZeroGradients"/>.</summary>
     public Span<float> Gradient => _store.Gradients.AsSpan(Offset, Length);
 
     /// <summary>The flat gradient array this parameter lives in, at <see cref="Offset"/>.</summary>
@@ -48,9 +52,13 @@ public sealed class ParameterStore
 {
     private readonly List<Parameter> _parameters = [];
 
+    /// <summary>Every parameter's values, back to back in the order they were added; replaced by a larger array on each <see cref="Add"/>.</summary>
     public float[] Values { get; private set; } = [];
+    /// <summary>The gradients, laid out as <see cref="Values"/>.</summary>
     public float[] Gradients { get; private set; } = [];
+    /// <summary>The total number of parameter values.</summary>
     public int Count => Values.Length;
+    /// <summary>The parameters, in the order they were added.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
     /// <summary>Appends a parameter; only while the model is being built.</summary>
@@ -71,5 +79,6 @@ public sealed class ParameterStore
         return p;
     }
 
+    /// <summary>Sets every gradient to 0, before a batch's Backward accumulates into them.</summary>
     public void ZeroGradients() => Array.Clear(Gradients);
 }

@@ -12,6 +12,7 @@ public abstract class Pooling2D : Layer
 {
     /// <param name="poolSize">Window size.</param>
     /// <param name="stride">Step between windows; defaults to <paramref name="poolSize"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is less than 1; the message names it.</exception>
     protected Pooling2D(int poolSize, int? stride)
     {
         if (poolSize < 1)
@@ -26,7 +27,9 @@ public abstract class Pooling2D : Layer
         Stride = stride ?? poolSize;
     }
 
+    /// <summary>Side of the square window.</summary>
     public int PoolSize { get; }
+    /// <summary>Step between windows, in both directions (the pool size unless given).</summary>
     public int Stride { get; }
 
     /// <summary>The window geometry over this layer's input; set by Build.</summary>
@@ -49,12 +52,14 @@ public abstract class Pooling2D : Layer
         return (pool, stride);
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["pool_size"] = PoolSize.ToString(CultureInfo.InvariantCulture),
         ["stride"] = Stride.ToString(CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
     {
         if (!input.IsImage)
@@ -69,6 +74,7 @@ public abstract class Pooling2D : Layer
         return Shape.Image(g.OutHeight, g.OutWidth, input.Channels);
     }
 
+    /// <inheritdoc/>
     protected override void OnBuild(LayerContext context)
         => Geometry = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, PoolSize, Stride, same: false);
 }

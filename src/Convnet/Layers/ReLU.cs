@@ -6,15 +6,21 @@ namespace Convnet.Layers;
 /// <summary>y = max(x, 0); dx = dy where x &gt; 0.</summary>
 public sealed class ReLU : Layer, ILayerKind
 {
+    /// <inheritdoc/>
     public static string KindName => "ReLU";
+    /// <inheritdoc/>
     public static string TokenForm => "relu";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new ReLU();
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "relu" ? new ReLU() : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => "relu";
 
+    /// <inheritdoc/>
     public override bool JoinsPreviousToken => true;
 
     /// <summary>Set by <see cref="PlanFusion"/> when the previous layer already rectifies its output (in its GEMM epilogue).</summary>
@@ -23,18 +29,24 @@ public sealed class ReLU : Layer, ILayerKind
     /// <summary>Set by <see cref="PlanFusion"/> when the next layer's Backward already applies this layer's mask.</summary>
     internal bool GradientIsRectified { get; private set; }
 
+    /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next)
     {
         InputIsRectified = previous is { CanRectifyOutput: true };
         GradientIsRectified = next is { CanRectifyInputGradient: true };
     }
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override string DefaultName => "re_lu";
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input) => input;
 
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckInput(x);
@@ -50,11 +62,13 @@ public sealed class ReLU : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluOperator>(X!.Samples(start, count), Y!.Samples(start, count));
     }
 
+    /// <inheritdoc/>
     public override Tensor? Backward(Tensor dy)
     {
         if (!ComputeInputGradient)
@@ -71,6 +85,7 @@ public sealed class ReLU : Layer, ILayerKind
         return Dx;
     }
 
+    /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), Dx!.Samples(start, count));

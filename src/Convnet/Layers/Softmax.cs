@@ -8,20 +8,29 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed class Softmax : Layer, ILayerKind
 {
+    /// <inheritdoc/>
     public static string KindName => "Softmax";
+    /// <inheritdoc/>
     public static string TokenForm => "softmax";
 
+    /// <inheritdoc/>
     public static Layer FromConfig(LayerConfig config) => new Softmax();
 
+    /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "softmax" ? new Softmax() : null;
 
+    /// <inheritdoc/>
     public override string FormatToken() => "softmax";
 
+    /// <inheritdoc/>
     public override bool JoinsPreviousToken => true;
 
+    /// <inheritdoc/>
     public override string TypeName => KindName;
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
 
+    /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
     {
         if (input.IsImage)
@@ -32,6 +41,7 @@ public sealed class Softmax : Layer, ILayerKind
     }
 
 
+    /// <inheritdoc/>
     // x: [N, K] → y: [N, K]
     public override Tensor Forward(Tensor x, bool training)
     {
@@ -40,6 +50,7 @@ public sealed class Softmax : Layer, ILayerKind
         return Y;
     }
 
+    /// <inheritdoc/>
     // dy: [N, K] → dx = y ⊙ (dy − ⟨dy, y⟩)
     public override Tensor? Backward(Tensor dy)
     {

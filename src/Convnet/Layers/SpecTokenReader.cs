@@ -10,6 +10,7 @@ public sealed class SpecTokenReader(string text)
 {
     private int _at;
 
+    /// <summary>True when the whole token has been read.</summary>
     public bool AtEnd => _at == text.Length;
 
     /// <summary>What is left to read.</summary>

@@ -6,6 +6,7 @@ namespace Convnet.Layers;
 /// </summary>
 public sealed record TensorDeclaration
 {
+    /// <summary>Declares tensor <paramref name="name"/> of <paramref name="shape"/>.</summary>
     /// <exception cref="ArgumentException">The shape has more values than one array can hold.</exception>
     public TensorDeclaration(string name, params int[] shape)
     {
@@ -23,7 +24,9 @@ public sealed record TensorDeclaration
         Length = (int)length;
     }
 
+    /// <summary>The PyTorch state-dict suffix, e.g. "weight" (the first layer's is saved as "0.weight").</summary>
     public string Name { get; }
+    /// <summary>The shape in PyTorch's layout, e.g. [out, in, kh, kw].</summary>
     public int[] Shape { get; }
 
     /// <summary>The number of values, the product of <see cref="Shape"/>.</summary>

@@ -6,8 +6,10 @@ namespace Convnet.Runtime;
 /// </summary>
 public static class Chunks
 {
+    /// <summary>Samples per chunk (16); the last chunk of a batch may be shorter.</summary>
     public const int Size = 16;
 
+    /// <summary>The number of chunks a batch of <paramref name="batch"/> samples splits into, ⌈batch / <see cref="Size"/>⌉.</summary>
     public static int Count(int batch) => (batch + Size - 1) / Size;
 
     /// <summary>First sample and sample count of chunk <paramref name="index"/>.</summary>

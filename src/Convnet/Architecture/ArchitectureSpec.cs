@@ -13,14 +13,23 @@ namespace Convnet.Architecture;
 /// </summary>
 public sealed class ArchitectureSpecException : FormatException
 {
+    /// <summary>A spec error; the position arguments default to 0 (not about one token).</summary>
+    /// <param name="message">One line naming the source ("arch spec", "architecture JSON" or the file) and the problem.</param>
+    /// <param name="tokenNumber">1-based number of the offending token, or 0.</param>
+    /// <param name="token">The offending token's text, or null.</param>
+    /// <param name="column">0-based offset of the token in the spec, or 0.</param>
+    /// <param name="inner">The exception that caused this one, or null.</param>
     public ArchitectureSpecException(string message, int tokenNumber = 0, string? token = null, int column = 0, Exception? inner = null)
         : base(message, inner)
     {
         (TokenNumber, Token, Column) = (tokenNumber, token, column);
     }
 
+    /// <summary>1-based number of the offending token; 0 when the problem is not with one token.</summary>
     public int TokenNumber { get; }
+    /// <summary>The offending token's text (a layer's JSON text for architecture JSON); null when the problem is not with one token.</summary>
     public string? Token { get; }
+    /// <summary>0-based offset of the offending token in the spec; 0 when the problem is not with one token or not in a one-line spec.</summary>
     public int Column { get; }
 }
 

@@ -12,6 +12,9 @@ namespace Convnet.Architecture;
 /// by <see cref="ArchitectureSpec.Build"/>); <c>Training.TrainingSettings.For(recipe)</c> turns it
 /// into the settings of a run.
 /// </summary>
+/// <param name="Name">What the command line's --arch calls it, e.g. "simple".</param>
+/// <param name="Spec">The layers, in the <see cref="ArchitectureSpec"/> grammar, without the classifier's dense and softmax.</param>
+/// <param name="Description">A one-line summary of the layers for --help.</param>
 /// <param name="Epochs">Passes over the training data.</param>
 /// <param name="BatchSize">Images per optimisation step.</param>
 /// <param name="LearningRate">Of the first epoch (the peak for onecycle).</param>
@@ -56,8 +59,10 @@ public static class Architectures
         "Kaggle ensemble member: 2×Conv32 + Conv32/2, 2×Conv64 + Conv64/2, Conv128, all with BN; dropout 0.4",
         Epochs: 30, BatchSize: 64, LearningRate: 1e-3f, Schedule: RateSchedule.Exponential(0.95f), Augmentation: StandardAugmentation, EmaMomentum: 0.999f);
 
+    /// <summary>Every recipe, in the order the command line lists them: <see cref="Simple"/>, <see cref="Strong"/>.</summary>
     public static IReadOnlyList<Recipe> Recipes { get; } = [Simple, Strong];
 
+    /// <summary>The recipes' names ("simple", "strong"), in the order of <see cref="Recipes"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Recipes.Select(r => r.Name)];
 
     /// <summary>The recipe called <paramref name="name"/>, or null.</summary>

@@ -8,6 +8,9 @@ public sealed class CallbackList : Callback
 {
     private readonly Callback[] _callbacks;
 
+    /// <summary>A list of <paramref name="callbacks"/>, copied, to be called in the order given.</summary>
+    /// <param name="callbacks">The callbacks; null for none.</param>
+    /// <exception cref="ArgumentException">One of the callbacks is null.</exception>
     public CallbackList(IEnumerable<Callback>? callbacks)
     {
         _callbacks = callbacks is null ? [] : [.. callbacks];
@@ -20,8 +23,11 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <summary>The callbacks, in call order.</summary>
     public IReadOnlyList<Callback> Callbacks => _callbacks;
 
+    /// <inheritdoc/>
+    /// <remarks>Sets the model of every callback in the list too.</remarks>
     public override void SetModel(Sequential model)
     {
         base.SetModel(model);
@@ -31,6 +37,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnTrainBegin()
     {
         foreach (var callback in _callbacks)
@@ -39,6 +46,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnEpochBegin(int epoch)
     {
         foreach (var callback in _callbacks)
@@ -47,6 +55,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnBatchBegin(int epoch, int batch)
     {
         foreach (var callback in _callbacks)
@@ -55,6 +64,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnBatchEnd(in BatchLog log)
     {
         foreach (var callback in _callbacks)
@@ -63,6 +73,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnEpochEnd(EpochLog log)
     {
         foreach (var callback in _callbacks)
@@ -71,6 +82,7 @@ public sealed class CallbackList : Callback
         }
     }
 
+    /// <inheritdoc/>
     public override void OnTrainEnd()
     {
         foreach (var callback in _callbacks)

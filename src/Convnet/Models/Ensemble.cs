@@ -36,8 +36,10 @@ public sealed class Ensemble : IClassifier
     /// <summary>The models, in the order their probabilities are summed (and saved: member0, member1, ...).</summary>
     public IReadOnlyList<Sequential> Members => _readOnlyMembers;
 
+    /// <inheritdoc/>
     public Shape InputShape => _members[0].InputShape;
 
+    /// <inheritdoc/>
     public int Classes => _members[0].Classes;
 
     /// <summary>Trainable parameters of all members together.</summary>
@@ -203,6 +205,7 @@ public sealed class Ensemble : IClassifier
         return sb.ToString();
     }
 
+    /// <summary>Disposes every member.</summary>
     public void Dispose()
     {
         foreach (var member in _members)

@@ -44,11 +44,17 @@ public sealed class Sequential : IClassifier
         _pool = new WorkerPool(threads == 0 ? Environment.ProcessorCount : threads);
     }
 
+    /// <summary>Shape of one sample, as given to the constructor.</summary>
     public Shape InputShape { get; }
+    /// <summary>The seed of weight initialisation (each layer's weights come from a stream derived from it and the layer's index).</summary>
     public ulong Seed { get; }
+    /// <summary>The name <see cref="Summary"/> prints; "sequential" by default.</summary>
     public string Name { get; init; } = "sequential";
+    /// <summary>The layers in order, input first, with their unique names (e.g. "conv2d", "conv2d_1").</summary>
     public IReadOnlyList<Layer> Layers => _layers;
+    /// <summary>Shape of the last layer's output for one sample (<see cref="InputShape"/> while there are no layers).</summary>
     public Shape OutputShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
+    /// <summary>The trainable tensors (kernels, biases, ...), views into one flat buffer in model order (the start of what <see cref="GetWeights"/> returns).</summary>
     public IReadOnlyList<Parameter> Parameters => _store.Parameters;
     /// <summary>Trainable parameters (those the optimizer updates).</summary>
     public int ParameterCount => _store.Count;
@@ -61,7 +67,9 @@ public sealed class Sequential : IClassifier
 
     /// <summary>Training steps taken by this model (keys per-step random streams such as Dropout's).</summary>
     public long TrainingSteps => _step;
+    /// <summary>The optimizer given to <see cref="Compile"/>; null before.</summary>
     public Optimizer? Optimizer { get; private set; }
+    /// <summary>The loss given to <see cref="Compile"/> (a default <see cref="SparseCategoricalCrossentropy"/> when none was); null before.</summary>
     public SparseCategoricalCrossentropy? Loss { get; private set; }
 
     /// <summary>Worker threads used by Fit, Evaluate and Predict; results do not depend on it.</summary>
@@ -147,6 +155,11 @@ public sealed class Sequential : IClassifier
         return (parameters, state);
     }
 
+    /// <summary>Sets how <see cref="Fit"/> trains, as Keras's compile; may be called again to change them.</summary>
+    /// <param name="optimizer">Updates the parameters after each batch.</param>
+    /// <param name="loss">The loss to minimise; null for a default <see cref="SparseCategoricalCrossentropy"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="optimizer"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The model has no layers, or its output is an image rather than a vector of class scores.</exception>
     public void Compile(Optimizer optimizer, SparseCategoricalCrossentropy? loss = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -636,5 +649,6 @@ public sealed class Sequential : IClassifier
         }
     }
 
+    /// <summary>Stops the model's worker threads.</summary>
     public void Dispose() => _pool.Dispose();
 }

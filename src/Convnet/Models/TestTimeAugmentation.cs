@@ -28,6 +28,7 @@ public sealed class TestTimeAugmentation : IClassifier
         ("zoom out 5%", 0, 0.95, 0, 0),
     ];
 
+    /// <summary>The number of views there are (9), the most <see cref="Views"/> can be.</summary>
     public static int MaxViews => AllViews.Count;
 
     private readonly IClassifier _inner;
@@ -54,10 +55,15 @@ public sealed class TestTimeAugmentation : IClassifier
         _maps = [.. AllViews.Take(views).Select(v => new AugmentationSample(v.RotationDegrees, v.Scale, (double)v.ShiftX / s.Width, (double)v.ShiftY / s.Height, 0).ToMap(s.Height, s.Width))];
     }
 
+    /// <summary>How many of <see cref="AllViews"/> are averaged, the first ones.</summary>
     public int Views => _maps.Length;
+    /// <summary>The classifier whose scores are averaged.</summary>
     public IClassifier Inner => _inner;
+    /// <inheritdoc/>
     public Shape InputShape => _inner.InputShape;
+    /// <inheritdoc/>
     public int Classes => _inner.Classes;
+    /// <inheritdoc/>
     public int ParameterCount => _inner.ParameterCount;
 
     /// <summary>Scores averaged over the views: [data.Count, Classes].</summary>
@@ -119,9 +125,11 @@ public sealed class TestTimeAugmentation : IClassifier
         return sum;
     }
 
+    /// <summary>The inner classifier's summary, then a line naming the views averaged.</summary>
     public string Summary() =>
         _inner.Summary() + $"Test-time augmentation: the mean over {Views} view(s): {string.Join(", ", AllViews.Take(Views).Select(v => v.Name))}.{Environment.NewLine}";
 
+    /// <summary>Disposes <see cref="Inner"/> when this object owns it (the constructor's ownsInner); otherwise does nothing.</summary>
     public void Dispose()
     {
         if (_ownsInner)

@@ -9,6 +9,17 @@ public class Adam : Optimizer
 {
     private readonly int _m, _v;
 
+    /// <summary>
+    /// Adam: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·(m/(1−β1ᵗ))/(√(v/(1−β2ᵗ)) + ε),
+    /// as Keras's Adam (ε outside the root, added to the bias-corrected √v).
+    /// </summary>
+    /// <param name="learningRate">Step size lr; positive and finite.</param>
+    /// <param name="beta1">Decay β1 of the first-moment average, in [0, 1).</param>
+    /// <param name="beta2">Decay β2 of the second-moment average, in [0, 1).</param>
+    /// <param name="epsilon">ε added to the denominator for stability; positive.</param>
+    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>; null for no clipping.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>; null for no moving average.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting outside its range.</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
         : this(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay: 0, emaMomentum)
     {
@@ -44,11 +55,16 @@ public class Adam : Optimizer
 
     /// <summary>Decoupled weight decay λ; 0 for plain Adam.</summary>
     public float WeightDecay { get; }
+    /// <summary>Decay β1 of the first-moment (gradient) average.</summary>
     public float Beta1 { get; }
+    /// <summary>Decay β2 of the second-moment (squared gradient) average.</summary>
     public float Beta2 { get; }
+    /// <summary>ε added to the denominator for numerical stability.</summary>
     public float Epsilon { get; }
+    /// <inheritdoc/>
     public override string Name => "adam";
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
@@ -58,6 +74,7 @@ public class Adam : Optimizer
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
         var m = Slot(_m, parameters);

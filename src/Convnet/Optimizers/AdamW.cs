@@ -8,5 +8,6 @@ namespace Convnet.Optimizers;
 public sealed class AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
     : Adam(learningRate, beta1, beta2, epsilon, clipNorm, weightDecay, emaMomentum)
 {
+    /// <inheritdoc/>
     public override string Name => "adamw";
 }

@@ -17,6 +17,11 @@ public abstract class Optimizer
     private readonly List<float[][]?> _slots = [];
     private readonly int _average = -1;
 
+    /// <summary>Validates and keeps the settings every optimizer shares.</summary>
+    /// <param name="learningRate">The initial <see cref="LearningRate"/>; positive and finite.</param>
+    /// <param name="clipNorm">The <see cref="ClipNorm"/>; null, or positive and finite.</param>
+    /// <param name="emaMomentum">The <see cref="EmaMomentum"/>; null, or in [0, 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting outside its range.</exception>
     protected Optimizer(float learningRate, float? clipNorm = null, float? emaMomentum = null)
     {
         if (!(learningRate > 0) || float.IsInfinity(learningRate))
@@ -40,6 +45,7 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>The lower-case name <see cref="OptimizerFactory.Create"/> takes, e.g. "adam".</summary>
     public abstract string Name { get; }
 
     /// <summary>The current learning rate; schedules and callbacks may change it between steps.</summary>
@@ -76,8 +82,18 @@ public abstract class Optimizer
     /// <summary>Number of steps taken.</summary>
     public long Iterations { get; protected set; }
 
+    /// <summary>
+    /// The settings of the update rule under Keras's names (e.g. "learning_rate", "beta_1"), formatted
+    /// round-trip with the invariant culture; a new dictionary per call.
+    /// </summary>
     public abstract IReadOnlyDictionary<string, string> Config { get; }
 
+    /// <summary>
+    /// One optimisation step on <paramref name="parameters"/> from their accumulated gradients, in the
+    /// order the class summary gives; clipping scales the gradients in place. Allocates only at the
+    /// first step (the slots).
+    /// </summary>
+    /// <param name="parameters">The model's parameters; the same list, in the same order, at every step.</param>
     public void Step(IReadOnlyList<Parameter> parameters)
     {
         if (Schedule is not null)

@@ -6,9 +6,12 @@ namespace Convnet.Optimizers;
 /// </summary>
 public static class OptimizerFactory
 {
+    /// <summary>The names <see cref="Create"/> takes: "adam", "adamw", "rmsprop", "sgd".</summary>
     public static IReadOnlyList<string> Names { get; } = ["adam", "adamw", "rmsprop", "sgd"];
 
+    /// <summary>A new optimizer called <paramref name="name"/> with the given settings.</summary>
     /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <param name="learningRate">The initial learning rate; positive and finite.</param>
     /// <param name="weightDecay">AdamW's decoupled weight decay (its default 0.004 when null); AdamW only.</param>
     /// <param name="momentum">SGD's or RMSprop's momentum (0 when null); those two only.</param>
     /// <param name="clipNorm">Global L2 norm the gradients are clipped to; null for none.</param>

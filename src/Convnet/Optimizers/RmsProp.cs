@@ -12,6 +12,14 @@ public sealed class RmsProp : Optimizer
 {
     private readonly int _v, _momentum;
 
+    /// <summary>RMSprop with the update rule of the class summary.</summary>
+    /// <param name="learningRate">Step size lr; positive and finite.</param>
+    /// <param name="rho">Decay ρ of the squared-gradient average, in [0, 1).</param>
+    /// <param name="momentum">Momentum μ, in [0, 1); 0 for none.</param>
+    /// <param name="epsilon">ε added under the root for stability; positive.</param>
+    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>; null for no clipping.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>; null for no moving average.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting outside its range.</exception>
     public RmsProp(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, float? clipNorm = null, float? emaMomentum = null)
         : base(learningRate, clipNorm, emaMomentum)
     {
@@ -34,11 +42,16 @@ public sealed class RmsProp : Optimizer
         _momentum = AddSlot("momentum");
     }
 
+    /// <summary>Decay ρ of the squared-gradient average.</summary>
     public float Rho { get; }
+    /// <summary>Momentum μ; 0 for none.</summary>
     public float Momentum { get; }
+    /// <summary>ε added under the root for numerical stability.</summary>
     public float Epsilon { get; }
+    /// <inheritdoc/>
     public override string Name => "rmsprop";
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
@@ -47,6 +60,7 @@ public sealed class RmsProp : Optimizer
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
         var v = Slot(_v, parameters);

@@ -9,6 +9,12 @@ public sealed class Sgd : Optimizer
 {
     private readonly int _velocity;
 
+    /// <summary>SGD: velocity ← μ·velocity − lr·g, w ← w + velocity (plain w ← w − lr·g when μ = 0).</summary>
+    /// <param name="learningRate">Step size lr; positive and finite; Keras's default 0.01.</param>
+    /// <param name="momentum">Momentum μ, in [0, 1); 0 for none.</param>
+    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>; null for no clipping.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>; null for no moving average.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting outside its range.</exception>
     public Sgd(float learningRate = 0.01f, float momentum = 0f, float? clipNorm = null, float? emaMomentum = null)
         : base(learningRate, clipNorm, emaMomentum)
     {
@@ -20,15 +26,19 @@ public sealed class Sgd : Optimizer
         _velocity = AddSlot("momentum");
     }
 
+    /// <summary>Momentum μ; 0 for none.</summary>
     public float Momentum { get; }
+    /// <inheritdoc/>
     public override string Name => "sgd";
 
+    /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {
         ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
         ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    /// <inheritdoc/>
     protected override void Update(IReadOnlyList<Parameter> parameters)
     {
         var velocity = Slot(_velocity, parameters);

@@ -22,7 +22,9 @@ namespace Convnet.Saving;
 /// </summary>
 public static class ModelFile
 {
+    /// <summary>The value of the metadata key "format" in every model file; Load refuses a file with another.</summary>
     public const string Format = "convnet";
+    /// <summary>The value of the metadata key "format_version" this build writes; Load refuses any other.</summary>
     public const int Version = 1;
 
     /// <summary>Metadata key of an ensemble file: its member count.</summary>

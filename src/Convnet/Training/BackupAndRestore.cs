@@ -68,8 +68,11 @@ public sealed class BackupAndRestore : Callback
         }
     }
 
+    /// <summary>The folder of the backup, as given to the constructor.</summary>
     public string Directory { get; }
+    /// <summary>Whether <see cref="OnTrainEnd"/> deletes the backup (Keras's delete_checkpoint).</summary>
     public bool DeleteCheckpoint { get; }
+    /// <summary>The backup file: <see cref="FileName"/> in <see cref="Directory"/>.</summary>
     public string FilePath => Path.Combine(Directory, FileName);
 
     /// <summary>The epochs the restored backup had done, or 0 when Fit started afresh.</summary>
@@ -78,6 +81,9 @@ public sealed class BackupAndRestore : Callback
     /// <summary>Called with the epochs done when a backup has been restored (before the first new epoch).</summary>
     public Action<int>? Restored { get; set; }
 
+    /// <summary>Restores the backup at <see cref="FilePath"/>, if there is one, so Fit goes on after its epochs.</summary>
+    /// <exception cref="InvalidOperationException">This is not the last callback of the Fit, or the model is not compiled.</exception>
+    /// <exception cref="ModelFormatException">The backup is not a complete training backup of this version, is corrupt, or belongs to a different run.</exception>
     public override void OnTrainBegin()
     {
         var model = RequireModel();
@@ -97,6 +103,8 @@ public sealed class BackupAndRestore : Callback
         }
     }
 
+    /// <summary>Writes the backup, unless the epoch diverged (a non-finite loss or weights): then the last finite backup stays.</summary>
+    /// <param name="log">The epoch's log, kept in the backup's history.</param>
     public override void OnEpochEnd(EpochLog log)
     {
         _history.Add(log);
@@ -109,6 +117,7 @@ public sealed class BackupAndRestore : Callback
         }
     }
 
+    /// <summary>Deletes the backup when <see cref="DeleteCheckpoint"/> is set. Not reached when Fit is interrupted or throws, so the backup stays for the next run.</summary>
     public override void OnTrainEnd()
     {
         if (DeleteCheckpoint)

@@ -11,13 +11,27 @@ public sealed class CallbackState
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
     private readonly Dictionary<string, float[]> _arrays = new(StringComparer.Ordinal);
 
+    /// <summary>The scalar values by key, as round-trip invariant-culture strings.</summary>
     public IReadOnlyDictionary<string, string> Values => _values;
+    /// <summary>The arrays by key (not copies).</summary>
     public IReadOnlyDictionary<string, float[]> Arrays => _arrays;
 
+    /// <summary>Keeps <paramref name="value"/> under <paramref name="key"/>, every bit (NaN and infinities included).</summary>
+    /// <param name="key">ASCII letters, digits and '_' only.</param>
+    /// <param name="value">The value.</param>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is empty or holds another character.</exception>
     public void Set(string key, double value) => _values[CheckKey(key)] = value.ToString("R", CultureInfo.InvariantCulture);
 
+    /// <summary>Keeps <paramref name="value"/> under <paramref name="key"/>.</summary>
+    /// <param name="key">ASCII letters, digits and '_' only.</param>
+    /// <param name="value">The value.</param>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is empty or holds another character.</exception>
     public void Set(string key, long value) => _values[CheckKey(key)] = value.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Keeps <paramref name="value"/> under <paramref name="key"/>.</summary>
+    /// <param name="key">ASCII letters, digits and '_' only.</param>
+    /// <param name="value">The value; not null.</param>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is empty or holds another character, or <paramref name="value"/> is null.</exception>
     public void Set(string key, string value) => _values[CheckKey(key)] = value ?? throw new ArgumentNullException(nameof(value));
 
     /// <summary>Keeps <paramref name="values"/> (not a copy) under <paramref name="key"/>; null stores nothing, as <see cref="GetArray"/> then returns null.</summary>
@@ -34,18 +48,26 @@ public sealed class CallbackState
         }
     }
 
+    /// <summary>The number under <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is missing or its value is not a number.</exception>
     public double GetDouble(string key) => double.TryParse(GetString(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
         ? value
         : throw new FormatException($"callback value '{key}' is '{_values[key]}', not a number");
 
+    /// <summary>The integer under <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is missing or its value is not an integer of that size.</exception>
     public long GetInt64(string key) => long.TryParse(GetString(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
         ? value
         : throw new FormatException($"callback value '{key}' is '{_values[key]}', not an integer");
 
+    /// <summary>The integer under <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is missing or its value is not an integer of that size.</exception>
     public int GetInt32(string key) => int.TryParse(GetString(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)
         ? value
         : throw new FormatException($"callback value '{key}' is '{_values[key]}', not an integer");
 
+    /// <summary>The value under <paramref name="key"/>, as stored.</summary>
+    /// <exception cref="FormatException">The key is missing.</exception>
     public string GetString(string key) => _values.TryGetValue(key, out string? value)
         ? value
         : throw new FormatException($"callback value '{key}' is missing");

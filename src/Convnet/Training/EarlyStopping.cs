@@ -13,6 +13,13 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
     private int _wait;
     private float[]? _bestWeights;
 
+    /// <summary>An early stop on <paramref name="monitor"/>, with Keras's defaults.</summary>
+    /// <param name="monitor">"loss", "accuracy", "val_loss" (default) or "val_accuracy"; accuracies are maximised, losses minimised.</param>
+    /// <param name="patience">Epochs without improvement to allow; 0 stops at the first one that does not improve.</param>
+    /// <param name="minDelta">The least change that counts as an improvement (its absolute value is used).</param>
+    /// <param name="restoreBestWeights">Set the best epoch's weights and non-trainable state back when training ends.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="patience"/> is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="monitor"/> is not one of the four names.</exception>
     public EarlyStopping(string monitor = "val_loss", int patience = 0, double minDelta = 0, bool restoreBestWeights = false)
     {
         if (patience < 0)
@@ -24,9 +31,13 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
         OnTrainBegin();
     }
 
+    /// <summary>The monitored value: "loss", "accuracy", "val_loss" or "val_accuracy".</summary>
     public string MonitorName { get; }
+    /// <summary>Epochs without improvement allowed before stopping.</summary>
     public int Patience { get; }
+    /// <summary>The least change that counts as an improvement; non-negative.</summary>
     public double MinDelta { get; }
+    /// <summary>Whether the best epoch's weights are set back when training ends.</summary>
     public bool RestoreBestWeights { get; }
 
     /// <summary>The epoch with the best monitored value so far (0 before any).</summary>
@@ -35,6 +46,7 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
     /// <summary>The epoch after which training was stopped (0 when it was not).</summary>
     public int StoppedEpoch { get; private set; }
 
+    /// <summary>Forgets the best value, the wait count and the best weights of any earlier Fit.</summary>
     public override void OnTrainBegin()
     {
         _best = Maximize(MonitorName) ? double.NegativeInfinity : double.PositiveInfinity;
@@ -43,6 +55,8 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
         BestEpoch = StoppedEpoch = 0;
     }
 
+    /// <summary>Keeps an improved value (and the weights, with <see cref="RestoreBestWeights"/>), or counts one more epoch without improvement and stops training after <see cref="Patience"/> of them.</summary>
+    /// <param name="log">The epoch's log; a NaN monitored value is skipped.</param>
     public override void OnEpochEnd(EpochLog log)
     {
         double current = Monitor(log, MonitorName);
@@ -69,6 +83,7 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
         }
     }
 
+    /// <summary>With <see cref="RestoreBestWeights"/>, sets the best epoch's weights back (after the optimizer's moving average, which they override).</summary>
     public override void OnTrainEnd()
     {
         if (RestoreBestWeights && _bestWeights is not null)
@@ -77,6 +92,7 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
         }
     }
 
+    /// <inheritdoc/>
     public void SaveState(CallbackState state)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -87,6 +103,7 @@ public sealed class EarlyStopping : Callback, IStatefulCallback
         state.SetArray("best_weights", _bestWeights);
     }
 
+    /// <inheritdoc/>
     public void RestoreState(CallbackState state)
     {
         ArgumentNullException.ThrowIfNull(state);

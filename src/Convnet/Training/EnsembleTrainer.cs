@@ -18,8 +18,12 @@ namespace Convnet.Training;
 /// </summary>
 public sealed class EnsembleTrainer
 {
+    /// <summary>A trainer of <paramref name="members"/> models with the same settings and consecutive seeds.</summary>
+    /// <param name="settings">The settings of every member; member k's seed is <see cref="TrainingSettings.Seed"/> + k.</param>
     /// <param name="members">Models to train, at least 1.</param>
     /// <param name="parallelMembers">Members trained at the same time, sharing the threads; 0 for one per thread.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="settings"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="members"/> is below 1 or <paramref name="parallelMembers"/> is negative.</exception>
     public EnsembleTrainer(TrainingSettings settings, int members, int parallelMembers = 0)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -30,9 +34,16 @@ public sealed class EnsembleTrainer
         ParallelMembers = parallelMembers;
     }
 
+    /// <summary>The trainer each member's run comes from (each member's backup in its own subfolder, see <see cref="Trainer.BackupDirectory"/>).</summary>
     public Trainer Trainer { get; }
+
+    /// <summary>The settings of every member.</summary>
     public TrainingSettings Settings => Trainer.Settings;
+
+    /// <summary>The number of models to train.</summary>
     public int Members { get; }
+
+    /// <summary>Members trained at the same time as asked for; 0 for one per thread (see <see cref="Parallel"/>).</summary>
     public int ParallelMembers { get; }
 
     /// <summary>The threads shared out: <see cref="TrainingSettings.Threads"/>, or one per core.</summary>
@@ -50,6 +61,13 @@ public sealed class EnsembleTrainer
     /// <summary>Called when a member has trained, on its own thread when several train at once.</summary>
     public Action<TrainingRun>? MemberTrained { get; set; }
 
+    /// <summary>
+    /// Trains every member on <paramref name="data"/>, <see cref="Parallel"/> at a time, and returns
+    /// the ensemble of their models in member order. With <see cref="TrainingSettings.BackupDirectory"/>,
+    /// each member resumes from its own backup (see <see cref="DeleteBackups"/>).
+    /// </summary>
+    /// <param name="data">The labelled data; each member splits off its own validation set from it.</param>
+    /// <param name="cancellationToken">Stops training; the members' backups stay.</param>
     /// <param name="firstSplit">Member 0's training and validation sets when already made (they must be <see cref="Trainer.Split"/>'s for the settings' seed).</param>
     /// <exception cref="TrainingDivergedException">A member diverged; the others were stopped.</exception>
     public EnsembleResult Train(Dataset data, CancellationToken cancellationToken = default, (Dataset Train, Dataset? Validation)? firstSplit = null)
@@ -173,18 +191,27 @@ public sealed class EnsembleTrainer
 }
 
 /// <summary>What one member of an <see cref="EnsembleTrainer"/> run gave.</summary>
+/// <param name="Index">The member's number, 0-based.</param>
+/// <param name="Seed">The member's seed: the settings' seed + Index.</param>
+/// <param name="History">The member's per-epoch logs.</param>
+/// <param name="Seconds">Wall-clock time of the member's training.</param>
 public sealed record MemberResult(int Index, ulong Seed, History History, double Seconds);
 
 /// <summary>A trained ensemble, its members' results and the run's settings as metadata. Disposing it disposes the ensemble.</summary>
 public sealed class EnsembleResult(Ensemble ensemble, IReadOnlyList<MemberResult> members, Dictionary<string, string> metadata, double seconds) : IDisposable
 {
+    /// <summary>The trained members, in member order.</summary>
     public Ensemble Ensemble { get; } = ensemble;
+
+    /// <summary>Each member's index, seed, history and time, in member order.</summary>
     public IReadOnlyList<MemberResult> Members { get; } = members;
 
     /// <summary>The run's settings (member 0's), for the file's top level.</summary>
     public Dictionary<string, string> Metadata { get; } = metadata;
 
+    /// <summary>Wall-clock time of the whole run.</summary>
     public double Seconds { get; } = seconds;
 
+    /// <summary>Disposes <see cref="Ensemble"/> and so its members.</summary>
     public void Dispose() => Ensemble.Dispose();
 }

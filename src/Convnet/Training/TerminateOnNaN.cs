@@ -26,11 +26,14 @@ public sealed class TerminateOnNaN : Callback
     /// <summary>What was not finite: "loss", "gradient norm" or "weights"; empty when training did not diverge.</summary>
     public string What { get; private set; } = "";
 
+    /// <summary>Clears the record of an earlier divergence.</summary>
     public override void OnTrainBegin()
     {
         (Epoch, Batch, Loss, What) = (0, 0, 0, "");
     }
 
+    /// <summary>Stops training when the step's loss, or the gradient norm the optimizer computed for it, is not finite.</summary>
+    /// <param name="log">The step's log; its <see cref="BatchLog.BatchLoss"/> is checked.</param>
     public override void OnBatchEnd(in BatchLog log)
     {
         var model = RequireModel();
@@ -44,6 +47,8 @@ public sealed class TerminateOnNaN : Callback
         }
     }
 
+    /// <summary>Stops training when the weights after the epoch are not all finite.</summary>
+    /// <param name="log">The epoch's log.</param>
     public override void OnEpochEnd(EpochLog log)
     {
         var model = RequireModel();

@@ -21,12 +21,16 @@ public sealed class Trainer
 {
     private static readonly string MetadataFloat = "R";
 
+    /// <summary>A trainer for <paramref name="settings"/>.</summary>
+    /// <param name="settings">What to train and how; not null.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="settings"/> is null.</exception>
     public Trainer(TrainingSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
     }
 
+    /// <summary>What to train and how.</summary>
     public TrainingSettings Settings { get; }
 
     /// <summary>
@@ -67,6 +71,11 @@ public sealed class Trainer
     }
 
     /// <summary>A compiled model with its optimizer, callbacks and metadata, ready for <see cref="TrainingRun.Fit"/>.</summary>
+    /// <param name="train">The training set; its sample shape is the model's input shape.</param>
+    /// <param name="validation">The validation set, or null to train without (the callbacks then monitor the training loss and accuracy).</param>
+    /// <param name="classes">The number of classes the model scores (see <see cref="Classes"/>).</param>
+    /// <param name="seed">Seeds the weights, the shuffling, dropout and augmentation.</param>
+    /// <param name="threads">Worker threads of the model; 0 for one per core.</param>
     /// <param name="member">The ensemble member this is (0 for a single model).</param>
     /// <exception cref="ArchitectureSpecException">The architecture is malformed or does not fit the data.</exception>
     public TrainingRun Start(Dataset train, Dataset? validation, int classes, ulong seed, int threads, int member = 0)

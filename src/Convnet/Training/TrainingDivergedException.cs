@@ -6,6 +6,9 @@ namespace Convnet.Training;
 /// </summary>
 public sealed class TrainingDivergedException : Exception
 {
+    /// <summary>The divergence <paramref name="guard"/> recorded, with a one-line message saying what became non-finite and where.</summary>
+    /// <param name="guard">The callback that stopped training; its <see cref="TerminateOnNaN.Diverged"/> should be true.</param>
+    /// <param name="member">The ensemble member that diverged, 0-based; 0 for a single model.</param>
     public TrainingDivergedException(TerminateOnNaN guard, int member = 0)
         : base(Describe(guard))
     {

@@ -21,10 +21,19 @@ public sealed class TrainingRun : IDisposable
     /// <summary>The ensemble member (0 for a single model).</summary>
     public int Member { get; }
 
+    /// <summary>The seed of the model's weights and of Fit's shuffling, dropout and augmentation (the settings' seed + <see cref="Member"/> in an ensemble).</summary>
     public ulong Seed { get; }
+
+    /// <summary>The compiled model; owned by the run.</summary>
     public Sequential Model { get; }
+
+    /// <summary>The training set.</summary>
     public Dataset Train { get; }
+
+    /// <summary>The validation set; null when training without one.</summary>
     public Dataset? Validation { get; }
+
+    /// <summary>The settings the run was made from.</summary>
     public TrainingSettings Settings { get; }
 
     /// <summary>The settings as model-file metadata; add to it before saving (e.g. the history).</summary>
@@ -36,7 +45,9 @@ public sealed class TrainingRun : IDisposable
     /// <summary>Always first in Fit's callbacks: stops at a non-finite loss, gradient norm or weights.</summary>
     public TerminateOnNaN Guard { get; } = new();
 
+    /// <summary>The EarlyStopping of <see cref="Callbacks"/> (with <see cref="TrainingSettings.EarlyStopping"/> set), or null.</summary>
     public EarlyStopping? EarlyStopping => _callbacks.OfType<EarlyStopping>().FirstOrDefault();
+    /// <summary>The ModelCheckpoint of <see cref="Callbacks"/> (with <see cref="TrainingSettings.CheckpointPath"/> set), or null.</summary>
     public ModelCheckpoint? Checkpoint => _callbacks.OfType<ModelCheckpoint>().FirstOrDefault();
 
     /// <summary>
@@ -89,5 +100,6 @@ public sealed class TrainingRun : IDisposable
         return history;
     }
 
+    /// <summary>Disposes <see cref="Model"/>.</summary>
     public void Dispose() => Model.Dispose();
 }

@@ -15,13 +15,19 @@ public sealed record TrainingSettings
     /// <summary>A recipe name (<see cref="Architectures.Names"/>), a layer spec (<see cref="ArchitectureSpec"/>) or a .json architecture file.</summary>
     public required string Architecture { get; init; }
 
+    /// <summary>Passes over the training data; the "simple" recipe's 8 by default.</summary>
     public int Epochs { get; init; } = Architectures.Simple.Epochs;
+
+    /// <summary>Images per optimisation step; the "simple" recipe's 64 by default.</summary>
     public int BatchSize { get; init; } = Architectures.Simple.BatchSize;
 
     /// <summary>Of the first epoch (the peak for <see cref="RateSchedule.OneCycle"/>).</summary>
     public float LearningRate { get; init; } = Architectures.Simple.LearningRate;
 
+    /// <summary>How the rate moves over the run; the "simple" recipe's cosine decay by default.</summary>
     public RateSchedule Schedule { get; init; } = Architectures.Simple.Schedule;
+
+    /// <summary>Random warps of the training images; the "simple" recipe's <see cref="Architectures.StandardAugmentation"/> by default.</summary>
     public Augmentation Augmentation { get; init; } = Architectures.Simple.Augmentation;
 
     /// <summary>Momentum of the moving average of the weights that is kept and saved, or null to keep the weights as trained.</summary>
@@ -36,6 +42,7 @@ public sealed record TrainingSettings
     /// <summary>SGD's or RMSprop's momentum; null for 0.</summary>
     public float? Momentum { get; init; }
 
+    /// <summary>The loss's label smoothing ε, in [0, 1) (see <see cref="Losses.SparseCategoricalCrossentropy"/>); 0 for none.</summary>
     public float LabelSmoothing { get; init; }
 
     /// <summary>The global L2 norm each step's gradients are clipped to, or null.</summary>

@@ -53,16 +53,7 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
 
     /// <inheritdoc/>
     // dy: [N, OH, OW, C] → dx: every input of a window receives dy/k²
-    public override Tensor? Backward(Tensor dy)
-    {
-        if (!ComputeInputGradient)
-        {
-            return null;
-        }
-        StartBackward(dy);
-        BackwardChunks();
-        return Dx;
-    }
+    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)

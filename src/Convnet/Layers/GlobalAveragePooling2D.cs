@@ -66,16 +66,7 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
 
     /// <inheritdoc/>
     // dy: [N, C] → dx[n, h, w, c] = dy[n, c]/(H·W)
-    public override Tensor? Backward(Tensor dy)
-    {
-        if (!ComputeInputGradient)
-        {
-            return null;
-        }
-        StartBackward(dy);
-        BackwardChunks();
-        return Dx;
-    }
+    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)

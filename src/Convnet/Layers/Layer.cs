@@ -256,6 +256,22 @@ public abstract class Layer
     /// <summary>Runs <see cref="BackwardChunk"/> for every chunk of <see cref="Dy"/>'s batch on the model's threads.</summary>
     protected void BackwardChunks() => Pool.For(Chunks.Count(Dy!.Batch), _backwardChunk);
 
+    /// <summary>
+    /// The whole Backward of a layer without parameters whose input gradient is computed chunk by
+    /// chunk: null when <see cref="ComputeInputGradient"/> is false, else <see cref="BackwardChunk"/>
+    /// over every chunk of <paramref name="dy"/> into <see cref="Dx"/>.
+    /// </summary>
+    protected Tensor? BackwardInChunks(Tensor dy)
+    {
+        if (!ComputeInputGradient)
+        {
+            return null;
+        }
+        StartBackward(dy);
+        BackwardChunks();
+        return Dx;
+    }
+
     /// <summary>The forward pass over samples [start, start + count) of X, chunk number <paramref name="chunk"/>.</summary>
     protected virtual void ForwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked forward pass.");
 

@@ -87,16 +87,7 @@ public sealed class LeakyReLU : Layer, ILayerKind
 
     /// <inheritdoc/>
     // dy: [N, ...] → dx = x > 0 ? dy : slope·dy
-    public override Tensor? Backward(Tensor dy)
-    {
-        if (!ComputeInputGradient)
-        {
-            return null;
-        }
-        StartBackward(dy);
-        BackwardChunks();
-        return Dx;
-    }
+    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)

@@ -83,16 +83,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
 
     /// <inheritdoc/>
     // dy: [N, OH, OW, C] → dx: [N, H, W, C], each dy routed to its window's argmax
-    public override Tensor? Backward(Tensor dy)
-    {
-        if (!ComputeInputGradient)
-        {
-            return null;
-        }
-        StartBackward(dy);
-        BackwardChunks();
-        return Dx;
-    }
+    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)

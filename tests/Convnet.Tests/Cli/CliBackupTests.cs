@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Convnet.IO;
 using Convnet.Runtime;
 using Convnet.Tests.Data;
+using Convnet.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -146,7 +147,7 @@ public sealed class CliBackupTests(ITestOutputHelper log)
     private static Process Start(string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Convnet.Cli.dll");
-        var start = new ProcessStartInfo(CliProcessTests.DotnetHost())
+        var start = new ProcessStartInfo(ChildProcess.DotnetHost())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

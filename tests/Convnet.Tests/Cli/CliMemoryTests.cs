@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Convnet.IO;
 using Convnet.Layers;
@@ -7,6 +6,7 @@ using Convnet.Saving;
 using Convnet.Tensors;
 using Convnet.Tests.Data;
 using Convnet.Tests.Models;
+using Convnet.Tests.Support;
 using Xunit;
 
 namespace Convnet.Tests.Cli;
@@ -127,70 +127,11 @@ public sealed class CliMemoryTests
     [InlineData("9999999999T", null)]
     public void Sizes_parse_in_powers_of_1024(string text, long? bytes) => Assert.Equal(bytes, MemoryBudget.ParseSize(text));
 
-    /// <summary>Runs the built CLI under a 2 GB heap ceiling, polling its peak resident memory (VmHWM) until it exits.</summary>
+    /// <summary>Runs the built CLI under a 2 GB heap ceiling; its peak resident memory in bytes.</summary>
     private static (CliResult Result, long PeakBytes) RunCliMeasured(string workingDirectory, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Convnet.Cli.dll");
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_GCHeapHardLimit"] = "0x80000000";
-        start.ArgumentList.Add(dll);
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        long peak = 0;
-        var clock = Stopwatch.StartNew();
-        while (!process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
-        {
-            peak = Math.Max(peak, HighWaterMark(process.Id));
-            Thread.Sleep(1);
-        }
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"convnet {string.Join(' ', args)} did not exit within 2 minutes");
-        }
-        process.WaitForExit();
-        Assert.True(peak > 0, "could not read the child's peak memory from /proc");
-        return (new CliResult(process.ExitCode, stdout.Result, stderr.Result), peak);
-    }
-
-    /// <summary>VmHWM of a running process in bytes, or 0 once it is gone.</summary>
-    private static long HighWaterMark(int pid)
-    {
-        try
-        {
-            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return 0;
-    }
-
-    private static string DotnetHost()
-    {
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host))
-        {
-            return host;
-        }
-        string? self = Environment.ProcessPath;
-        return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
+        var (result, peakKb) = ChildProcess.RunCli(workingDirectory, new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x80000000" }, args);
+        Assert.True(peakKb > 0, "could not read the child's peak memory");
+        return (result, peakKb * 1024);
     }
 }

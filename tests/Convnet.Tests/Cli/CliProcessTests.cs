@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Convnet.Tests.Data;
+using Convnet.Tests.Support;
 using Xunit;
 
 namespace Convnet.Tests.Cli;
@@ -27,43 +27,5 @@ public sealed class CliProcessTests
         Assert.Equal("", error.Out);
     }
 
-    private static CliResult RunCli(string workingDirectory, params string[] args)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Convnet.Cli.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: the test project should reference Convnet.Cli");
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"convnet {string.Join(' ', args)} did not exit within 2 minutes");
-        }
-        process.WaitForExit();
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>The dotnet host running these tests, else the one on the PATH.</summary>
-    internal static string DotnetHost()
-    {
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host))
-        {
-            return host;
-        }
-        string? self = Environment.ProcessPath;
-        return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-    }
+    private static CliResult RunCli(string workingDirectory, params string[] args) => ChildProcess.RunCliMeasured(workingDirectory, args).Result;
 }

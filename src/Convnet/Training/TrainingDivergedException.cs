@@ -10,9 +10,8 @@ public sealed class TrainingDivergedException : Exception
     /// <param name="guard">The callback that stopped training; its <see cref="TerminateOnNaN.Diverged"/> should be true.</param>
     /// <param name="member">The ensemble member that diverged, 0-based; 0 for a single model.</param>
     public TrainingDivergedException(TerminateOnNaN guard, int member = 0)
-        : base(Describe(guard))
+        : base(Describe(guard ?? throw new ArgumentNullException(nameof(guard))))
     {
-        ArgumentNullException.ThrowIfNull(guard);
         (Epoch, Batch, Loss, What, Member) = (guard.Epoch, guard.Batch, guard.Loss, guard.What, member);
     }
 

@@ -25,16 +25,7 @@ public class ArchitectureSpecFuzzFindingTests
     // 28 × 28 × 3,000,000 > 2^31: the conv's output size wrapped negative.
     [InlineData("conv3000000k1,gap", 1, "conv3000000k1", "has 2,352,000,000 values, more than 2,147,483,647")]
     public void Sizes_that_overflow_int_are_refused_naming_the_token(string spec, int token, string text, string problem)
-    {
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build(spec, Mnist, 10, seed: 1, threads: 1));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(token, e.TokenNumber);
-        Assert.Equal(text, e.Token);
-        Assert.Contains(problem, e.Message, StringComparison.Ordinal);
-        Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
-    }
+        => AssertRefusedAtToken(spec, token, text, problem);
 
     [Theory]
     // Found by afl-fuzz in 6 minutes: 3×3×32×223,232 = 64 M weights, 514 MB with their gradients,
@@ -47,14 +38,7 @@ public class ArchitectureSpecFuzzFindingTests
     public void A_spec_past_the_memory_budget_is_refused_before_allocating(string spec, int token, string text, string problem)
     {
         using var budget = MemoryBudget.Use(512L << 20);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build(spec, Mnist, 10, seed: 1, threads: 1));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(token, e.TokenNumber);
-        Assert.Equal(text, e.Token);
-        Assert.Contains(problem, e.Message, StringComparison.Ordinal);
-        Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
+        AssertRefusedAtToken(spec, token, text, problem);
     }
 
     [Fact]
@@ -89,5 +73,18 @@ public class ArchitectureSpecFuzzFindingTests
         var store = new ParameterStore();
         Assert.Throws<ArgumentException>(() => store.Add("dense.kernel", 784, 5478275));
         Assert.Equal(0, store.Count);
+    }
+
+    /// <summary>Building <paramref name="spec"/> is refused at that token with that problem, having allocated under 64 MB.</summary>
+    private static void AssertRefusedAtToken(string spec, int token, string text, string problem)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ArchitectureSpecException>(() => ArchitectureSpec.Build(spec, Mnist, 10, seed: 1, threads: 1));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(token, e.TokenNumber);
+        Assert.Equal(text, e.Token);
+        Assert.Contains(problem, e.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 64L << 20, $"refusing '{spec}' allocated {allocated:N0} bytes");
     }
 }

@@ -1,3 +1,4 @@
+using Convnet.Tests.Support;
 using Convnet.Models;
 using Convnet.Optimizers;
 using Xunit;
@@ -136,12 +137,7 @@ public class SequentialTests
         model.Compile(new Adam());
         int[] indices = [.. Enumerable.Range(0, 32)];
         model.TrainBatch(data, indices, out _);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int step = 0; step < 5; step++)
-        {
-            model.TrainBatch(data, indices, out _);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyState.AllocatedBytes(() => model.TrainBatch(data, indices, out _)));
     }
 
     /// <summary>Runs an action after every training step.</summary>

@@ -6,11 +6,20 @@ namespace Convnet.Data;
 /// <summary>
 /// Images kept as bytes (0-255, one byte per value, samples in NHWC order) with optional integer
 /// labels. Pixels are scaled to [0, 1] a batch at a time, so 60,000 MNIST images take 47 MB.
+/// A label is a class index; <see cref="ClassNames"/>, when present, names each index (Keras's
+/// class_names: the class folders of an image folder, or a CSV's text labels in ordinal order).
 /// </summary>
 public sealed class Dataset
 {
-    /// <summary>Wraps <paramref name="pixels"/> (samples of <paramref name="sampleShape"/>, back to back) and, when not null, one label per sample; the arrays are kept, not copied.</summary>
-    public Dataset(byte[] pixels, byte[]? labels, Shape sampleShape)
+    /// <summary>The most classes a dataset can have: a label is one byte.</summary>
+    public const int MaxClasses = 256;
+
+    /// <summary>
+    /// Wraps <paramref name="pixels"/> (samples of <paramref name="sampleShape"/>, back to back) and, when not null, one label per
+    /// sample; the arrays are kept, not copied. <paramref name="classNames"/>, when not null, names
+    /// class 0, 1, ...: distinct, non-empty, at most <see cref="MaxClasses"/>, and every label below their count.
+    /// </summary>
+    public Dataset(byte[] pixels, byte[]? labels, Shape sampleShape, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(pixels);
         if (pixels.Length % sampleShape.Size != 0)
@@ -22,9 +31,40 @@ public sealed class Dataset
         {
             throw new ArgumentException($"{labels.Length} labels for {Count} samples.", nameof(labels));
         }
+        if (classNames is not null)
+        {
+            CheckClassNames(classNames, nameof(classNames));
+            if (labels is not null && labels.Length > 0 && labels.Max() >= classNames.Count)
+            {
+                throw new ArgumentException($"Label {labels.Max()} but only {classNames.Count} class names.", nameof(classNames));
+            }
+        }
         Pixels = pixels;
         Labels = labels;
         SampleShape = sampleShape;
+        ClassNames = classNames is null ? null : Array.AsReadOnly(classNames.ToArray());
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="names"/> are 1 to <see cref="MaxClasses"/> distinct, non-empty names.</summary>
+    public static void CheckClassNames(IReadOnlyList<string> names, string argument)
+    {
+        ArgumentNullException.ThrowIfNull(names, argument);
+        if (names.Count is 0 or > MaxClasses)
+        {
+            throw new ArgumentException($"{names.Count} class names; 1 to {MaxClasses} are possible.", argument);
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (string.IsNullOrEmpty(names[i]))
+            {
+                throw new ArgumentException($"Class name {i} is empty.", argument);
+            }
+            if (!seen.Add(names[i]))
+            {
+                throw new ArgumentException($"Class name '{names[i]}' appears twice.", argument);
+            }
+        }
     }
 
     /// <summary>Every sample's values, 0-255, samples back to back in NHWC order.</summary>
@@ -46,8 +86,49 @@ public sealed class Dataset
         ? throw new InvalidOperationException("This dataset has no labels.")
         : Labels[index];
 
-    /// <summary>One more than the largest label.</summary>
-    public int ClassCount() => Labels is null || Labels.Length == 0 ? 0 : Labels.Max() + 1;
+    /// <summary>The name of each class index, or null when the classes are just their numbers.</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
+
+    /// <summary>The number of class names when there are some, else one more than the largest label.</summary>
+    public int ClassCount() => ClassNames?.Count ?? (Labels is null || Labels.Length == 0 ? 0 : Labels.Max() + 1);
+
+    /// <summary>The name of class <paramref name="label"/>: its class name, or its number.</summary>
+    public string ClassName(int label) => ClassNames is { } names && (uint)label < (uint)names.Count
+        ? names[label]
+        : label.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The same samples labelled by their index in <paramref name="classNames"/> (a model's classes),
+    /// matched by name; the pixels are shared. A class of this dataset that is not among them is an
+    /// <see cref="ArgumentException"/> naming it. Without class names of its own, the labels are kept
+    /// as they are, and must be below the count.
+    /// </summary>
+    public Dataset WithClassNames(IReadOnlyList<string> classNames)
+    {
+        CheckClassNames(classNames, nameof(classNames));
+        if (Labels is null || ClassNames is null)
+        {
+            return new Dataset(Pixels, Labels, SampleShape, classNames);
+        }
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < classNames.Count; i++)
+        {
+            index[classNames[i]] = i;
+        }
+        var map = new byte[ClassNames.Count];
+        for (int c = 0; c < ClassNames.Count; c++)
+        {
+            map[c] = index.TryGetValue(ClassNames[c], out int target)
+                ? (byte)target
+                : throw new ArgumentException($"Class '{ClassNames[c]}' is not among the {classNames.Count} classes ({string.Join(", ", classNames.Take(10))}{(classNames.Count > 10 ? ", ..." : "")}).", nameof(classNames));
+        }
+        var labels = new byte[Labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            labels[i] = map[Labels[i]];
+        }
+        return new Dataset(Pixels, labels, SampleShape, classNames);
+    }
 
     /// <summary>Copies the samples at <paramref name="indices"/> into <paramref name="x"/>, scaled by 1/255.</summary>
     // x: [indices.Length, H, W, C]
@@ -78,7 +159,7 @@ public sealed class Dataset
                 labels[i] = Labels![indices[i]];
             }
         }
-        return new Dataset(pixels, labels, SampleShape);
+        return new Dataset(pixels, labels, SampleShape, ClassNames);
     }
 
     /// <summary>

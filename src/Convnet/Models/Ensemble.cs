@@ -42,6 +42,9 @@ public sealed class Ensemble : IClassifier
     /// <inheritdoc/>
     public int Classes => _members[0].Classes;
 
+    /// <summary>The members' class names (the same for all, checked by <see cref="Validate"/>).</summary>
+    public IReadOnlyList<string>? ClassNames => _members[0].ClassNames;
+
     /// <summary>Trainable parameters of all members together.</summary>
     public int ParameterCount => _members.Sum(m => m.ParameterCount);
 
@@ -82,8 +85,18 @@ public sealed class Ensemble : IClassifier
             {
                 throw new ArgumentException($"Member {k} scores {member.Classes} classes but member 0 scores {members[0].Classes}.", nameof(members));
             }
+            if (!SameClassNames(member.ClassNames, members[0].ClassNames))
+            {
+                throw new ArgumentException($"Member {k}'s class names ({Describe(member.ClassNames)}) differ from member 0's ({Describe(members[0].ClassNames)}).", nameof(members));
+            }
         }
     }
+
+    private static bool SameClassNames(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null ? b is null : b is not null && a.SequenceEqual(b, StringComparer.Ordinal);
+
+    private static string Describe(IReadOnlyList<string>? names) =>
+        names is null ? "none" : string.Join(", ", names.Take(5)) + (names.Count > 5 ? ", ..." : "");
 
     /// <summary>Each member's class probabilities for <paramref name="data"/>, in member order: N arrays of [data.Count, Classes].</summary>
     public float[][] PredictMembers(Dataset data, int batchSize = InferenceBatch)

@@ -15,6 +15,9 @@ public interface IClassifier : IDisposable
     /// <summary>Number of classes scored.</summary>
     int Classes { get; }
 
+    /// <summary>The name of each class in output order, or null when the classes are just their numbers.</summary>
+    IReadOnlyList<string>? ClassNames { get; }
+
     /// <summary>Trainable parameters, over all models.</summary>
     int ParameterCount { get; }
 
@@ -31,6 +34,15 @@ public interface IClassifier : IDisposable
 /// <summary>What every <see cref="IClassifier"/> can do with its scores.</summary>
 public static class Classifier
 {
+    /// <summary>The name of class <paramref name="index"/>: its class name, or its number when the model has none.</summary>
+    public static string ClassName(this IClassifier model, int index)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.ClassNames is { } names && (uint)index < (uint)names.Count
+            ? names[index]
+            : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The most probable class of each sample.</summary>
     public static int[] PredictClasses(this IClassifier model, Dataset data)
     {

@@ -50,6 +50,30 @@ public sealed class Sequential : IClassifier
     public ulong Seed { get; }
     /// <summary>The name <see cref="Summary"/> prints; "sequential" by default.</summary>
     public string Name { get; init; } = "sequential";
+    /// <summary>
+    /// The name of each class the model scores, in output order (kept in the model file as
+    /// "class_names"), or null when the classes are just their numbers. Setting it checks the names
+    /// (<see cref="Dataset.CheckClassNames"/>) and, once the model has its output layer, their count.
+    /// </summary>
+    public IReadOnlyList<string>? ClassNames
+    {
+        get => _classNames;
+        set
+        {
+            if (value is not null)
+            {
+                Dataset.CheckClassNames(value, nameof(value));
+                if (_layers.Count > 0 && !OutputShape.IsImage && value.Count != Classes)
+                {
+                    throw new ArgumentException($"{value.Count} class names for a model that scores {Classes} classes.", nameof(value));
+                }
+            }
+            _classNames = value is null ? null : Array.AsReadOnly(value.ToArray());
+        }
+    }
+
+    private IReadOnlyList<string>? _classNames;
+
     /// <summary>The layers in order, input first, with their unique names (e.g. "conv2d", "conv2d_1").</summary>
     public IReadOnlyList<Layer> Layers => _layers;
     /// <summary>Shape of the last layer's output for one sample (<see cref="InputShape"/> while there are no layers).</summary>
@@ -625,7 +649,7 @@ public sealed class Sequential : IClassifier
     }
 
     /// <summary>
-    /// A new model of the same layers, input and seed holding a copy of this one's weights (and
+    /// A new model of the same layers, input, seed and class names holding a copy of this one's weights (and
     /// non-trainable state), with no optimizer and none of the training buffers: e.g. to keep a
     /// trained model at the cost of its parameters only.
     /// </summary>
@@ -640,6 +664,7 @@ public sealed class Sequential : IClassifier
                 copy.Add(LayerRegistry.Create(layer.TypeName, layer.Config));
             }
             copy.SetWeights(GetWeights());
+            copy.ClassNames = ClassNames;
             return copy;
         }
         catch

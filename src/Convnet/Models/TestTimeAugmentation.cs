@@ -64,6 +64,8 @@ public sealed class TestTimeAugmentation : IClassifier
     /// <inheritdoc/>
     public int Classes => _inner.Classes;
     /// <inheritdoc/>
+    public IReadOnlyList<string>? ClassNames => _inner.ClassNames;
+    /// <inheritdoc/>
     public int ParameterCount => _inner.ParameterCount;
 
     /// <summary>Scores averaged over the views: [data.Count, Classes].</summary>

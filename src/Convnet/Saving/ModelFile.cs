@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Convnet.Architecture;
+using Convnet.Data;
 using Convnet.IO;
 using Convnet.Layers;
 using Convnet.Models;
@@ -14,7 +15,8 @@ namespace Convnet.Saving;
 /// Flatten count), Conv2D weights [out, in, kh, kw], Dense weights [out, in]; BatchNormalization as
 /// BatchNorm1d/2d: "weight" = γ, "bias" = β, and its non-trainable state as "running_mean" and
 /// "running_var" (no "num_batches_tracked": PyTorch's load_state_dict fills it in when absent). The architecture,
-/// input shape, class count and caller's training settings are kept in __metadata__ as strings.
+/// input shape, class count, class names ("class_names", a JSON array, when the model has them) and
+/// caller's training settings are kept in __metadata__ as strings.
 /// An <see cref="Ensemble"/> is one file of the same version: metadata "ensemble" = N, and each
 /// member's tensors and its own metadata ("architecture", "input_shape", "classes",
 /// "parameters" and the caller's) under the prefix "member&lt;k&gt;." (k from 0), e.g.
@@ -26,6 +28,9 @@ public static class ModelFile
     public const string Format = "convnet";
     /// <summary>The value of the metadata key "format_version" this build writes; Load refuses any other.</summary>
     public const int Version = 1;
+
+    /// <summary>Metadata key of a model's class names, a JSON array of strings in output order (absent when the classes are just numbers).</summary>
+    public const string ClassNamesKey = "class_names";
 
     /// <summary>Metadata key of an ensemble file: its member count.</summary>
     public const string EnsembleKey = "ensemble";
@@ -88,6 +93,10 @@ public static class ModelFile
         all["input_shape"] = ShapeText(members[0].InputShape);
         all["classes"] = members[0].Classes.ToString(CultureInfo.InvariantCulture);
         all["parameters"] = members.Sum(m => m.ParameterCount).ToString(CultureInfo.InvariantCulture);
+        if (members[0].ClassNames is { } classNames)
+        {
+            all[ClassNamesKey] = ClassNamesText(classNames);
+        }
         all[SafeTensors.ChecksumKey] = SafeTensors.Sha256OfTensorBytes(tensors);
         SafeTensors.Write(path, tensors, all);
     }
@@ -179,6 +188,15 @@ public static class ModelFile
         var byName = tensors.ToDictionary(t => t.Name);
         var taken = new HashSet<string>();
         var model = ReadMember(path, byName, taken, "", Require(path, metadata, "architecture"), input, threads);
+        try
+        {
+            model.ClassNames = ReadClassNames(path, metadata, "", model.Classes);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         if (taken.Count != tensors.Count)
         {
             model.Dispose();
@@ -228,6 +246,11 @@ public static class ModelFile
                 }
                 var member = ReadMember(path, byName, taken, prefix, Require(path, metadata, prefix + "architecture"), input, threads);
                 members.Add(member);
+                member.ClassNames = ReadClassNames(path, metadata, prefix, member.Classes);
+                if (k > 0 && !NamesEqual(member.ClassNames, members[0].ClassNames))
+                {
+                    throw new ModelFormatException(path, $"member {k}'s {ClassNamesKey} differ from member 0's");
+                }
                 if (member.Classes != classes)
                 {
                     throw new ModelFormatException(path, $"member {k} scores {member.Classes} classes but the ensemble's classes is {classes}");
@@ -345,6 +368,73 @@ public static class ModelFile
         }
     }
 
+    /// <summary>Class names as a JSON array of strings.</summary>
+    private static string ClassNamesText(IReadOnlyList<string> names)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var name in names)
+            {
+                writer.WriteStringValue(name);
+            }
+            writer.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The class names under <paramref name="prefix"/>, or null when the file has none; checked against <paramref name="classes"/>.</summary>
+    private static IReadOnlyList<string>? ReadClassNames(string path, IReadOnlyDictionary<string, string> metadata, string prefix, int classes)
+    {
+        string key = prefix + ClassNamesKey;
+        if (!metadata.TryGetValue(key, out var text))
+        {
+            return null;
+        }
+        var names = new List<string>();
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            if (json.RootElement.ValueKind != JsonValueKind.Array)
+            {
+                throw new ModelFormatException(path, $"{key} is not a JSON array of class names");
+            }
+            foreach (var element in json.RootElement.EnumerateArray())
+            {
+                if (element.ValueKind != JsonValueKind.String)
+                {
+                    throw new ModelFormatException(path, $"{key} holds {element.ValueKind.ToString().ToLowerInvariant()} where a class name belongs");
+                }
+                names.Add(element.GetString()!);
+                if (names.Count > classes)
+                {
+                    break;
+                }
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, $"invalid {key}: {e.Message}", e);
+        }
+        if (names.Count != classes)
+        {
+            throw new ModelFormatException(path, $"{key} names {(names.Count > classes ? "more than " + classes.ToString(CultureInfo.InvariantCulture) : names.Count.ToString(CultureInfo.InvariantCulture))} classes but the model scores {classes}");
+        }
+        try
+        {
+            Dataset.CheckClassNames(names, key);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelFormatException(path, $"invalid {key}: {e.Message.Split(" (Parameter", 2)[0]}", e);
+        }
+        return names;
+    }
+
+    private static bool NamesEqual(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null ? b is null : b is not null && a.SequenceEqual(b, StringComparer.Ordinal);
+
     /// <summary>"architecture", "input_shape", "classes" and "parameters" of <paramref name="model"/>, after <paramref name="prefix"/>.</summary>
     private static void AddDescription(Sequential model, string prefix, Dictionary<string, string> metadata)
     {
@@ -352,6 +442,10 @@ public static class ModelFile
         metadata[prefix + "input_shape"] = ShapeText(model.InputShape);
         metadata[prefix + "classes"] = model.Classes.ToString(CultureInfo.InvariantCulture);
         metadata[prefix + "parameters"] = model.ParameterCount.ToString(CultureInfo.InvariantCulture);
+        if (model.ClassNames is { } names)
+        {
+            metadata[prefix + ClassNamesKey] = ClassNamesText(names);
+        }
     }
 
     private static void AddEntries(IReadOnlyDictionary<string, string>? entries, string prefix, Dictionary<string, string> metadata)

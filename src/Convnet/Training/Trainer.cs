@@ -56,7 +56,7 @@ public sealed class Trainer
         }
     }
 
-    /// <summary>The classes a model of <paramref name="data"/> scores: its largest label + 1, at least 2.</summary>
+    /// <summary>The classes a model of <paramref name="data"/> scores: its class names' count, else its largest label + 1; at least 2.</summary>
     public static int Classes(Dataset data) => Math.Max(2, data.ClassCount());
 
     /// <summary>
@@ -85,6 +85,7 @@ public sealed class Trainer
         var model = Architectures.Create(s.Architecture, train.SampleShape, classes, seed, threads);
         try
         {
+            model.ClassNames = train.ClassNames;
             var optimizer = OptimizerFactory.Create(s.Optimizer, s.LearningRate, s.WeightDecay, s.Momentum, s.ClipNorm, s.EmaMomentum);
             model.Compile(optimizer, new SparseCategoricalCrossentropy(s.LabelSmoothing));
             var metadata = RunMetadata(model, optimizer, train, validation is not null);

@@ -14,11 +14,11 @@ internal static class EvaluateCommand
     {
         var csv = new Argument<string?>("LABELLED_CSV")
         {
-            Description = "Kaggle-format CSV with a label column, or an unlabelled one together with --labels.",
+            Description = "Kaggle-format CSV with a label column (numbers or class names, matched to the model's by name), or an unlabelled one together with --labels.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var model = Options.Model();
-        var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv)." };
+        var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv): numbers, or class names when the model has them." };
         var submission = new Option<string?>("--submission") { Description = "Score this ImageId,Label submission against --labels instead of running a model." };
         var threads = Options.Threads();
         var tta = Options.Tta();
@@ -38,6 +38,7 @@ internal static class EvaluateCommand
             string? csvPath = parse.GetValue(csv);
             string? reportDir = parse.GetValue(report);
             byte[] truth, predicted;
+            IReadOnlyList<string>? classNames;
             if (submissionPath is not null)
             {
                 if (labelsPath is null)
@@ -48,8 +49,9 @@ internal static class EvaluateCommand
                 {
                     throw new UserError("--report needs the images and a model: give LABELLED_CSV --model M (or CSV --labels L --model M), not --submission");
                 }
-                predicted = KaggleCsv.ReadLabels(submissionPath);
-                truth = KaggleCsv.ReadLabels(labelsPath);
+                // Numbers, or class names shared by both files.
+                (var both, classNames) = KaggleCsv.ReadLabelFiles(submissionPath, labelsPath);
+                (predicted, truth) = (both[0], both[1]);
                 if (predicted.Length != truth.Length)
                 {
                     throw new UserError($"{submissionPath} has {predicted.Length:N0} rows but {labelsPath} has {truth.Length:N0}");
@@ -67,24 +69,29 @@ internal static class EvaluateCommand
                 {
                     HtmlReport.CheckFolder(reportDir);
                 }
-                var data = KaggleCsv.Read(csvPath, requireLabels: false);
-                if (labelsPath is not null)
-                {
-                    var given = KaggleCsv.ReadLabels(labelsPath);
-                    if (given.Length != data.Count)
-                    {
-                        throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
-                    }
-                    data = new Dataset(data.Pixels, given, data.SampleShape);
-                }
-                else if (!data.HasLabels)
-                {
-                    throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
-                }
                 var (loaded, metadata) = ModelFile.LoadClassifier(modelPath, Options.CheckThreads(parse.GetValue(threads)));
                 int views = parse.GetValue(tta);
                 using (var net = Options.WithTta(loaded, views))
                 {
+                    classNames = net.ClassNames;
+                    var data = KaggleCsv.Read(csvPath, requireLabels: false, imageShape: net.InputShape);
+                    if (labelsPath is not null)
+                    {
+                        var given = classNames is null ? KaggleCsv.ReadLabels(labelsPath, net.Classes) : KaggleCsv.ReadLabels(labelsPath, classNames);
+                        if (given.Length != data.Count)
+                        {
+                            throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
+                        }
+                        data = new Dataset(data.Pixels, given, data.SampleShape, classNames);
+                    }
+                    else if (!data.HasLabels)
+                    {
+                        throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
+                    }
+                    else
+                    {
+                        data = MatchClasses(data, net, csvPath);
+                    }
                     if (views > 1)
                     {
                         output.WriteLine($"Test-time augmentation: the mean over {views} views of each image.");
@@ -116,9 +123,9 @@ internal static class EvaluateCommand
                     }
                     if (reportDir is not null)
                     {
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), loaded, metadata) { MemberScores = memberScores };
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted, classNames), loaded, metadata) { MemberScores = memberScores };
                     }
-                    Report(truth, predicted, output);
+                    Report(truth, predicted, classNames, output);
                     if (reportInput is not null)
                     {
                         string index = HtmlReport.Write(reportDir!, reportInput);
@@ -127,11 +134,43 @@ internal static class EvaluateCommand
                 }
                 return 0;
             }
-            Report(truth, predicted, output);
+            Report(truth, predicted, classNames, output);
             return 0;
         }));
         return command;
     }
+
+    /// <summary>
+    /// The labelled data with its classes numbered as the model's: a CSV's class names are matched
+    /// to the model's by name; numbered classes stay numbers. A class the model does not know, or
+    /// named classes for a model of numbered ones, is an error naming the file.
+    /// </summary>
+    internal static Dataset MatchClasses(Dataset data, IClassifier net, string path)
+    {
+        var modelNames = net.ClassNames;
+        if (data.ClassNames is { } dataNames)
+        {
+            if (modelNames is null)
+            {
+                throw new UserError($"{path}: its labels are class names ({Abbreviate(dataNames)}) but the model's {net.Classes} classes are numbers 0-{net.Classes - 1}");
+            }
+            var unknown = dataNames.Except(modelNames, StringComparer.Ordinal).ToList();
+            if (unknown.Count > 0)
+            {
+                throw new UserError($"{path}: label{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Take(5).Select(n => $"'{n}'"))}{(unknown.Count > 5 ? ", ..." : "")} {(unknown.Count == 1 ? "is not a class" : "are not classes")} of the model, whose {modelNames.Count} classes are {Abbreviate(modelNames)}");
+            }
+            return data.WithClassNames(modelNames);
+        }
+        int largest = data.ClassCount() - 1;
+        if (largest >= net.Classes)
+        {
+            throw new UserError($"{path}: label {largest}, but the model has {net.Classes} classes (0-{net.Classes - 1})");
+        }
+        return modelNames is null ? data : data.WithClassNames(modelNames);
+    }
+
+    /// <summary>The first ten names, then "...".</summary>
+    private static string Abbreviate(IReadOnlyList<string> names) => string.Join(", ", names.Take(10)) + (names.Count > 10 ? ", ..." : "");
 
     /// <summary>Each member's accuracy alone, from its probabilities [count, classes], with its seed from the metadata.</summary>
     internal static List<MemberScore> MemberScores(float[][] perMember, int classes, byte[] truth, IReadOnlyDictionary<string, string> metadata)
@@ -160,9 +199,9 @@ internal static class EvaluateCommand
         Ui.For(output).Write(table);
     }
 
-    internal static void Report(byte[] truth, byte[] predicted, TextWriter output)
+    internal static void Report(byte[] truth, byte[] predicted, IReadOnlyList<string>? classNames, TextWriter output)
     {
-        var evaluation = Evaluation.Of(truth, predicted);
+        var evaluation = Evaluation.Of(truth, predicted, classNames);
         int classes = evaluation.Classes;
         var confusion = evaluation.Confusion;
         var console = Ui.For(output);
@@ -172,7 +211,7 @@ internal static class EvaluateCommand
         for (int c = 0; c < classes; c++)
         {
             var s = evaluation.Scores(c);
-            perClass.AddRow(c.ToString(CultureInfo.InvariantCulture), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
+            perClass.AddRow(Markup.Escape(evaluation.Name(c)), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
         }
         console.Write(perClass);
 
@@ -180,12 +219,12 @@ internal static class EvaluateCommand
         matrix.AddColumn("");
         for (int c = 0; c < classes; c++)
         {
-            matrix.AddColumn(new TableColumn(c.ToString(CultureInfo.InvariantCulture)).RightAligned());
+            matrix.AddColumn(new TableColumn(Markup.Escape(evaluation.Name(c))).RightAligned());
         }
         for (int r = 0; r < classes; r++)
         {
             var cells = new string[classes + 1];
-            cells[0] = r.ToString(CultureInfo.InvariantCulture);
+            cells[0] = Markup.Escape(evaluation.Name(r));
             for (int c = 0; c < classes; c++)
             {
                 cells[c + 1] = confusion[r, c].ToString(CultureInfo.InvariantCulture);

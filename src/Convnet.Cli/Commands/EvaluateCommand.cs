@@ -215,16 +215,19 @@ internal static class EvaluateCommand
         }
         console.Write(perClass);
 
+        // Named classes: the columns are numbered and each row says which name its number stands
+        // for, so that ten or more names do not squeeze the matrix into wrapped fragments.
+        bool named = evaluation.ClassNames is not null;
         var matrix = new Table().Title("Confusion matrix (rows: true, columns: predicted)");
-        matrix.AddColumn("");
+        matrix.AddColumn(new TableColumn("").NoWrap());
         for (int c = 0; c < classes; c++)
         {
-            matrix.AddColumn(new TableColumn(Markup.Escape(evaluation.Name(c))).RightAligned());
+            matrix.AddColumn(new TableColumn(c.ToString(CultureInfo.InvariantCulture)).RightAligned());
         }
         for (int r = 0; r < classes; r++)
         {
             var cells = new string[classes + 1];
-            cells[0] = Markup.Escape(evaluation.Name(r));
+            cells[0] = named ? Markup.Escape($"{r} {evaluation.Name(r)}") : r.ToString(CultureInfo.InvariantCulture);
             for (int c = 0; c < classes; c++)
             {
                 cells[c + 1] = confusion[r, c].ToString(CultureInfo.InvariantCulture);

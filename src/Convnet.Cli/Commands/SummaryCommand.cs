@@ -33,7 +33,7 @@ internal static class SummaryCommand
             using (net)
             {
                 output.Write(net.Summary());
-                output.WriteLine(DescribeClasses(net));
+                output.WriteLine(DescribeClasses(net.Classes, net.ClassNames));
                 foreach (var key in new[] { "arch", "arch_spec", "epochs", "epochs_trained", "batch_size", "optimizer", "learning_rate", "lr_schedule", "seed", "train_file", "train_images", "train_seconds" })
                 {
                     if (metadata.TryGetValue(key, out var value))
@@ -58,12 +58,12 @@ internal static class SummaryCommand
     }
 
     /// <summary>"Classes: 10 (T-shirt_top, Trouser, ...)": the names that fit about a line, then how many more; or "Classes: 10 (0-9)".</summary>
-    internal static string DescribeClasses(IClassifier net)
+    internal static string DescribeClasses(int classes, IReadOnlyList<string>? classNames)
     {
         const int width = 100;
-        if (net.ClassNames is not { } names)
+        if (classNames is not { } names)
         {
-            return $"Classes: {net.Classes} (0-{net.Classes - 1})";
+            return $"Classes: {classes} (0-{classes - 1})";
         }
         var shown = new System.Text.StringBuilder();
         int count = 0;

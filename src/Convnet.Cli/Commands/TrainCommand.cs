@@ -52,6 +52,10 @@ internal static class TrainCommand
         TrainOptions.CheckSteps(s, train.Count);
         string ownSplits = r.Ensemble > 1 && validation is not null ? " (each member its own split)" : "";
         output.WriteLine($"Read {data.Count:N0} images from {r.TrainCsv} in {loadSeconds:F2} s; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}{ownSplits}.");
+        if (data.ClassNames is { } names)
+        {
+            output.WriteLine(SummaryCommand.DescribeClasses(names.Count, names));
+        }
         var progress = new List<TrainDisplay>();
         try
         {

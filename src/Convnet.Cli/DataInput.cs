@@ -96,10 +96,7 @@ internal static class DataInput
         ArgumentNullException.ThrowIfNull(options);
         if (!IsFolder(path))
         {
-            if (options.FirstGiven is { } option)
-            {
-                throw new UserError($"{option} applies to image folders; {path} is not a folder (a CSV's images are its rows)");
-            }
+            RefuseImageOptions(path, options);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var csv = requireLabels ? KaggleCsv.ReadLabelled(path) : KaggleCsv.Read(path, requireLabels: false);
             return new DataRead(csv, null, clock.Elapsed);
@@ -117,6 +114,15 @@ internal static class DataInput
         }
         var folder = ImageFolder.Load(path, folderOptions);
         return new DataRead(folder.Data, folder, folder.ReadTime);
+    }
+
+    /// <summary>An image option given for a CSV (which is not a folder) is an error naming the option.</summary>
+    public static void RefuseImageOptions(string path, ImageInputOptions options)
+    {
+        if (options.FirstGiven is { } option)
+        {
+            throw new UserError($"{option} applies to image folders; {path} is not a folder (a CSV's images are its rows)");
+        }
     }
 
     /// <summary>The model's input decides the size and channels (an option that disagrees is an error), its names the classes.</summary>

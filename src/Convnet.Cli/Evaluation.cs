@@ -16,15 +16,24 @@ internal readonly record struct ClassScores(int Class, double Precision, double 
 /// <summary>The confusion matrix and the scores derived from it; the console table and the HTML report both print this.</summary>
 internal sealed class Evaluation
 {
-    private Evaluation(int classes, int[,] confusion, int correct, int total)
+    private Evaluation(int classes, int[,] confusion, int correct, int total, IReadOnlyList<string>? classNames)
     {
         Classes = classes;
+        ClassNames = classNames;
         Confusion = confusion;
         Correct = correct;
         Total = total;
     }
 
     public int Classes { get; }
+
+    /// <summary>The name of each class (a model's), or null when the classes are numbers.</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
+
+    /// <summary>Class <paramref name="c"/> as a user knows it: its name, or its number.</summary>
+    public string Name(int c) => ClassNames is { } names && (uint)c < (uint)names.Count
+        ? names[c]
+        : c.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>[true, predicted] counts.</summary>
     public int[,] Confusion { get; }
@@ -34,13 +43,17 @@ internal sealed class Evaluation
     public int Errors => Total - Correct;
     public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
 
-    public static Evaluation Of(ReadOnlySpan<byte> truth, ReadOnlySpan<byte> predicted)
+    /// <summary>
+    /// Scores <paramref name="predicted"/> against <paramref name="truth"/>; with <paramref name="classNames"/>
+    /// every named class has its row and column, even one that never occurs.
+    /// </summary>
+    public static Evaluation Of(ReadOnlySpan<byte> truth, ReadOnlySpan<byte> predicted, IReadOnlyList<string>? classNames = null)
     {
         if (truth.Length != predicted.Length)
         {
             throw new ArgumentException("truth and predictions differ in length");
         }
-        int classes = 1;
+        int classes = Math.Max(1, classNames?.Count ?? 0);
         for (int i = 0; i < truth.Length; i++)
         {
             classes = Math.Max(classes, Math.Max(truth[i], predicted[i]) + 1);
@@ -52,7 +65,7 @@ internal sealed class Evaluation
             confusion[truth[i], predicted[i]]++;
             correct += truth[i] == predicted[i] ? 1 : 0;
         }
-        return new Evaluation(classes, confusion, correct, truth.Length);
+        return new Evaluation(classes, confusion, correct, truth.Length, classNames);
     }
 
     public ClassScores Scores(int c)

@@ -14,12 +14,12 @@ internal static class EvaluateCommand
     {
         var csv = new Argument<string?>("DATA")
         {
-            Description = "The labelled images: a Kaggle-format CSV with a label column (or an unlabelled one together with --labels), "
+            Description = "The labelled images: a Kaggle-format CSV with a label column (numbers or class names, matched to the model's by name; or an unlabelled CSV together with --labels), "
                 + "or a folder with one subfolder of images per class, named as the model's classes (read at the model's input size and channels).",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var model = Options.Model();
-        var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv)." };
+        var labels = new Option<string?>("--labels") { Description = "ImageId,Label file with the true labels (e.g. data/test_labels.csv): numbers, or class names when the model has them." };
         var submission = new Option<string?>("--submission") { Description = "Score this ImageId,Label submission against --labels instead of running a model." };
         var threads = Options.Threads();
         var tta = Options.Tta();
@@ -41,6 +41,7 @@ internal static class EvaluateCommand
             string? csvPath = parse.GetValue(csv);
             string? reportDir = parse.GetValue(report);
             byte[] truth, predicted;
+            IReadOnlyList<string>? classNames;
             if (submissionPath is not null)
             {
                 if (labelsPath is null)
@@ -51,8 +52,9 @@ internal static class EvaluateCommand
                 {
                     throw new UserError("--report needs the images and a model: give DATA --model M (or CSV --labels L --model M), not --submission");
                 }
-                predicted = KaggleCsv.ReadLabels(submissionPath);
-                truth = KaggleCsv.ReadLabels(labelsPath);
+                // Numbers, or class names shared by both files.
+                (var both, classNames) = KaggleCsv.ReadLabelFiles(submissionPath, labelsPath);
+                (predicted, truth) = (both[0], both[1]);
                 if (predicted.Length != truth.Length)
                 {
                     throw new UserError($"{submissionPath} has {predicted.Length:N0} rows but {labelsPath} has {truth.Length:N0}");
@@ -72,50 +74,49 @@ internal static class EvaluateCommand
                 }
                 int threadCount = Options.CheckThreads(parse.GetValue(threads));
                 var imageOptions = images.Read(parse, threadCount);
-                Dataset data;
-                IClassifier loaded;
-                IReadOnlyDictionary<string, string> metadata;
-                if (DataInput.IsFolder(csvPath))
+                bool folder = DataInput.IsFolder(csvPath);
+                if (folder && labelsPath is not null)
                 {
-                    if (labelsPath is not null)
-                    {
-                        throw new UserError($"--labels is for a CSV without labels; the labels of folder {csvPath} are its class folders");
-                    }
-                    (loaded, metadata) = ModelFile.LoadClassifier(modelPath, threadCount);
-                    try
+                    throw new UserError($"--labels is for a CSV without labels; the labels of folder {csvPath} are its class folders");
+                }
+                if (!folder)
+                {
+                    DataInput.RefuseImageOptions(csvPath, imageOptions);
+                }
+                var (loaded, metadata) = ModelFile.LoadClassifier(modelPath, threadCount);
+                int views = parse.GetValue(tta);
+                using (var net = Options.WithTta(loaded, views))
+                {
+                    classNames = net.ClassNames;
+                    Dataset data;
+                    if (folder)
                     {
                         var read = DataInput.ReadLabelled(csvPath, imageOptions, loaded);
                         output.WriteLine($"{DataInput.Describe(read, csvPath)}.");
                         DataInput.ReportLeftOut(read, output);
                         data = read.Data;
                     }
-                    catch
+                    else
                     {
-                        loaded.Dispose();
-                        throw;
-                    }
-                }
-                else
-                {
-                    data = DataInput.Read(csvPath, imageOptions).Data;
-                    if (labelsPath is not null)
-                    {
-                        var given = KaggleCsv.ReadLabels(labelsPath);
-                        if (given.Length != data.Count)
+                        data = KaggleCsv.Read(csvPath, requireLabels: false, imageShape: net.InputShape);
+                        if (labelsPath is not null)
                         {
-                            throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
+                            var given = classNames is null ? KaggleCsv.ReadLabels(labelsPath, net.Classes) : KaggleCsv.ReadLabels(labelsPath, classNames);
+                            if (given.Length != data.Count)
+                            {
+                                throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
+                            }
+                            data = new Dataset(data.Pixels, given, data.SampleShape, classNames);
                         }
-                        data = new Dataset(data.Pixels, given, data.SampleShape);
+                        else if (!data.HasLabels)
+                        {
+                            throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
+                        }
+                        else
+                        {
+                            data = MatchClasses(data, net, csvPath);
+                        }
                     }
-                    else if (!data.HasLabels)
-                    {
-                        throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
-                    }
-                    (loaded, metadata) = ModelFile.LoadClassifier(modelPath, threadCount);
-                }
-                int views = parse.GetValue(tta);
-                using (var net = Options.WithTta(loaded, views))
-                {
                     if (views > 1)
                     {
                         output.WriteLine($"Test-time augmentation: the mean over {views} views of each image.");
@@ -147,9 +148,9 @@ internal static class EvaluateCommand
                     }
                     if (reportDir is not null)
                     {
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), loaded, metadata) { MemberScores = memberScores };
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted, classNames), loaded, metadata) { MemberScores = memberScores };
                     }
-                    Report(truth, predicted, output, data.ClassNames);
+                    Report(truth, predicted, classNames, output);
                     if (reportInput is not null)
                     {
                         string index = HtmlReport.Write(reportDir!, reportInput);
@@ -158,11 +159,43 @@ internal static class EvaluateCommand
                 }
                 return 0;
             }
-            Report(truth, predicted, output);
+            Report(truth, predicted, classNames, output);
             return 0;
         }));
         return command;
     }
+
+    /// <summary>
+    /// The labelled data with its classes numbered as the model's: a CSV's class names are matched
+    /// to the model's by name; numbered classes stay numbers. A class the model does not know, or
+    /// named classes for a model of numbered ones, is an error naming the file.
+    /// </summary>
+    internal static Dataset MatchClasses(Dataset data, IClassifier net, string path)
+    {
+        var modelNames = net.ClassNames;
+        if (data.ClassNames is { } dataNames)
+        {
+            if (modelNames is null)
+            {
+                throw new UserError($"{path}: its labels are class names ({Abbreviate(dataNames)}) but the model's {net.Classes} classes are numbers 0-{net.Classes - 1}");
+            }
+            var unknown = dataNames.Except(modelNames, StringComparer.Ordinal).ToList();
+            if (unknown.Count > 0)
+            {
+                throw new UserError($"{path}: label{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Take(5).Select(n => $"'{n}'"))}{(unknown.Count > 5 ? ", ..." : "")} {(unknown.Count == 1 ? "is not a class" : "are not classes")} of the model, whose {modelNames.Count} classes are {Abbreviate(modelNames)}");
+            }
+            return data.WithClassNames(modelNames);
+        }
+        int largest = data.ClassCount() - 1;
+        if (largest >= net.Classes)
+        {
+            throw new UserError($"{path}: label {largest}, but the model has {net.Classes} classes (0-{net.Classes - 1})");
+        }
+        return modelNames is null ? data : data.WithClassNames(modelNames);
+    }
+
+    /// <summary>The first ten names, then "...".</summary>
+    private static string Abbreviate(IReadOnlyList<string> names) => string.Join(", ", names.Take(10)) + (names.Count > 10 ? ", ..." : "");
 
     /// <summary>Each member's accuracy alone, from its probabilities [count, classes], with its seed from the metadata.</summary>
     internal static List<MemberScore> MemberScores(float[][] perMember, int classes, byte[] truth, IReadOnlyDictionary<string, string> metadata)
@@ -191,11 +224,9 @@ internal static class EvaluateCommand
         Ui.For(output).Write(table);
     }
 
-    /// <summary>The scores; rows and columns named by <paramref name="classNames"/> when given, else numbered.</summary>
-    internal static void Report(byte[] truth, byte[] predicted, TextWriter output, IReadOnlyList<string>? classNames = null)
+    internal static void Report(byte[] truth, byte[] predicted, IReadOnlyList<string>? classNames, TextWriter output)
     {
-        string Name(int c) => classNames is not null && c < classNames.Count ? classNames[c] : c.ToString(CultureInfo.InvariantCulture);
-        var evaluation = Evaluation.Of(truth, predicted);
+        var evaluation = Evaluation.Of(truth, predicted, classNames);
         int classes = evaluation.Classes;
         var confusion = evaluation.Confusion;
         var console = Ui.For(output);
@@ -205,20 +236,23 @@ internal static class EvaluateCommand
         for (int c = 0; c < classes; c++)
         {
             var s = evaluation.Scores(c);
-            perClass.AddRow(Markup.Escape(Name(c)), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
+            perClass.AddRow(Markup.Escape(evaluation.Name(c)), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
         }
         console.Write(perClass);
 
+        // Named classes: the columns are numbered and each row says which name its number stands
+        // for, so that ten or more names do not squeeze the matrix into wrapped fragments.
+        bool named = evaluation.ClassNames is not null;
         var matrix = new Table().Title("Confusion matrix (rows: true, columns: predicted)");
-        matrix.AddColumn("");
+        matrix.AddColumn(new TableColumn("").NoWrap());
         for (int c = 0; c < classes; c++)
         {
-            matrix.AddColumn(new TableColumn(Markup.Escape(Name(c))).RightAligned());
+            matrix.AddColumn(new TableColumn(c.ToString(CultureInfo.InvariantCulture)).RightAligned());
         }
         for (int r = 0; r < classes; r++)
         {
             var cells = new string[classes + 1];
-            cells[0] = Markup.Escape(Name(r));
+            cells[0] = named ? Markup.Escape($"{r} {evaluation.Name(r)}") : r.ToString(CultureInfo.InvariantCulture);
             for (int c = 0; c < classes; c++)
             {
                 cells[c + 1] = confusion[r, c].ToString(CultureInfo.InvariantCulture);

@@ -13,7 +13,7 @@ internal static class MergeCommand
     {
         var models = new Argument<string[]>("MODELS")
         {
-            Description = "Two or more model files (single models or ensembles) of the same input shape and classes.",
+            Description = "Two or more model files (single models or ensembles) of the same input shape and classes (the same class names, when they have them).",
             Arity = new ArgumentArity(2, 1000),
         };
         var outPath = new Option<string>("--out", "-o")
@@ -45,6 +45,11 @@ internal static class MergeCommand
                     {
                         net.Dispose();
                         throw new UserError($"{path}: the model takes {net.InputShape} and scores {net.Classes} classes, but {paths[0]} takes {members[0].InputShape} and scores {members[0].Classes}");
+                    }
+                    if (members.Count > 0 && !SameNames(net.ClassNames, members[0].ClassNames))
+                    {
+                        net.Dispose();
+                        throw new UserError($"{path}: the model's classes are {Describe(net.ClassNames)}, but {paths[0]}'s are {Describe(members[0].ClassNames)}");
                     }
                     if (net is Ensemble ensemble)
                     {
@@ -79,6 +84,12 @@ internal static class MergeCommand
         }));
         return command;
     }
+
+    private static bool SameNames(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null || b is null ? a is null && b is null : a.SequenceEqual(b, StringComparer.Ordinal);
+
+    private static string Describe(IReadOnlyList<string>? names) =>
+        names is null ? "numbered, not named" : $"named {string.Join(", ", names.Take(10))}{(names.Count > 10 ? $", ... ({names.Count})" : "")}";
 
     /// <summary>A member's training metadata, without the keys that describe a file, with the file it came from.</summary>
     private static Dictionary<string, string> Own(IReadOnlyDictionary<string, string> metadata, string path)

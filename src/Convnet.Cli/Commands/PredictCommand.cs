@@ -14,13 +14,13 @@ internal static class PredictCommand
     {
         var testCsv = new Argument<string>("TEST_CSV")
         {
-            Description = "Kaggle-format CSV of images (pixel0..pixel783; a label column is ignored).",
+            Description = "Kaggle-format CSV of images (pixel0..pixel783, or as many columns as the model's images have; a label column is ignored).",
             DefaultValueFactory = _ => "data/test.csv",
         };
         var model = Options.Model();
         var outPath = new Option<string>("--out", "-o")
         {
-            Description = "Submission to write: ImageId,Label with ImageId from 1 (written to a temporary file, then renamed).",
+            Description = "Submission to write: ImageId,Label with ImageId from 1, the Label the class's name when the model names its classes (written to a temporary file, then renamed).",
             DefaultValueFactory = _ => "submission.csv",
         };
         var image = new Option<string?>("--image")
@@ -47,16 +47,15 @@ internal static class PredictCommand
             string outFile = parse.GetValue(outPath)!;
             Cli.CheckExists(modelPath, "model");
             Cli.CheckWritable(outFile, "submission");
-            var data = KaggleCsv.Read(csv, requireLabels: false);
             using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, t).Model, views);
-            CheckShape(net, data, csv);
+            var data = KaggleCsv.Read(csv, requireLabels: false, imageShape: net.InputShape);
             var classes = net.PredictClasses(data);
             var labels = new byte[classes.Length];
             for (int i = 0; i < labels.Length; i++)
             {
                 labels[i] = (byte)classes[i];
             }
-            KaggleCsv.WriteLabels(outFile, labels);
+            KaggleCsv.WriteLabels(outFile, labels, net.ClassNames);
             output.WriteLine($"Wrote {labels.Length:N0} predictions to {outFile}.");
             return 0;
         }));

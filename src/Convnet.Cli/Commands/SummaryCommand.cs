@@ -33,6 +33,7 @@ internal static class SummaryCommand
             using (net)
             {
                 output.Write(net.Summary());
+                output.WriteLine(DescribeClasses(net.Classes, net.ClassNames));
                 foreach (var key in new[] { "arch", "arch_spec", "epochs", "epochs_trained", "batch_size", "optimizer", "learning_rate", "lr_schedule", "seed", "train_file", "train_images", "train_seconds" })
                 {
                     if (metadata.TryGetValue(key, out var value))
@@ -54,5 +55,28 @@ internal static class SummaryCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>"Classes: 10 (T-shirt_top, Trouser, ...)": the names that fit about a line, then how many more; or "Classes: 10 (0-9)".</summary>
+    internal static string DescribeClasses(int classes, IReadOnlyList<string>? classNames)
+    {
+        const int width = 100;
+        if (classNames is not { } names)
+        {
+            return $"Classes: {classes} (0-{classes - 1})";
+        }
+        var shown = new System.Text.StringBuilder();
+        int count = 0;
+        foreach (string name in names)
+        {
+            if (count > 0 && shown.Length + name.Length > width)
+            {
+                break;
+            }
+            shown.Append(count > 0 ? ", " : "").Append(name);
+            count++;
+        }
+        string rest = count < names.Count ? $", ... and {names.Count - count} more" : "";
+        return $"Classes: {names.Count} ({shown}{rest})";
     }
 }

@@ -52,6 +52,10 @@ internal static class TrainCommand
         string ownSplits = r.Ensemble > 1 && validation is not null ? " (each member its own split)" : "";
         output.WriteLine($"{DataInput.Describe(read, r.DataPath)}; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}{ownSplits}.");
         DataInput.ReportLeftOut(read, output);
+        if (!read.IsFolder && data.ClassNames is { } names)
+        {
+            output.WriteLine(SummaryCommand.DescribeClasses(names.Count, names));
+        }
         var progress = new List<TrainDisplay>();
         try
         {

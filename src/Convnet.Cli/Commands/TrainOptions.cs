@@ -80,7 +80,7 @@ internal sealed class TrainOptions
     private readonly Option<string?> _augment = new Option<string?>("--augment")
     {
         HelpName = "SPEC",
-        Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), or 'none' [default: the recipe's; rotation=10,zoom=0.1,shift=0.1 for simple, strong, specs and files].",
+        Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), plus 'flip' to mirror half the images left to right (e.g. 'rotation=10,flip', or 'flip' alone; for data whose mirror images are the same class, not digits), or 'none' [default: the recipe's; rotation=10,zoom=0.1,shift=0.1 for simple, strong, specs and files].",
     };
     private readonly Option<string> _optimizer = new Option<string>("--optimizer")
     {

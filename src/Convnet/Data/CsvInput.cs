@@ -10,9 +10,10 @@ namespace Convnet.Data;
 /// </summary>
 internal sealed class CsvInput : IDisposable
 {
-    // A row of 785 quoted three-digit fields is under 5 KB; a larger record is binary data or
-    // a file without line breaks, and this bounds the memory spent finding that out.
-    private const int MaxRecordBytes = 1 << 20;
+    // The largest image's header (KaggleCsv.MaxImageSide² = 262,144 columns "pixel0".."pixel262143",
+    // quoted) is under 3.6 MB, a row of its quoted three-digit values 1.6 MB; a larger record is
+    // binary data or a file without line breaks, and this bounds the memory spent finding that out.
+    private const int MaxRecordBytes = 4 << 20;
 
     // Enough to hold the header and the first rows, which is where a wrong file shows itself.
     private const int SniffBytes = 1 << 16;
@@ -161,6 +162,17 @@ internal sealed class CsvInput : IDisposable
         }
     }
 
+    /// <summary>The bytes of field <paramref name="index"/> of the current row, without its quotes.</summary>
+    public ReadOnlySpan<byte> Field(int index) => _reader.GetSpan(index);
+
+    /// <summary>Field <paramref name="index"/> as an integer 0..<paramref name="max"/> when it is plainly one (one to three digits).</summary>
+    public bool TryParseByte(int index, int max, out byte value)
+    {
+        bool ok = TryParseDigits(_reader.GetSpan(index), out uint parsed) && parsed <= (uint)max;
+        value = (byte)parsed;
+        return ok;
+    }
+
     /// <summary>Field <paramref name="index"/> as an integer 0..<paramref name="max"/>.</summary>
     public byte ParseByte(int index, int max, string? columnName)
     {
@@ -260,7 +272,7 @@ internal sealed class CsvInput : IDisposable
         text.Length <= MaxShownChars ? $"'{text}'" : $"'{text[..MaxShownChars]}...' ({text.Length} characters)";
 
     /// <summary>The offset of the first byte that is a control character or not valid UTF-8.</summary>
-    private static int? FirstNonText(ReadOnlySpan<byte> s)
+    internal static int? FirstNonText(ReadOnlySpan<byte> s)
     {
         int offset = 0;
         while (offset < s.Length)

@@ -43,6 +43,20 @@ internal sealed class Utf8LineWriter
         }
     }
 
+    /// <summary>Any text, encoded as UTF-8; text larger than the buffer goes straight to the stream.</summary>
+    public void AppendUtf8(string text)
+    {
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > _buffer.Length)
+        {
+            Flush();
+            _stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            return;
+        }
+        Reserve(bytes);
+        _used += System.Text.Encoding.UTF8.GetBytes(text, _buffer.AsSpan(_used));
+    }
+
     public void AppendNumber(int value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);

@@ -22,7 +22,24 @@ public sealed class CliAugmentTests
         Assert.Equal("none", SafeTensors.Read(plain).Metadata["augmentation"]);
     }
 
+    [Fact]
+    public void Flip_trains_the_same_bits_on_any_thread_count_and_is_recorded()
+    {
+        using var dir = new TempDir();
+        string one = CliHarness.TrainModel(dir, "flip1.safetensors", "--augment", "rotation=10,flip", "--threads", "1");
+        string two = CliHarness.TrainModel(dir, "flip2.safetensors", "--augment", "rotation=10,flip", "--threads", "2");
+        string unflipped = CliHarness.TrainModel(dir, "plain.safetensors", "--augment", "rotation=10", "--threads", "2");
+
+        Assert.Equal(SafeTensors.Read(one).Tensors, SafeTensors.Read(two).Tensors);
+        Assert.Equal("rotation=10,zoom=0,shift=0,shear=0,flip", SafeTensors.Read(one).Metadata["augmentation"]);
+        Assert.NotEqual(SafeTensors.Read(unflipped).Tensors, SafeTensors.Read(two).Tensors);
+        string alone = CliHarness.TrainModel(dir, "alone.safetensors", "--augment", "flip");
+        Assert.Equal("flip", SafeTensors.Read(alone).Metadata["augmentation"]);
+    }
+
     [Theory]
+    [InlineData("flip=1", "flip=1")]
+    [InlineData("flip,flip", "flip")]
     [InlineData("rotation=10,spin=3", "spin=3")]
     [InlineData("zoom=1.5", "zoom=1.5")]
     [InlineData("shift", "shift")]

@@ -34,8 +34,11 @@ public sealed class KaggleCsvMalformedTests(ITestOutputHelper output)
         ["empty field"] = new(Pixel(""), true, 3, 302, "pixel300", "empty field"),
         ["pixel with a space"] = new(Pixel(" 5"), true, 3, 302, "pixel300", "' 5' is not an integer"),
         ["pixel with a plus sign"] = new(Pixel("+5"), true, 3, 302, "pixel300", "'+5' has a sign"),
-        ["label 10"] = new(Rows(r => r[1][0] = "10"), true, 3, 1, "label", "'10' is out of range 0-9"),
-        ["non-numeric label"] = new(Rows(r => r[1][0] = "five"), true, 3, 1, "label", "'five' is not an integer"),
+        // Labels 10-255 and text labels are classes now (KaggleCsvClassNameTests); an empty one is not.
+        ["empty label"] = new(Rows(r => r[1][0] = ""), true, 3, 1, "label", "empty label"),
+        ["257 distinct labels"] = new(Rows(r => { for (int i = 0; i < r.Count; i++) { r[i][0] = $"class{i}"; } }, count: 300), true, 0, 0, null, "300 distinct labels", "at most 256 classes", "'class256' on line 258"),
+        ["non-square pixel count"] = new(Text("label,pixel0,pixel1\n1,2,3\n"), true, 1, 0, null, "header has 3 columns", "2 pixel columns do not make a square image"),
+        ["more pixel columns than a 512x512 image"] = new(Text(string.Join(',', Enumerable.Range(0, 512 * 512 + 1).Select(i => $"pixel{i}")) + "\n1\n"), false, 1, 0, null, "262,145 pixel columns", "512×512"),
         ["truncated file"] = new(Text(CsvSamples.Labelled(edit: r => r[2].RemoveRange(404, 381))[..^1]), true, 4, 405, "pixel403", "row ends after 404 fields, expected 785 (is the file truncated?)"),
         ["binary garbage starting with NUL"] = new(Bytes([0, .. RandomBytes(5000, 1)]), true, 1, 0, null, "not a text CSV file", "0x00"),
         ["binary garbage with invalid UTF-8"] = new(Bytes([0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, .. RandomBytes(5000, 2)]), true, 1, 0, null, "not a UTF-8 text file", "0x89"),

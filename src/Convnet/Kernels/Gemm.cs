@@ -264,6 +264,9 @@ public static unsafe class Gemm
         var packA = t_packA is { } pa && pa.Length >= MC * KC ? pa : (t_packA = GC.AllocateArray<float>(MC * KC, pinned: true));
         var packB = prepacked is not null ? [] : t_packB is { } pb && pb.Length >= packBSize ? pb : (t_packB = GC.AllocateArray<float>(Math.Max(packBSize, KC * NC / 4), pinned: true));
         float* edge = stackalloc float[MR * 32];
+        // The microkernel reads nr bias values: a short last panel's bias (e.g. Dense(10)'s, the last
+        // values of a model's parameter buffer) is copied here, zero-padded, rather than read past its end.
+        float* edgeBias = stackalloc float[32];
         bool hasBias = biasLength > 0;
         float* packedNext = prepacked;
         bool readBInPlace = prepacked is null && CanReadBInPlace(transB, ldb, n);
@@ -316,6 +319,12 @@ public static unsafe class Gemm
                             int cols = Math.Min(nr, nc - jr);
                             float* bPanel = readBInPlace && prepacked is null ? bufB + jr : bufB + jr * kc;
                             float* biasTile = biasBlock is null ? null : biasBlock + jr;
+                            if (biasTile is not null && cols < nr)
+                            {
+                                new ReadOnlySpan<float>(biasTile, cols).CopyTo(new Span<float>(edgeBias, nr));
+                                new Span<float>(edgeBias + cols, nr - cols).Clear();
+                                biasTile = edgeBias;
+                            }
                             for (int ir = 0; ir < mc; ir += MR)
                             {
                                 int rows = Math.Min(MR, mc - ir);

@@ -35,7 +35,7 @@ internal sealed class TrainOptions
 {
     private readonly Argument<string> _trainCsv = new Argument<string>("TRAIN_CSV")
     {
-        Description = "Labelled Kaggle-format CSV: header label,pixel0..pixel783.",
+        Description = "Labelled Kaggle-format CSV: header label,pixel0..pixel783, or label,pixel0..pixel{N-1} (or pixel1..pixelN) for square images of N pixels; labels are numbers 0-255, or class names.",
         DefaultValueFactory = _ => "data/train.csv",
     };
     private readonly Option<string> _model = Options.Model("Where to write the trained model (written to a temporary file, then renamed).");

@@ -29,7 +29,7 @@ internal static class PredictCommand
         };
         var threads = Options.Threads();
         var tta = Options.Tta();
-        var command = new Command("predict", "Predict the digit of every row of a CSV and write a Kaggle submission, or classify one image with --image.")
+        var command = new Command("predict", "Predict the class of every row of a CSV and write a Kaggle submission (the digits, or the class names of a model that has them), or classify one image with --image.")
         {
             testCsv, model, outPath, image, threads, tta,
         };

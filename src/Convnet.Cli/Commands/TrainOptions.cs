@@ -38,8 +38,8 @@ internal sealed class TrainOptions
 {
     private readonly Argument<string> _data = new Argument<string>("DATA")
     {
-        Description = "The labelled images: a Kaggle-format CSV (header label,pixel0..pixel783), or a folder with one subfolder of images per class "
-            + "(PNG, JPEG, BMP, GIF, WebP; the subfolder names are the class names; see --image-size, --color-mode, --skip-bad-images).",
+        Description = "The labelled images: a Kaggle-format CSV (header label,pixel0..pixel783, or label,pixel0..pixel{N-1} (or pixel1..pixelN) for square grayscale images of N pixels; labels are numbers 0-255, or class names), "
+            + "or a folder with one subfolder of images per class (PNG, JPEG, BMP, GIF, WebP; the subfolder names are the class names; see --image-size, --color-mode, --skip-bad-images).",
         DefaultValueFactory = _ => "data/train.csv",
     };
     private readonly Option<string> _model = Options.Model("Where to write the trained model (written to a temporary file, then renamed).");

@@ -210,6 +210,23 @@ public sealed class KaggleCsvClassNameTests
     }
 
     [Fact]
+    public void A_large_image_file_of_blank_lines_allocates_in_proportion_to_its_size_not_its_line_count()
+    {
+        using var dir = new TempDir();
+        // 64×64 images: sized by the line breaks alone, 2 million blank lines would ask for 2 GB.
+        string text = Csv(4096, [Row("7", new int[4096])]);
+        string path = dir.Write("blank.csv", text + new string('\n', 2_000_000));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var data = KaggleCsv.ReadLabelled(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(1, data.Count);
+        Assert.Equal(Shape.Image(64, 64, 1), data.SampleShape);
+        Assert.True(allocated < 64L << 20, $"{allocated:N0} bytes allocated");
+    }
+
+    [Fact]
     public void With_a_models_shape_the_header_must_match_it()
     {
         using var dir = new TempDir();

@@ -52,7 +52,7 @@ public sealed class PackageTests
         model.Fit(data, epochs: 3, batchSize: 20, seed: 1);
         model.Save("model.safetensors");
         using var loaded = ModelFile.Load("model.safetensors", threads: 1).Model;
-        int correct = loaded.PredictClasses(data).Where((c, i) => c == labels[i]).Count();
+        int correct = loaded.PredictClasses(data).Where((c, i) => c == data.Label(i)).Count();
         Console.WriteLine($"correct {correct} of 200");
         """;
 

@@ -178,7 +178,7 @@ public static class KaggleCsv
         return labels;
     }
 
-    /// <summary>Writes <c>label,pixel0..pixel783</c>.</summary>
+    /// <summary>Writes <c>label,pixel0..pixel783</c>; the label is the class name when the dataset has <see cref="Dataset.ClassNames"/>.</summary>
     public static void WriteLabelled(string path, Dataset data)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -196,18 +196,23 @@ public static class KaggleCsv
         WriteImages(path, data, labelled: false);
     }
 
-    /// <summary>Writes <c>ImageId,Label</c> with ImageIds from 1: a Kaggle submission.</summary>
-    public static void WriteLabels(string path, ReadOnlySpan<byte> labels)
+    /// <summary>
+    /// Writes <c>ImageId,Label</c> with ImageIds from 1: a Kaggle submission. With
+    /// <paramref name="classNames"/>, the Label column holds the name of each label (quoted as
+    /// CSV needs), else its number.
+    /// </summary>
+    public static void WriteLabels(string path, ReadOnlySpan<byte> labels, IReadOnlyList<string>? classNames = null)
     {
+        byte[][]? names = classNames is null ? null : LabelFields(classNames);
         using var file = AtomicFile.Create(path);
         var writer = new Utf8LineWriter(file.Stream);
         writer.AppendText($"{ImageIdColumn},{PredictionColumn}\n");
         for (int i = 0; i < labels.Length; i++)
         {
-            writer.Reserve(2 * Utf8LineWriter.MaxNumberBytes + 2);
+            writer.Reserve(Utf8LineWriter.MaxNumberBytes + 1);
             writer.AppendNumber(i + 1);
             writer.AppendChar(',');
-            writer.AppendNumber(labels[i]);
+            AppendLabel(writer, labels[i], names);
             writer.AppendChar('\n');
         }
         writer.Flush();
@@ -220,19 +225,20 @@ public static class KaggleCsv
         {
             throw new ArgumentException($"The Kaggle format holds {ImageShape} images, not {data.SampleShape}.", nameof(data));
         }
+        byte[][]? names = labelled && data.ClassNames is { } classNames ? LabelFields(classNames) : null;
         using var file = AtomicFile.Create(path);
         var writer = new Utf8LineWriter(file.Stream);
         writer.AppendText(labelled ? $"{LabelColumn},{string.Join(',', PixelNames)}\n" : $"{string.Join(',', PixelNames)}\n");
         byte[] pixels = data.Pixels;
         for (int row = 0; row < data.Count; row++)
         {
-            // "255," per value, then a line end.
-            writer.Reserve(4 * (PixelCount + 1) + 1);
             if (labelled)
             {
-                writer.AppendNumber(data.Labels![row]);
+                AppendLabel(writer, data.Labels![row], names);
                 writer.AppendChar(',');
             }
+            // "255," per value, then a line end.
+            writer.Reserve(4 * PixelCount + 1);
             int start = row * PixelCount;
             for (int i = 0; i < PixelCount; i++)
             {
@@ -246,6 +252,34 @@ public static class KaggleCsv
         }
         writer.Flush();
         file.Commit();
+    }
+
+    /// <summary>Each class name as a CSV field in UTF-8: quoted (RFC 4180) when it holds a comma, a quote or a line break.</summary>
+    private static byte[][] LabelFields(IReadOnlyList<string> classNames)
+    {
+        Dataset.CheckClassNames(classNames, nameof(classNames));
+        return [.. classNames.Select(name => System.Text.Encoding.UTF8.GetBytes(
+            name.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : name))];
+    }
+
+    /// <summary>
+    /// Appends a label as its number, or as its class name's field when there are
+    /// <paramref name="names"/>, with room reserved for it and one separator after it.
+    /// </summary>
+    private static void AppendLabel(Utf8LineWriter writer, byte label, byte[][]? names)
+    {
+        if (names is null)
+        {
+            writer.Reserve(Utf8LineWriter.MaxNumberBytes + 1);
+            writer.AppendNumber(label);
+            return;
+        }
+        if (label >= names.Length)
+        {
+            throw new ArgumentException($"Label {label} but only {names.Length} class names.", nameof(label));
+        }
+        writer.Reserve(names[label].Length + 1);
+        writer.AppendBytes(names[label]);
     }
 
     /// <summary>

@@ -43,6 +43,13 @@ internal sealed class Utf8LineWriter
         }
     }
 
+    /// <summary>Appends bytes as they are (UTF-8 text); <see cref="Reserve"/> their length first.</summary>
+    public void AppendBytes(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(_buffer.AsSpan(_used));
+        _used += bytes.Length;
+    }
+
     public void AppendNumber(int value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);

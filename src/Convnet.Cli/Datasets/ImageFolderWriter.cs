@@ -1,6 +1,6 @@
 using System.Globalization;
 using Convnet.Data;
-using SkiaSharp;
+using Convnet.Images;
 
 namespace Convnet.Cli.Datasets;
 
@@ -57,7 +57,7 @@ internal static class ImageFolderWriter
             Parallel.For(0, data.Count, options, i =>
             {
                 string name = (i + 1).ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0') + ".png";
-                File.WriteAllBytes(Path.Combine(temporary, classFolders[labels[i]], name), EncodePng(data.Image(i), shape.Height, shape.Width, shape.Channels));
+                File.WriteAllBytes(Path.Combine(temporary, classFolders[labels[i]], name), ImageDecoder.EncodePng(data.Image(i), shape.Height, shape.Width, shape.Channels));
             });
             Directory.Move(temporary, full);
         }
@@ -82,36 +82,5 @@ internal static class ImageFolderWriter
         {
             throw new ArgumentException($"Class name '{name}' cannot be a folder name.", nameof(name));
         }
-    }
-
-    // pixels: [height, width, channels], channels 1 or 3.
-    private static byte[] EncodePng(ReadOnlySpan<byte> pixels, int height, int width, int channels)
-    {
-        var info = new SKImageInfo(width, height, channels == 1 ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        var target = bitmap.GetPixelSpan();
-        if (channels == 1)
-        {
-            for (int y = 0; y < height; y++)
-            {
-                pixels.Slice(y * width, width).CopyTo(target.Slice(y * bitmap.RowBytes, width));
-            }
-        }
-        else
-        {
-            for (int y = 0; y < height; y++)
-            {
-                for (int x = 0; x < width; x++)
-                {
-                    int from = (y * width + x) * 3, to = y * bitmap.RowBytes + x * 4;
-                    target[to] = pixels[from];
-                    target[to + 1] = pixels[from + 1];
-                    target[to + 2] = pixels[from + 2];
-                    target[to + 3] = 255;
-                }
-            }
-        }
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
     }
 }

@@ -3,7 +3,7 @@ using Convnet.Cli.Datasets;
 using Convnet.Data;
 using Convnet.Tensors;
 using Convnet.Tests.Data;
-using SkiaSharp;
+using Convnet.Images;
 using Xunit;
 
 namespace Convnet.Tests.Cli;
@@ -62,31 +62,6 @@ public sealed class CliDataTests
         return new Dataset(pixels, labels, shape, names);
     }
 
-    /// <summary>Decodes a PNG back to HWC bytes of <paramref name="channels"/> channels.</summary>
-    private static byte[] DecodePng(string path, int channels)
-    {
-        using var bitmap = SKBitmap.Decode(path);
-        var bytes = new byte[bitmap.Width * bitmap.Height * channels];
-        for (int y = 0; y < bitmap.Height; y++)
-        {
-            for (int x = 0; x < bitmap.Width; x++)
-            {
-                var color = bitmap.GetPixel(x, y);
-                int at = (y * bitmap.Width + x) * channels;
-                if (channels == 1)
-                {
-                    Assert.True(color.Red == color.Green && color.Green == color.Blue);
-                    bytes[at] = color.Red;
-                }
-                else
-                {
-                    (bytes[at], bytes[at + 1], bytes[at + 2]) = (color.Red, color.Green, color.Blue);
-                }
-            }
-        }
-        return bytes;
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
@@ -102,9 +77,27 @@ public sealed class CliDataTests
         Assert.Equal(classes.Order(StringComparer.Ordinal), Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["00001.png", "00003.png", "00006.png"], Directory.GetFiles(Path.Combine(root, classes[2])).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["00002.png", "00005.png"], Directory.GetFiles(Path.Combine(root, classes[0])).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(data.Image(2).ToArray(), DecodePng(Path.Combine(root, classes[2], "00003.png"), channels));
-        Assert.Equal(data.Image(3).ToArray(), DecodePng(Path.Combine(root, classes[1], "00004.png"), channels));
+        Assert.Equal(data.Image(2).ToArray(), ImageDecoder.Decode(Path.Combine(root, classes[2], "00003.png"), channels));
+        Assert.Equal(data.Image(3).ToArray(), ImageDecoder.Decode(Path.Combine(root, classes[1], "00004.png"), channels));
         Assert.Equal([root], Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void The_image_folder_loader_reads_a_written_tree_back_in_class_order()
+    {
+        using var dir = new TempDir();
+        var data = Shapes.Generate(24, seed: 5);
+        string root = dir.File("train");
+
+        ImageFolderWriter.Write(data, root);
+        var read = ImageFolder.Load(root, new ImageFolderOptions { Threads = 1 }).Data;
+
+        // Keras's order: classes in ordinal order, then each class's files in ordinal order, i.e. the original order.
+        int[] order = [.. Enumerable.Range(0, data.Count).OrderBy(i => data.Label(i))];
+        Assert.Equal(data.ClassNames, read.ClassNames);
+        Assert.Equal(data.SampleShape, read.SampleShape);
+        Assert.Equal(data.Subset(order).Pixels, read.Pixels);
+        Assert.Equal(data.Subset(order).Labels, read.Labels);
     }
 
     [Fact]

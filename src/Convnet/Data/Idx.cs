@@ -131,9 +131,19 @@ public static class Idx
             string problem = fileLength < expected ? "truncated" : "too long";
             throw new DataFormatException(path, $"{problem}: the header says {shape}, which takes {expected} bytes, but the file has {fileLength}");
         }
-        var data = GC.AllocateUninitializedArray<byte>((int)total);
-        int read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (read < data.Length)
+        byte[] data;
+        int read;
+        if (fileLength >= 0)
+        {
+            // The length was checked against the header above: allocate it all.
+            data = GC.AllocateUninitializedArray<byte>((int)total);
+            read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+        }
+        else
+        {
+            data = ReadGrowing(stream, (int)total, out read);
+        }
+        if (read < total)
         {
             throw new DataFormatException(path, $"truncated: the header says {shape}, which takes {expected} bytes, but the data ends after {headerLength + read}");
         }
@@ -142,5 +152,29 @@ public static class Idx
             throw new DataFormatException(path, $"too long: there is data after the {expected} bytes that the header's {shape} takes");
         }
         return data;
+    }
+
+    /// <summary>The first chunk of a gzipped file's data; it grows as data arrives.</summary>
+    private const int GzipFirstChunk = 1 << 20;
+
+    /// <summary>
+    /// Reads up to <paramref name="total"/> bytes from a gzip stream, whose length is unknown until
+    /// it ends: the buffer starts at 1 MB and doubles only while data keeps coming, so a header
+    /// that claims gigabytes over a few bytes of data costs no more memory than the data.
+    /// <paramref name="read"/> is below <paramref name="total"/> when the data ends early.
+    /// </summary>
+    private static byte[] ReadGrowing(Stream stream, int total, out int read)
+    {
+        var data = GC.AllocateUninitializedArray<byte>(Math.Min(total, GzipFirstChunk));
+        read = 0;
+        while (true)
+        {
+            read += stream.ReadAtLeast(data.AsSpan(read), data.Length - read, throwOnEndOfStream: false);
+            if (read < data.Length || data.Length == total)
+            {
+                return data;
+            }
+            Array.Resize(ref data, (int)Math.Min(total, 2L * data.Length));
+        }
     }
 }

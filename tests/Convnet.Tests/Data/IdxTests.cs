@@ -7,7 +7,7 @@ namespace Convnet.Tests.Data;
 
 public sealed class IdxTests
 {
-    private static byte[] Images(int count, int rows, int cols, int extra = 0, uint magic = Idx.ImagesMagic)
+    internal static byte[] Images(int count, int rows, int cols, int extra = 0, uint magic = Idx.ImagesMagic)
     {
         var bytes = new byte[16 + count * rows * cols + extra];
         BinaryPrimitives.WriteUInt32BigEndian(bytes, magic);
@@ -21,7 +21,7 @@ public sealed class IdxTests
         return bytes;
     }
 
-    private static byte[] Labels(params byte[] labels)
+    internal static byte[] Labels(params byte[] labels)
     {
         var bytes = new byte[8 + labels.Length];
         BinaryPrimitives.WriteUInt32BigEndian(bytes, Idx.LabelsMagic);
@@ -30,7 +30,7 @@ public sealed class IdxTests
         return bytes;
     }
 
-    private static byte[] Gzip(byte[] bytes)
+    internal static byte[] Gzip(byte[] bytes)
     {
         using var memory = new MemoryStream();
         using (var gzip = new GZipStream(memory, CompressionLevel.Fastest))
@@ -98,6 +98,34 @@ public sealed class IdxTests
         Assert.StartsWith(path + ": ", e.Message);
         Assert.Contains(part, e.Message);
         Assert.Equal(0, e.Line);
+    }
+
+    [Fact]
+    public void A_gzipped_header_that_claims_a_gigabyte_over_a_few_bytes_costs_no_gigabyte()
+    {
+        using var dir = new TempDir();
+        byte[] header = Images(1000, 1000, 1000)[..16];
+        string path = dir.Write("huge.gz", Gzip([.. header, 1, 2, 3]));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<DataFormatException>(() => Idx.ReadImages(path, out _, out _, out _));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Contains("truncated: the header says 1000 x 1000 x 1000, which takes 1000000016 bytes, but the data ends after 19", e.Message);
+        Assert.True(allocated < 8 << 20, $"{allocated:N0} bytes allocated");
+    }
+
+    [Fact]
+    public void A_gzipped_file_larger_than_the_first_chunk_is_read_whole()
+    {
+        using var dir = new TempDir();
+        byte[] images = Images(5, 500, 500);
+        string path = dir.Write("big.gz", Gzip(images));
+
+        byte[] pixels = Idx.ReadImages(path, out int rows, out int cols, out int count);
+
+        Assert.Equal((500, 500, 5), (rows, cols, count));
+        Assert.Equal(images[16..], pixels);
     }
 
     [Fact]

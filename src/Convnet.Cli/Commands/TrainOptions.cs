@@ -46,18 +46,18 @@ internal sealed class TrainOptions
     private readonly Option<string> _arch = new Option<string>("--arch")
     {
         HelpName = "NAME|SPEC|FILE.json",
-        Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take simple's.",
-        DefaultValueFactory = _ => "simple",
+        Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take the default recipe's ({Architectures.Default.Name}).",
+        DefaultValueFactory = _ => Architectures.Default.Name,
     };
-    private readonly Option<int?> _epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {Architectures.Simple.Epochs} for simple, specs and files; 30 for strong]." };
-    private readonly Option<int?> _batchSize = new Option<int?>("--batch-size", "-b") { Description = $"Images per optimisation step [default: the recipe's; {Architectures.Simple.BatchSize}]." };
-    private readonly Option<float?> _lr = new Option<float?>("--lr") { Description = "Learning rate (of the first epoch; the peak for onecycle) [default: the recipe's; 0.001]." };
+    private readonly Option<int?> _epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {PerRecipe(r => r.Epochs.ToString(CultureInfo.InvariantCulture))}]." };
+    private readonly Option<int?> _batchSize = new Option<int?>("--batch-size", "-b") { Description = $"Images per optimisation step [default: the recipe's; {PerRecipe(r => r.BatchSize.ToString(CultureInfo.InvariantCulture))}]." };
+    private readonly Option<float?> _lr = new Option<float?>("--lr") { Description = $"Learning rate (of the first epoch; the peak for onecycle) [default: the recipe's; {PerRecipe(r => r.LearningRate.ToString(CultureInfo.InvariantCulture))}]." };
     private readonly Option<string?> _schedule = new Option<string?>("--lr-schedule")
     {
         HelpName = "constant|cosine|exponential[:RATE]|onecycle",
         Description = "Learning rate per epoch: 'cosine' (lr·½(1 + cos(π·epoch/epochs)), falling towards 0), 'constant', "
             + $"'exponential[:RATE]' (lr·RATE^epoch, RATE in (0, 1], {RateSchedule.DefaultExponentialRate.ToString(CultureInfo.InvariantCulture)} when left out), or per step "
-            + "'onecycle' (from lr/25 up to lr over the first 30% of steps, then down to lr/250000) [default: the recipe's; cosine for simple, exponential:0.95 for strong].",
+            + $"'onecycle' (from lr/25 up to lr over the first 30% of steps, then down to lr/250000) [default: the recipe's; {PerRecipe(r => r.Schedule.ToString())}].",
     };
     private readonly Option<double> _validationSplit = new Option<double>("--validation-split")
     {
@@ -80,7 +80,7 @@ internal sealed class TrainOptions
     private readonly Option<string?> _augment = new Option<string?>("--augment")
     {
         HelpName = "SPEC",
-        Description = "Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), plus 'flip' to mirror half the images left to right (e.g. 'rotation=10,flip', or 'flip' alone; for data whose mirror images are the same class, not digits), or 'none' [default: the recipe's; rotation=10,zoom=0.1,shift=0.1 for simple, strong, specs and files].",
+        Description = $"Random augmentation of training images, e.g. 'rotation=10,zoom=0.1,shift=0.1,shear=0' (degrees, scale ±, fraction of the size, degrees; missing keys 0), plus 'flip' to mirror half the images left to right (e.g. 'rotation=10,flip', or 'flip' alone; for data whose mirror images are the same class, not digits), or 'none' [default: the recipe's; {PerRecipe(r => r.Augmentation.ToString())}].",
     };
     private readonly Option<string> _optimizer = new Option<string>("--optimizer")
     {
@@ -97,7 +97,7 @@ internal sealed class TrainOptions
         HelpName = "MOMENTUM",
         Description = "Keep an exponential moving average of the weights, avg = μ·avg + (1 − μ)·w after step t with μ = min(MOMENTUM, (t − 1)/(t + 8)) "
             + "(Keras's use_ema, warmed up as TensorFlow's ExponentialMovingAverage), and save the averaged weights (validation during training uses the current ones, as Keras). "
-            + "MOMENTUM in [0, 1); 0 keeps no average [default: the recipe's; 0.999 for strong, none for simple, specs and files; none with --early-stopping].",
+            + $"MOMENTUM in [0, 1); 0 keeps no average [default: the recipe's; {PerRecipe(r => r.EmaMomentum?.ToString(CultureInfo.InvariantCulture) ?? "none")}; none with --early-stopping].",
     };
     private readonly Option<int?> _earlyStopping = new Option<int?>("--early-stopping")
     {
@@ -153,7 +153,15 @@ internal sealed class TrainOptions
         _images.AddTo(command);
     }
 
-    /// <summary>The options given, each left out taken from the recipe --arch names (simple's for specs and files).</summary>
+    /// <summary>
+    /// A recipe setting's values for help texts, recipes of equal value grouped and the default's
+    /// group naming specs and files too: "8 for simple; 10 for general, specs and files; 30 for strong".
+    /// </summary>
+    private static string PerRecipe(Func<Recipe, string> setting) => string.Join("; ", Architectures.Recipes
+        .GroupBy(setting)
+        .Select(g => $"{g.Key} for {string.Join(", ", g.Select(r => r.Name))}{(g.Contains(Architectures.Default) ? ", specs and files" : "")}"));
+
+    /// <summary>The options given, each left out taken from the recipe --arch names (the default recipe's for specs and files).</summary>
     public TrainRequest Read(ParseResult parse)
     {
         string arch = parse.GetValue(_arch)!;

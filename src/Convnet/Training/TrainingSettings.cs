@@ -15,20 +15,20 @@ public sealed record TrainingSettings
     /// <summary>A recipe name (<see cref="Architectures.Names"/>), a layer spec (<see cref="ArchitectureSpec"/>) or a .json architecture file.</summary>
     public required string Architecture { get; init; }
 
-    /// <summary>Passes over the training data; the "simple" recipe's 8 by default.</summary>
-    public int Epochs { get; init; } = Architectures.Simple.Epochs;
+    /// <summary>Passes over the training data; the default recipe's (<see cref="Architectures.Default"/>) by default.</summary>
+    public int Epochs { get; init; } = Architectures.Default.Epochs;
 
-    /// <summary>Images per optimisation step; the "simple" recipe's 64 by default.</summary>
-    public int BatchSize { get; init; } = Architectures.Simple.BatchSize;
+    /// <summary>Images per optimisation step; the default recipe's 64 by default.</summary>
+    public int BatchSize { get; init; } = Architectures.Default.BatchSize;
 
     /// <summary>Of the first epoch (the peak for <see cref="RateSchedule.OneCycle"/>).</summary>
-    public float LearningRate { get; init; } = Architectures.Simple.LearningRate;
+    public float LearningRate { get; init; } = Architectures.Default.LearningRate;
 
-    /// <summary>How the rate moves over the run; the "simple" recipe's cosine decay by default.</summary>
-    public RateSchedule Schedule { get; init; } = Architectures.Simple.Schedule;
+    /// <summary>How the rate moves over the run; the default recipe's by default.</summary>
+    public RateSchedule Schedule { get; init; } = Architectures.Default.Schedule;
 
-    /// <summary>Random warps of the training images; the "simple" recipe's <see cref="Architectures.StandardAugmentation"/> by default.</summary>
-    public Augmentation Augmentation { get; init; } = Architectures.Simple.Augmentation;
+    /// <summary>Random warps of the training images; the default recipe's by default.</summary>
+    public Augmentation Augmentation { get; init; } = Architectures.Default.Augmentation;
 
     /// <summary>Momentum of the moving average of the weights that is kept and saved, or null to keep the weights as trained.</summary>
     public float? EmaMomentum { get; init; }
@@ -92,10 +92,10 @@ public sealed record TrainingSettings
         };
     }
 
-    /// <summary>A recipe's settings when <paramref name="architecture"/> names one; else simple's for that spec or file.</summary>
+    /// <summary>A recipe's settings when <paramref name="architecture"/> names one; else the default recipe's (<see cref="Architectures.Default"/>) for that spec or file.</summary>
     public static TrainingSettings For(string architecture)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        return For(Architectures.Find(architecture) ?? Architectures.Simple) with { Architecture = architecture };
+        return For(Architectures.Find(architecture) ?? Architectures.Default) with { Architecture = architecture };
     }
 }

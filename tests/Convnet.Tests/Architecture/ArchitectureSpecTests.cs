@@ -161,7 +161,7 @@ public class ArchitectureSpecTests
     [Fact]
     public void Create_takes_names_specs_and_json_files()
     {
-        Assert.Equal(["simple", "strong"], Architectures.Names);
+        Assert.Equal(["simple", "general", "strong"], Architectures.Names);
         using var spec = Architectures.Create("flatten,dense16-relu", Mnist, 10, seed: 1, threads: 1);
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, spec.ParameterCount);
 

@@ -38,7 +38,7 @@ public sealed class CliArchitectureTests
     [InlineData("conv8k3,conv32k", "arch spec: token 2 'conv32k': missing kernel size after 'k'")]
     [InlineData("conv8k3,conv8k40,flatten", "arch spec: token 2 'conv8k40'")]
     [InlineData("flatten,dense5", "the final dense has 5 units but there are 10 classes")]
-    [InlineData("strongg", "unknown --arch 'strongg'; known: simple, strong")]
+    [InlineData("strongg", "unknown --arch 'strongg'; known: simple, general, strong")]
     public void Summary_of_a_bad_spec_exits_1_pointing_at_the_token(string spec, string message)
     {
         var result = CliHarness.Run("summary", "--arch", spec);
@@ -170,6 +170,35 @@ public sealed class CliArchitectureTests
         Assert.Equal(1, result.ExitCode);
         Assert.Contains(message, result.Err);
         Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public void Train_without_arch_trains_the_default_recipe_with_its_settings_and_specs_take_them_too()
+    {
+        Assert.Equal("general", Architectures.Default.Name);
+        using var dir = new TempDir();
+        string csv = CliHarness.WriteDigits(dir, "train.csv", count: 20);
+        string implicitModel = dir.File("implicit.safetensors");
+        string named = dir.File("named.safetensors");
+        string spec = dir.File("spec.safetensors");
+        CliHarness.Succeeds("train", csv, "--model", implicitModel, "--validation-split", "0", "--threads", "1");
+        CliHarness.Succeeds("train", csv, "--model", named, "--arch", "general", "--validation-split", "0", "--threads", "1");
+        CliHarness.Succeeds("train", csv, "--model", spec, "--arch", Architectures.General.Spec, "--validation-split", "0", "--threads", "1");
+
+        var metadata = SafeTensors.Read(implicitModel).Metadata;
+        Assert.Equal("general", metadata["arch"]);
+        Assert.Equal(Architectures.General.Spec + ",dense10-softmax", metadata["arch_spec"]);
+        Assert.Equal("10", metadata["epochs"]);
+        Assert.Equal("64", metadata["batch_size"]);
+        Assert.Equal("cosine", metadata["lr_schedule"]);
+        Assert.Equal("none", metadata["augmentation"]);
+        Assert.Equal(metadata[SafeTensors.ChecksumKey], SafeTensors.Read(named).Metadata[SafeTensors.ChecksumKey]);
+
+        // The same layers written as a spec get the same settings, hence the same bits.
+        var fromSpec = SafeTensors.Read(spec).Metadata;
+        Assert.Equal("10", fromSpec["epochs"]);
+        Assert.Equal("none", fromSpec["augmentation"]);
+        Assert.Equal(metadata[SafeTensors.ChecksumKey], fromSpec[SafeTensors.ChecksumKey]);
     }
 
     [Fact]

@@ -15,10 +15,12 @@ public sealed class CliAugmentTests
         var (_, metadata) = SafeTensors.Read(model);
         Assert.Equal("rotation=10,zoom=0.1,shift=0.1,shear=0", metadata["augmentation"]);
 
-        // Without --augment the recipe's augmentation applies; 'none' turns it off.
-        string recipe = CliHarness.TrainModel(dir, "recipe.safetensors");
+        // Without --augment the recipe's augmentation applies (simple's; the default recipe has none); 'none' turns it off.
+        string recipe = CliHarness.TrainModel(dir, "recipe.safetensors", "--arch", "simple");
         Assert.Equal("rotation=10,zoom=0.1,shift=0.1,shear=0", SafeTensors.Read(recipe).Metadata["augmentation"]);
-        string plain = CliHarness.TrainModel(dir, "plain.safetensors", "--augment", "none");
+        string byDefault = CliHarness.TrainModel(dir, "default.safetensors");
+        Assert.Equal("none", SafeTensors.Read(byDefault).Metadata["augmentation"]);
+        string plain = CliHarness.TrainModel(dir, "plain.safetensors", "--arch", "simple", "--augment", "none");
         Assert.Equal("none", SafeTensors.Read(plain).Metadata["augmentation"]);
     }
 

@@ -15,15 +15,15 @@ public sealed partial class CliBehaviourTests(TrainedModelFixture trained, ITest
     public void Summary_describes_the_trained_model_and_its_settings()
     {
         var result = CliHarness.Succeeds("summary", "--model", trained.Path);
-        var fresh = CliHarness.Succeeds("summary", "--arch", "simple");
+        var fresh = CliHarness.Succeeds("summary", "--arch", "general");
         output.WriteLine(result.Out);
 
-        Assert.Contains("Total params: 225,034", result.Out);
-        Assert.Contains("Total params: 225,034", fresh.Out);
+        Assert.Contains("Total params: 242,442", result.Out);
+        Assert.Contains("Total params: 242,442", fresh.Out);
         // The same layer table as the named architecture (the model name on the first line aside).
         string Table(string text) => text[text.IndexOf('\n', StringComparison.Ordinal)..(text.LastIndexOf("Non-trainable", StringComparison.Ordinal))];
         Assert.Equal(Table(fresh.Out), Table(result.Out));
-        foreach (string line in new[] { "arch: simple", "epochs: 1", "batch_size: 16", "learning_rate: 0.001", "seed: 1", "train_images: 60" })
+        foreach (string line in new[] { "arch: general", "epochs: 1", "batch_size: 16", "learning_rate: 0.001", "seed: 1", "train_images: 60" })
         {
             Assert.Contains(line + "\n", result.Out);
         }
@@ -152,7 +152,7 @@ public sealed partial class CliBehaviourTests(TrainedModelFixture trained, ITest
 
         output.WriteLine(result.Out);
         Assert.Contains("training on 50, validating on 10", result.Out);
-        Assert.Contains("225,034 parameters", result.Out);
+        Assert.Contains("241,994 parameters", result.Out);
         Assert.Contains("Epoch 1/2", result.Out);
         Assert.Contains("Epoch 2/2", result.Out);
         Assert.Contains("val_accuracy", result.Out);

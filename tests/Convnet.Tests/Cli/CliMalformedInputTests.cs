@@ -107,7 +107,7 @@ public sealed class CliMalformedInputTests(TrainedModelFixture trained, ITestOut
         cases["train --parallel-members -1"] = new(i => i.Train(i.Labelled, "--ensemble", "2", "--parallel-members", "-1"), 0, ["--parallel-members must be 0 (one member per thread) or positive, got -1"]);
         cases["train --ensemble 2 --checkpoint"] = new(i => i.Train(i.Labelled, "--ensemble", "2", "--checkpoint", Path.Combine(i.Out, "best.safetensors")), 0, ["--checkpoint", "cannot be combined with --ensemble 2"]);
         cases["train --threads -1"] = new(i => i.Train(i.Labelled, "--threads", "-1"), 0, ["--threads must be 0 (one per core) or positive, got -1"]);
-        cases["train unknown --arch"] = new(i => i.Train(i.Labelled, "--arch", "resnet"), 0, ["unknown --arch 'resnet'", "known: simple"]);
+        cases["train unknown --arch"] = new(i => i.Train(i.Labelled, "--arch", "resnet"), 0, ["unknown --arch 'resnet'", "known: simple, general, strong"]);
         cases["train --model in a missing folder"] = new(i => ["train", i.Labelled, "--model", Path.Combine(i.Out, "no", "such", "m.safetensors"), .. CliHarness.TinyTraining], 0, ["cannot write model", "does not exist"]);
         cases["train --model is a folder"] = new(i => ["train", i.Labelled, "--model", i.Out, .. CliHarness.TinyTraining], 0, ["cannot write model", "it is a folder"]);
         cases["predict --threads -1"] = new(i => i.Predict(i.Unlabelled, null, "--threads", "-1"), 0, ["--threads must be 0 (one per core) or positive, got -1"]);

@@ -34,13 +34,17 @@ internal sealed class Evaluation
     public int Errors => Total - Correct;
     public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
 
-    public static Evaluation Of(ReadOnlySpan<byte> truth, ReadOnlySpan<byte> predicted)
+    /// <summary>
+    /// Counts over at least <paramref name="classes"/> classes (a named model's, so that a class
+    /// with no images still has its row), and more when a label or prediction is larger.
+    /// </summary>
+    public static Evaluation Of(ReadOnlySpan<byte> truth, ReadOnlySpan<byte> predicted, int classes = 1)
     {
         if (truth.Length != predicted.Length)
         {
             throw new ArgumentException("truth and predictions differ in length");
         }
-        int classes = 1;
+        classes = Math.Max(1, classes);
         for (int i = 0; i < truth.Length; i++)
         {
             classes = Math.Max(classes, Math.Max(truth[i], predicted[i]) + 1);

@@ -90,6 +90,8 @@ internal static class EvaluateCommand
                         output.WriteLine($"Test-time augmentation: the mean over {views} views of each image.");
                     }
                     PredictCommand.CheckShape(net, data, csvPath);
+                    data = ClassMatching.ForModel(data, loaded, csvPath);
+                    int classes = ClassMatching.EvaluatedClasses(loaded);
                     truth = data.Labels!;
                     ReportInput? reportInput = null;
                     Predictions? predictions = null;
@@ -116,9 +118,9 @@ internal static class EvaluateCommand
                     }
                     if (reportDir is not null)
                     {
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), loaded, metadata) { MemberScores = memberScores };
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted, classes), loaded, metadata) { MemberScores = memberScores };
                     }
-                    Report(truth, predicted, output);
+                    Report(truth, predicted, output, classes);
                     if (reportInput is not null)
                     {
                         string index = HtmlReport.Write(reportDir!, reportInput);
@@ -160,10 +162,10 @@ internal static class EvaluateCommand
         Ui.For(output).Write(table);
     }
 
-    internal static void Report(byte[] truth, byte[] predicted, TextWriter output)
+    internal static void Report(byte[] truth, byte[] predicted, TextWriter output, int classes = 1)
     {
-        var evaluation = Evaluation.Of(truth, predicted);
-        int classes = evaluation.Classes;
+        var evaluation = Evaluation.Of(truth, predicted, classes);
+        classes = evaluation.Classes;
         var confusion = evaluation.Confusion;
         var console = Ui.For(output);
         output.WriteLine($"Accuracy: {evaluation.Accuracy:P2} ({evaluation.Correct:N0} of {evaluation.Total:N0} correct, {evaluation.Errors:N0} errors)");

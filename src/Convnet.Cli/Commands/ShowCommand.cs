@@ -56,12 +56,16 @@ internal static class ShowCommand
             var selected = data.Subset(Enumerable.Range(start, end - start).ToArray());
 
             Predictions? predictions = null;
+            IReadOnlyList<string>? names = selected.ClassNames;
             if (modelPath is not null)
             {
                 using var net = ModelFile.LoadClassifier(modelPath, t).Model;
                 PredictCommand.CheckShape(net, selected, csvPath);
+                selected = ClassMatching.ForModel(selected, net, csvPath);
+                names = net.ClassNames ?? names;
                 predictions = Predictions.Of(net, selected);
             }
+            string Name(int c) => names is not null && (uint)c < (uint)names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture);
 
             var cells = new List<GridCell>(selected.Count);
             int wrong = 0;
@@ -70,7 +74,7 @@ internal static class ShowCommand
                 var lines = new List<Caption> { new($"row {start + i}", Drawing.Muted) };
                 if (selected.HasLabels)
                 {
-                    lines.Add(new Caption($"label {selected.Label(i)}", Drawing.Ink, Bold: true));
+                    lines.Add(new Caption($"label {Name(selected.Label(i))}", Drawing.Ink, Bold: true));
                 }
                 bool isWrong = false;
                 if (predictions is not null)
@@ -78,7 +82,7 @@ internal static class ShowCommand
                     int p = predictions.Best[i];
                     isWrong = selected.HasLabels && p != selected.Label(i);
                     wrong += isWrong ? 1 : 0;
-                    string text = string.Create(CultureInfo.InvariantCulture, $"{(isWrong ? "✗ " : "")}pred {p} ({Percent(predictions.Probability(i, p))})");
+                    string text = string.Create(CultureInfo.InvariantCulture, $"{(isWrong ? "✗ " : "")}pred {Name(p)} ({Percent(predictions.Probability(i, p))})");
                     lines.Add(new Caption(text, isWrong ? Drawing.Wrong : selected.HasLabels ? Drawing.Right : Drawing.Ink, Bold: isWrong));
                 }
                 cells.Add(new GridCell(i, lines, isWrong));

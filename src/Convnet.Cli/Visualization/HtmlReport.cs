@@ -34,6 +34,9 @@ internal sealed record ReportInput(
     /// <summary>The shown model's own metadata: the file's, or the "member0." entries of an ensemble file (history, seed, ...).</summary>
     public IReadOnlyDictionary<string, string> ShownMetadata => Model is Ensemble ? ModelFile.MemberMetadata(Metadata, 0) : Metadata;
 
+    /// <summary>For an image folder, each sample's file relative to the folder (in sample order), shown beside its row; else null.</summary>
+    public IReadOnlyList<string>? Files { get; init; }
+
     /// <summary>The classes' names: the model's, else the data's; null when the classes are just numbers.</summary>
     public IReadOnlyList<string>? ClassNames => Model.ClassNames ?? Data.ClassNames;
 
@@ -145,12 +148,15 @@ internal static class HtmlReport
     {
         var p = input.Predictions;
         int best = p.Best[i], second = p.RunnerUp[i];
-        return new GridCell(i,
-        [
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"row {i}: true {input.ClassName(input.Data.Label(i))}"), Drawing.Ink, Bold: true),
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"pred {input.ClassName(best)} ({Percent(p.Probability(i, best))})"), Drawing.Wrong, Bold: true),
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"2nd {input.ClassName(second)} ({Percent(p.Probability(i, second))})"), Drawing.Muted),
-        ], Wrong: true);
+        var lines = new List<Caption>(4);
+        if (input.Files is { } files)
+        {
+            lines.Add(new Caption(Path.GetFileName(files[i]), Drawing.Muted));
+        }
+        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"row {i}: true {input.ClassName(input.Data.Label(i))}"), Drawing.Ink, Bold: true));
+        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"pred {input.ClassName(best)} ({Percent(p.Probability(i, best))})"), Drawing.Wrong, Bold: true));
+        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"2nd {input.ClassName(second)} ({Percent(p.Probability(i, second))})"), Drawing.Muted));
+        return new GridCell(i, lines, Wrong: true);
     }
 
     /// <summary>Off-diagonal cells with errors, the most frequent first.</summary>
@@ -285,13 +291,14 @@ internal static class HtmlReport
             L($"<p>The {shown} mistakes the model was surest of, out of {mistakes.Count:N0}. Row numbers count from 0, as <code>convnet show --rows</code> does.</p>");
             L($"<img src=\"{MistakesFile}\" alt=\"The {shown} most confident mistakes\">");
             L("<table class=\"mistakes\">");
-            L("<thead><tr><th>#</th><th>row</th><th>true</th><th>predicted</th><th>probability</th><th>runner-up</th><th>its probability</th></tr></thead>");
+            L($"<thead><tr><th>#</th><th>row</th>{(input.Files is null ? "" : "<th>file</th>")}<th>true</th><th>predicted</th><th>probability</th><th>runner-up</th><th>its probability</th></tr></thead>");
             L("<tbody>");
             for (int k = 0; k < shown; k++)
             {
                 int i = mistakes[k];
                 int best = p.Best[i], second = p.RunnerUp[i];
-                L($"<tr><td>{I(k + 1)}</td><td>{I(i)}</td><td>{H(input.ClassName(data.Label(i)))}</td><td>{H(input.ClassName(best))}</td><td>{Percent(p.Probability(i, best))}</td><td>{H(input.ClassName(second))}</td><td>{Percent(p.Probability(i, second))}</td></tr>");
+                string file = input.Files is { } files ? $"<td class=\"name\">{H(files[i])}</td>" : "";
+                L($"<tr><td>{I(k + 1)}</td><td>{I(i)}</td>{file}<td>{H(input.ClassName(data.Label(i)))}</td><td>{H(input.ClassName(best))}</td><td>{Percent(p.Probability(i, best))}</td><td>{H(input.ClassName(second))}</td><td>{Percent(p.Probability(i, second))}</td></tr>");
             }
             L("</tbody>");
             L("</table>");

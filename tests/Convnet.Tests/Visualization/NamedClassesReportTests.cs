@@ -91,6 +91,22 @@ public sealed partial class NamedClassesReportTests
     }
 
     [Fact]
+    public void A_folder_s_file_names_are_in_the_mistakes_table_escaped()
+    {
+        using var dir = new TempDir();
+        var input = Input(["cat", "dog"], count: 30);
+        var files = Enumerable.Range(0, 30).Select(i => $"{input.ClassName(input.Data.Label(i))}/<img src=x onerror=alert({i})>.png").ToArray();
+
+        string html = File.ReadAllText(HtmlReport.Write(dir.Path, input with { Files = files }));
+
+        Assert.Contains("<th>row</th><th>file</th>", html);
+        Assert.DoesNotContain("<img src=x", html, StringComparison.Ordinal);
+        int firstMistake = Enumerable.Range(0, 30).First(i => input.Predictions.Best[i] != input.Data.Label(i));
+        Assert.Contains($"<td class=\"name\">{System.Net.WebUtility.HtmlEncode(files[firstMistake])}</td>", html);
+        Png.AssertPicture(Path.Combine(dir.Path, HtmlReport.MistakesFile));
+    }
+
+    [Fact]
     public void The_report_of_40_colour_classes_draws_every_picture()
     {
         using var dir = new TempDir();

@@ -28,7 +28,4 @@ internal static class ClassMatching
         }
         return data.WithClassNames(names);
     }
-
-    /// <summary>The classes an evaluation counts over: all of a named model's, else as many as the labels show.</summary>
-    public static int EvaluatedClasses(IClassifier model) => model.ClassNames is null ? 1 : model.Classes;
 }

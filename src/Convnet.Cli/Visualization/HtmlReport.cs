@@ -37,8 +37,11 @@ internal sealed record ReportInput(
     /// <summary>For an image folder, each sample's file relative to the folder (in sample order), shown beside its row; else null.</summary>
     public IReadOnlyList<string>? Files { get; init; }
 
-    /// <summary>The classes' names: the model's, else the data's; null when the classes are just numbers.</summary>
-    public IReadOnlyList<string>? ClassNames => Model.ClassNames ?? Data.ClassNames;
+    /// <summary>The classes' names: the model's, else the data's; null when the classes are just numbers (also when the names are "0", "1", ..., a folder read for an unnamed model).</summary>
+    public IReadOnlyList<string>? ClassNames => Model.ClassNames ?? (Data.ClassNames is { } names && !AreNumbers(names) ? names : null);
+
+    private static bool AreNumbers(IReadOnlyList<string> names) =>
+        names.Select((name, c) => name == c.ToString(CultureInfo.InvariantCulture)).All(same => same);
 
     /// <summary>Class <paramref name="c"/>'s name, or its number.</summary>
     public string ClassName(int c) => ClassNames is { } names && (uint)c < (uint)names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture);

@@ -91,6 +91,19 @@ public sealed partial class NamedClassesReportTests
     }
 
     [Fact]
+    public void Names_that_are_the_class_numbers_are_shown_as_numbers()
+    {
+        // A folder read for a model without names has classes "0", "1", ...: the table stays as for numbered classes.
+        using var dir = new TempDir();
+        var input = Input(["0", "1", "2"], count: 30, nameModel: false);
+        Assert.Null(input.ClassNames);
+        string html = File.ReadAllText(HtmlReport.Write(dir.Path, input));
+        Assert.DoesNotContain("<th>#</th><th>class</th>", html);
+        Assert.Contains("<tr id=\"class-2\"><td class=\"name\">2</td>", html);
+        Assert.Equal("cat", Input(["cat", "1"], count: 4, nameModel: false).ClassNames![0]);
+    }
+
+    [Fact]
     public void A_folder_s_file_names_are_in_the_mistakes_table_escaped()
     {
         using var dir = new TempDir();
@@ -123,7 +136,7 @@ public sealed partial class NamedClassesReportTests
     }
 
     /// <summary>A report input of <paramref name="count"/> random colour 12×10 images, labelled i mod classes, with an untrained named model's predictions.</summary>
-    private static ReportInput Input(IReadOnlyList<string> names, int count)
+    private static ReportInput Input(IReadOnlyList<string> names, int count, bool nameModel = true)
     {
         var shape = Shape.Image(12, 10, 3);
         var rng = new Random(5);
@@ -133,7 +146,7 @@ public sealed partial class NamedClassesReportTests
         var data = new Dataset(pixels, labels, shape, names);
         var model = new Sequential(shape, seed: 3, threads: 1);
         model.Add(new Flatten()).Add(new Dense(names.Count)).Add(new Softmax());
-        model.ClassNames = names;
+        model.ClassNames = nameModel ? names : null;
         var predictions = Predictions.Of(model, data);
         var evaluation = Evaluation.Of(labels, predictions.BestAsBytes(), names.Count);
         return new ReportInput("named.safetensors", "images", null, data, predictions, evaluation, model, new Dictionary<string, string>());

@@ -95,8 +95,8 @@ internal static class ShowCommand
                     int p = predictions.Best[i];
                     isWrong = selected.HasLabels && p != selected.Label(i);
                     wrong += isWrong ? 1 : 0;
-                    string text = string.Create(CultureInfo.InvariantCulture, $"{(isWrong ? "✗ " : "")}pred {Name(p)} ({Percent(predictions.Probability(i, p))})");
-                    lines.Add(new Caption(text, isWrong ? Drawing.Wrong : selected.HasLabels ? Drawing.Right : Drawing.Ink, Bold: isWrong));
+                    string text = $"pred {Name(p)}"; // a wrong one is framed and written in red
+                    lines.Add(new Caption(text, isWrong ? Drawing.Wrong : selected.HasLabels ? Drawing.Right : Drawing.Ink, Bold: isWrong, Suffix: $" ({Percent(predictions.Probability(i, p))})"));
                 }
                 cells.Add(new GridCell(i, lines, isWrong));
             }

@@ -152,13 +152,11 @@ internal static class HtmlReport
         var p = input.Predictions;
         int best = p.Best[i], second = p.RunnerUp[i];
         var lines = new List<Caption>(4);
-        if (input.Files is { } files)
-        {
-            lines.Add(new Caption(Path.GetFileName(files[i]), Drawing.Muted));
-        }
-        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"row {i}: true {input.ClassName(input.Data.Label(i))}"), Drawing.Ink, Bold: true));
-        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"pred {input.ClassName(best)} ({Percent(p.Probability(i, best))})"), Drawing.Wrong, Bold: true));
-        lines.Add(new Caption(string.Create(CultureInfo.InvariantCulture, $"2nd {input.ClassName(second)} ({Percent(p.Probability(i, second))})"), Drawing.Muted));
+        string row = string.Create(CultureInfo.InvariantCulture, $"row {i}");
+        lines.Add(new Caption(input.Files is { } files ? $"{row}: {Path.GetFileName(files[i])}" : row, Drawing.Muted));
+        lines.Add(new Caption($"true {input.ClassName(input.Data.Label(i))}", Drawing.Ink, Bold: true));
+        lines.Add(new Caption($"pred {input.ClassName(best)}", Drawing.Wrong, Bold: true, Suffix: $" ({Percent(p.Probability(i, best))})"));
+        lines.Add(new Caption($"2nd {input.ClassName(second)}", Drawing.Muted, Suffix: $" ({Percent(p.Probability(i, second))})"));
         return new GridCell(i, lines, Wrong: true);
     }
 

@@ -4,8 +4,8 @@ using SkiaSharp;
 
 namespace Convnet.Cli.Visualization;
 
-/// <summary>One line of text under an image.</summary>
-internal readonly record struct Caption(string Text, SKColor Color, bool Bold = false);
+/// <summary>One line of text under an image; <paramref name="Suffix"/> (a probability) is never cut, the text before it is when the line is too long.</summary>
+internal readonly record struct Caption(string Text, SKColor Color, bool Bold = false, string Suffix = "");
 
 /// <summary>One image of a grid: the data set's sample, its caption lines, and whether to frame it in red.</summary>
 internal sealed record GridCell(int Sample, IReadOnlyList<Caption> Lines, bool Wrong = false);
@@ -31,7 +31,7 @@ internal static class ImageGrid
     public const int MaxImageSide = 160;
 
     private const int Margin = 16;
-    private const int MinCellWidth = 132;
+    private const int MinCellWidth = 148;
     private const int LineHeight = 16;
     private const float CaptionSize = 12.5f;
     private const int MinWidth = 480;
@@ -91,12 +91,16 @@ internal static class ImageGrid
             {
                 var font = line.Bold ? captionBold : captionFont;
                 using var paint = Drawing.Fill(line.Color);
-                canvas.DrawText(Drawing.Fit(line.Text, font, layout.CellWidth - 6), x + layout.CellWidth / 2f, ty, SKTextAlign.Center, font, paint);
+                canvas.DrawText(Fit(line, font, layout.CellWidth - 6), x + layout.CellWidth / 2f, ty, SKTextAlign.Center, font, paint);
                 ty += LineHeight;
             }
         }
         return Drawing.EncodePng(surface);
     }
+
+    /// <summary>The caption's text cut with an ellipsis so that it and its whole suffix fit in <paramref name="width"/> pixels.</summary>
+    internal static string Fit(Caption line, SKFont font, float width) =>
+        Drawing.Fit(line.Text, font, width - font.MeasureText(line.Suffix)) + line.Suffix;
 
     /// <summary>Expected PNG size for <paramref name="count"/> samples of <paramref name="sampleShape"/> with <paramref name="lines"/> caption lines.</summary>
     public static (int Width, int Height) Size(Shape sampleShape, int count, int lines, int columns, bool legend)

@@ -103,6 +103,18 @@ public sealed class ImageGridTests
         Assert.Equal(ImageGrid.Size(shape, 5, lines: 2, columns: 2, legend: true), (bitmap.Width, bitmap.Height));
     }
 
+    [Fact]
+    public void A_long_class_name_is_cut_but_the_probability_after_it_is_kept()
+    {
+        using var font = Drawing.Font(12.5f, bold: true);
+        var line = new Caption("pred red square with a very long class name indeed", Drawing.Wrong, Bold: true, Suffix: " (35.2%)");
+        string text = ImageGrid.Fit(line, font, 142);
+        Assert.StartsWith("pred red", text, StringComparison.Ordinal);
+        Assert.EndsWith("… (35.2%)", text, StringComparison.Ordinal);
+        Assert.True(font.MeasureText(text) <= 142, text);
+        Assert.Equal("pred cat (99.0%)", ImageGrid.Fit(new Caption("pred cat", Drawing.Ink, Suffix: " (99.0%)"), font, 142));
+    }
+
     internal static SKBitmap Decode(byte[] png)
     {
         var bitmap = SKBitmap.Decode(png);

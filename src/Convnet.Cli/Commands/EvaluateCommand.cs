@@ -75,6 +75,7 @@ internal static class EvaluateCommand
                 int threadCount = Options.CheckThreads(parse.GetValue(threads));
                 var imageOptions = images.Read(parse, threadCount);
                 bool folder = DataInput.IsFolder(csvPath);
+                IReadOnlyList<string>? files = null; // a folder's, for the report
                 if (folder && labelsPath is not null)
                 {
                     throw new UserError($"--labels is for a CSV without labels; the labels of folder {csvPath} are its class folders");
@@ -95,6 +96,7 @@ internal static class EvaluateCommand
                         output.WriteLine($"{DataInput.Describe(read, csvPath)}.");
                         DataInput.ReportLeftOut(read, output);
                         data = read.Data;
+                        files = read.Folder?.Files;
                     }
                     else
                     {
@@ -114,7 +116,7 @@ internal static class EvaluateCommand
                         }
                         else
                         {
-                            data = MatchClasses(data, net, csvPath);
+                            data = ClassMatching.ForModel(data, net, csvPath);
                         }
                     }
                     if (views > 1)
@@ -122,6 +124,7 @@ internal static class EvaluateCommand
                         output.WriteLine($"Test-time augmentation: the mean over {views} views of each image.");
                     }
                     PredictCommand.CheckShape(net, data, csvPath);
+                    classNames = loaded.ClassNames ?? data.ClassNames; // the report's names too
                     truth = data.Labels!;
                     ReportInput? reportInput = null;
                     Predictions? predictions = null;
@@ -148,7 +151,7 @@ internal static class EvaluateCommand
                     }
                     if (reportDir is not null)
                     {
-                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted, classNames), loaded, metadata) { MemberScores = memberScores };
+                        reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted, classNames), loaded, metadata) { MemberScores = memberScores, Files = files };
                     }
                     Report(truth, predicted, classNames, output);
                     if (reportInput is not null)
@@ -164,38 +167,6 @@ internal static class EvaluateCommand
         }));
         return command;
     }
-
-    /// <summary>
-    /// The labelled data with its classes numbered as the model's: a CSV's class names are matched
-    /// to the model's by name; numbered classes stay numbers. A class the model does not know, or
-    /// named classes for a model of numbered ones, is an error naming the file.
-    /// </summary>
-    internal static Dataset MatchClasses(Dataset data, IClassifier net, string path)
-    {
-        var modelNames = net.ClassNames;
-        if (data.ClassNames is { } dataNames)
-        {
-            if (modelNames is null)
-            {
-                throw new UserError($"{path}: its labels are class names ({Abbreviate(dataNames)}) but the model's {net.Classes} classes are numbers 0-{net.Classes - 1}");
-            }
-            var unknown = dataNames.Except(modelNames, StringComparer.Ordinal).ToList();
-            if (unknown.Count > 0)
-            {
-                throw new UserError($"{path}: label{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Take(5).Select(n => $"'{n}'"))}{(unknown.Count > 5 ? ", ..." : "")} {(unknown.Count == 1 ? "is not a class" : "are not classes")} of the model, whose {modelNames.Count} classes are {Abbreviate(modelNames)}");
-            }
-            return data.WithClassNames(modelNames);
-        }
-        int largest = data.ClassCount() - 1;
-        if (largest >= net.Classes)
-        {
-            throw new UserError($"{path}: label {largest}, but the model has {net.Classes} classes (0-{net.Classes - 1})");
-        }
-        return modelNames is null ? data : data.WithClassNames(modelNames);
-    }
-
-    /// <summary>The first ten names, then "...".</summary>
-    private static string Abbreviate(IReadOnlyList<string> names) => string.Join(", ", names.Take(10)) + (names.Count > 10 ? ", ..." : "");
 
     /// <summary>Each member's accuracy alone, from its probabilities [count, classes], with its seed from the metadata.</summary>
     internal static List<MemberScore> MemberScores(float[][] perMember, int classes, byte[] truth, IReadOnlyDictionary<string, string> metadata)

@@ -14,11 +14,15 @@ internal static class ShowCommand
 
     public static Command Create()
     {
-        var csv = new Argument<string>("DATA_CSV") { Description = "Kaggle-format CSV of images, with or without a label column." };
+        var dataArgument = new Argument<string>("DATA")
+        {
+            Description = "The images: a Kaggle-format CSV, with or without a label column, or a folder with one subfolder of images per class "
+                + "(with --model read at the model's input size and channels, its classes named as the model's).",
+        };
         var rows = new Option<string>("--rows", "-r")
         {
             HelpName = "START:END",
-            Description = "Rows to draw, START:END counting from 0, END excluded (Python's slice); ':10', '100:' and '7' also work. At most 1,024 images.",
+            Description = "Rows to draw, START:END counting from 0, END excluded (Python's slice); ':10', '100:' and '7' also work. At most 1,024 images. A folder's rows are its images in class order, then file order.",
             DefaultValueFactory = _ => "0:64",
         };
         var model = new Option<string?>("--model", "-m") { HelpName = "MODEL", Description = "Also caption each image with this model's (or ensemble's) prediction and its probability; wrong ones are framed in red." };
@@ -30,17 +34,20 @@ internal static class ShowCommand
         };
         var columns = new Option<int>("--columns") { Description = "Images per row (1-16).", DefaultValueFactory = _ => 8 };
         var threads = Options.Threads();
-        var command = new Command("show", "Draw rows of a CSV as a grid of captioned images (PNG): the label, and with --model the prediction and its probability, wrong ones in red.")
+        var images = new ImageOptions();
+        var command = new Command("show", "Draw rows of a CSV or the images of a folder as a grid of captioned pictures (PNG, in colour when the images have three channels): the label, and with --model the prediction and its probability, wrong ones in red.")
         {
-            csv, rows, model, outPath, columns, threads,
+            dataArgument, rows, model, outPath, columns, threads,
         };
+        images.AddTo(command);
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
-            string csvPath = parse.GetValue(csv)!;
+            string dataPath = parse.GetValue(dataArgument)!;
             string outFile = parse.GetValue(outPath)!;
             string? modelPath = parse.GetValue(model);
             int cols = parse.GetValue(columns);
             int t = Options.CheckThreads(parse.GetValue(threads));
+            var imageOptions = images.Read(parse, t);
             if (cols is < 1 or > ImageGrid.MaxColumns)
             {
                 throw new UserError($"--columns must be between 1 and {ImageGrid.MaxColumns}, got {cols}");
@@ -51,26 +58,36 @@ internal static class ShowCommand
             }
             Cli.CheckWritable(outFile, "image");
             string rowsText = parse.GetValue(rows)!;
-            var data = KaggleCsv.Read(csvPath, requireLabels: false);
+
+            // The model first: a folder is read at its input shape, with its classes.
+            using var net = modelPath is null ? null : ModelFile.LoadClassifier(modelPath, t).Model;
+            var read = DataInput.Read(dataPath, imageOptions, net);
+            DataInput.ReportLeftOut(read, output);
+            var data = read.Data;
             var (start, end) = ParseRows(rowsText, data.Count);
             var selected = data.Subset(Enumerable.Range(start, end - start).ToArray());
 
             Predictions? predictions = null;
-            if (modelPath is not null)
+            IReadOnlyList<string>? names = selected.ClassNames;
+            if (net is not null)
             {
-                using var net = ModelFile.LoadClassifier(modelPath, t).Model;
-                PredictCommand.CheckShape(net, selected, csvPath);
+                PredictCommand.CheckShape(net, selected, dataPath);
+                selected = ClassMatching.ForModel(selected, net, dataPath);
+                names = net.ClassNames ?? names;
                 predictions = Predictions.Of(net, selected);
             }
+            string Name(int c) => names is not null && (uint)c < (uint)names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture);
 
             var cells = new List<GridCell>(selected.Count);
             int wrong = 0;
             for (int i = 0; i < selected.Count; i++)
             {
-                var lines = new List<Caption> { new($"row {start + i}", Drawing.Muted) };
+                // A folder's image is captioned with its file name (the class is on the next line).
+                string where = read.Folder is { } folder ? $"{start + i}: {Path.GetFileName(folder.Files[start + i])}" : $"row {start + i}";
+                var lines = new List<Caption> { new(where, Drawing.Muted) };
                 if (selected.HasLabels)
                 {
-                    lines.Add(new Caption($"label {selected.Label(i)}", Drawing.Ink, Bold: true));
+                    lines.Add(new Caption($"label {Name(selected.Label(i))}", Drawing.Ink, Bold: true));
                 }
                 bool isWrong = false;
                 if (predictions is not null)
@@ -78,13 +95,13 @@ internal static class ShowCommand
                     int p = predictions.Best[i];
                     isWrong = selected.HasLabels && p != selected.Label(i);
                     wrong += isWrong ? 1 : 0;
-                    string text = string.Create(CultureInfo.InvariantCulture, $"{(isWrong ? "✗ " : "")}pred {p} ({Percent(predictions.Probability(i, p))})");
-                    lines.Add(new Caption(text, isWrong ? Drawing.Wrong : selected.HasLabels ? Drawing.Right : Drawing.Ink, Bold: isWrong));
+                    string text = $"pred {Name(p)}"; // a wrong one is framed and written in red
+                    lines.Add(new Caption(text, isWrong ? Drawing.Wrong : selected.HasLabels ? Drawing.Right : Drawing.Ink, Bold: isWrong, Suffix: $" ({Percent(predictions.Probability(i, p))})"));
                 }
                 cells.Add(new GridCell(i, lines, isWrong));
             }
 
-            string title = $"{Path.GetFileName(csvPath)}, rows {start}–{end - 1}";
+            string title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(dataPath))}, rows {start}–{end - 1}";
             if (predictions is not null)
             {
                 title += selected.HasLabels
@@ -134,7 +151,7 @@ internal static class ShowCommand
         }
         if (start >= count)
         {
-            throw new UserError($"--rows '{text}': the file has {count:N0} rows (0 to {count - 1})");
+            throw new UserError($"--rows '{text}': the data has {count:N0} rows (0 to {count - 1})");
         }
         end = Math.Min(end, count);
         if (end <= start)

@@ -33,6 +33,18 @@ internal sealed record ReportInput(
 
     /// <summary>The shown model's own metadata: the file's, or the "member0." entries of an ensemble file (history, seed, ...).</summary>
     public IReadOnlyDictionary<string, string> ShownMetadata => Model is Ensemble ? ModelFile.MemberMetadata(Metadata, 0) : Metadata;
+
+    /// <summary>For an image folder, each sample's file relative to the folder (in sample order), shown beside its row; else null.</summary>
+    public IReadOnlyList<string>? Files { get; init; }
+
+    /// <summary>The classes' names: the model's, else the data's; null when the classes are just numbers (also when the names are "0", "1", ..., a folder read for an unnamed model).</summary>
+    public IReadOnlyList<string>? ClassNames => Model.ClassNames ?? (Data.ClassNames is { } names && !AreNumbers(names) ? names : null);
+
+    private static bool AreNumbers(IReadOnlyList<string> names) =>
+        names.Select((name, c) => name == c.ToString(CultureInfo.InvariantCulture)).All(same => same);
+
+    /// <summary>Class <paramref name="c"/>'s name, or its number.</summary>
+    public string ClassName(int c) => ClassNames is { } names && (uint)c < (uint)names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -91,21 +103,21 @@ internal static class HtmlReport
             .ThenBy(i => i)
             .ToList();
 
-        var (confusionPng, cells) = ConfusionPlot.Render(e, string.Create(CultureInfo.InvariantCulture, $"Confusion matrix: {modelName} on {dataName} ({Percent(e.Accuracy, 2)} correct)"));
+        var (confusionPng, cells) = ConfusionPlot.Render(e, string.Create(CultureInfo.InvariantCulture, $"Confusion matrix: {modelName} on {dataName} ({Percent(e.Accuracy, 2)} correct)"), input.ClassNames);
         AtomicFile.WriteAllBytes(Out(ConfusionFile), confusionPng);
 
         if (mistakes.Count > 0)
         {
             var top = mistakes.Take(TopMistakes).ToList();
             string title = string.Create(CultureInfo.InvariantCulture, $"The {top.Count} most confident of {mistakes.Count:N0} mistakes");
-            AtomicFile.WriteAllBytes(Out(MistakesFile), ImageGrid.Render(data, top.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
+            AtomicFile.WriteAllBytes(Out(MistakesFile), ImageGrid.Render(data, top.Select(i => MistakeCell(input, i)).ToList(), title, GalleryLegend));
         }
         var pairs = Pairs(e);
         foreach (var (t, q, count) in pairs)
         {
             var shown = mistakes.Where(i => data.Label(i) == t && p.Best[i] == q).Take(PerPairMistakes).ToList();
-            string title = string.Create(CultureInfo.InvariantCulture, $"True {t}, predicted {q}: {(shown.Count < count ? $"the {shown.Count} most confident of " : "")}{count:N0} image{(count == 1 ? "" : "s")}");
-            AtomicFile.WriteAllBytes(Out(PairFile(t, q)), ImageGrid.Render(data, shown.Select(i => MistakeCell(data, p, i)).ToList(), title, GalleryLegend));
+            string title = string.Create(CultureInfo.InvariantCulture, $"True {input.ClassName(t)}, predicted {input.ClassName(q)}: {(shown.Count < count ? $"the {shown.Count} most confident of " : "")}{count:N0} image{(count == 1 ? "" : "s")}");
+            AtomicFile.WriteAllBytes(Out(PairFile(t, q)), ImageGrid.Render(data, shown.Select(i => MistakeCell(input, i)).ToList(), title, GalleryLegend));
         }
 
         IReadOnlyList<EpochLog>? history = input.ShownMetadata.TryGetValue("history", out var json) ? HistoryJson.Read(json) : null;
@@ -134,15 +146,18 @@ internal static class HtmlReport
         new("runner-up (probability)", Drawing.Muted),
     ];
 
-    private static GridCell MistakeCell(Dataset data, Predictions p, int i)
+    /// <summary>A mistake's caption: its row and true class, the prediction and the runner-up with their probabilities (names cut to the cell by the grid).</summary>
+    private static GridCell MistakeCell(ReportInput input, int i)
     {
+        var p = input.Predictions;
         int best = p.Best[i], second = p.RunnerUp[i];
-        return new GridCell(i,
-        [
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"row {i}: true {data.Label(i)}"), Drawing.Ink, Bold: true),
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"pred {best} ({Percent(p.Probability(i, best))})"), Drawing.Wrong, Bold: true),
-            new Caption(string.Create(CultureInfo.InvariantCulture, $"2nd {second} ({Percent(p.Probability(i, second))})"), Drawing.Muted),
-        ], Wrong: true);
+        var lines = new List<Caption>(4);
+        string row = string.Create(CultureInfo.InvariantCulture, $"row {i}");
+        lines.Add(new Caption(input.Files is { } files ? $"{row}: {Path.GetFileName(files[i])}" : row, Drawing.Muted));
+        lines.Add(new Caption($"true {input.ClassName(input.Data.Label(i))}", Drawing.Ink, Bold: true));
+        lines.Add(new Caption($"pred {input.ClassName(best)}", Drawing.Wrong, Bold: true, Suffix: $" ({Percent(p.Probability(i, best))})"));
+        lines.Add(new Caption($"2nd {input.ClassName(second)}", Drawing.Muted, Suffix: $" ({Percent(p.Probability(i, second))})"));
+        return new GridCell(i, lines, Wrong: true);
     }
 
     /// <summary>Off-diagonal cells with errors, the most frequent first.</summary>
@@ -219,7 +234,10 @@ internal static class HtmlReport
         L("<section id=\"per-class\">");
         L("<h2>Per class</h2>");
         L("<table class=\"scores\">");
-        L("<thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>");
+        // Named classes also show their number, the label of the confusion matrix's axes beyond 30 classes.
+        bool named = input.ClassNames is not null;
+        string numberHeader = named ? "<th>#</th>" : "";
+        L($"<thead><tr>{numberHeader}<th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>");
         L("<tbody>");
         double mp = 0, mr = 0, mf = 0;
         for (int c = 0; c < e.Classes; c++)
@@ -228,14 +246,15 @@ internal static class HtmlReport
             mp += s.Precision;
             mr += s.Recall;
             mf += s.F1;
-            L($"<tr id=\"class-{I(c)}\"><td>{I(c)}</td><td>{F4(s.Precision)}</td><td>{F4(s.Recall)}</td><td>{F4(s.F1)}</td><td>{I(s.Support)}</td></tr>");
+            string number = named ? $"<td>{I(c)}</td>" : "";
+            L($"<tr id=\"class-{I(c)}\">{number}<td class=\"name\">{H(input.ClassName(c))}</td><td>{F4(s.Precision)}</td><td>{F4(s.Recall)}</td><td>{F4(s.F1)}</td><td>{I(s.Support)}</td></tr>");
         }
         L("</tbody>");
-        L($"<tfoot><tr><td>macro average</td><td>{F4(mp / e.Classes)}</td><td>{F4(mr / e.Classes)}</td><td>{F4(mf / e.Classes)}</td><td>{I(e.Total)}</td></tr></tfoot>");
+        L($"<tfoot><tr><td{(named ? " colspan=\"2\"" : "")}>macro average</td><td>{F4(mp / e.Classes)}</td><td>{F4(mr / e.Classes)}</td><td>{F4(mf / e.Classes)}</td><td>{I(e.Total)}</td></tr></tfoot>");
         L("</table>");
         L("</section>");
 
-        var (cw, ch) = ConfusionPlot.Size(e.Classes);
+        var (cw, ch) = ConfusionPlot.Size(e.Classes, input.ClassNames);
         L("<section id=\"confusion\">");
         L("<h2>Confusion matrix</h2>");
         L("<p>Rows are the true labels, columns the predicted ones; each cell shows its count and is shaded by its share of the true class. Hover over a cell to name it; click a cell outlined in red to see those errors.</p>");
@@ -248,10 +267,11 @@ internal static class HtmlReport
             {
                 int count = e.Confusion[t, q];
                 var r = cells[t, q];
-                string share = rowTotal == 0 ? "" : $" ({(double)count / rowTotal:P1} of the {I(t)}s)";
+                string of = input.ClassNames is null ? $"the {I(t)}s" : $"class {input.ClassName(t)}";
+                string share = rowTotal == 0 ? "" : $" ({(double)count / rowTotal:P1} of {of})";
                 string name = t == q
-                    ? $"true {I(t)}, predicted {I(q)}: {count:N0} correct{share}"
-                    : $"true {I(t)}, predicted {I(q)}: {count:N0} error{(count == 1 ? "" : "s")}{share}";
+                    ? $"true {input.ClassName(t)}, predicted {input.ClassName(q)}: {count:N0} correct{share}"
+                    : $"true {input.ClassName(t)}, predicted {input.ClassName(q)}: {count:N0} error{(count == 1 ? "" : "s")}{share}";
                 string href = t == q ? $"#class-{I(t)}" : count > 0 ? $"#{PairAnchor(t, q)}" : "";
                 string hrefAttribute = href.Length > 0 ? $" href=\"{href}\"" : "";
                 L($"<area shape=\"rect\" coords=\"{I(r.Left)},{I(r.Top)},{I(r.Right)},{I(r.Bottom)}\"{hrefAttribute} title=\"{H(name)}\" alt=\"{H(name)}\" data-true=\"{I(t)}\" data-predicted=\"{I(q)}\" data-count=\"{I(count)}\">");
@@ -272,13 +292,14 @@ internal static class HtmlReport
             L($"<p>The {shown} mistakes the model was surest of, out of {mistakes.Count:N0}. Row numbers count from 0, as <code>convnet show --rows</code> does.</p>");
             L($"<img src=\"{MistakesFile}\" alt=\"The {shown} most confident mistakes\">");
             L("<table class=\"mistakes\">");
-            L("<thead><tr><th>#</th><th>row</th><th>true</th><th>predicted</th><th>probability</th><th>runner-up</th><th>its probability</th></tr></thead>");
+            L($"<thead><tr><th>#</th><th>row</th>{(input.Files is null ? "" : "<th>file</th>")}<th>true</th><th>predicted</th><th>probability</th><th>runner-up</th><th>its probability</th></tr></thead>");
             L("<tbody>");
             for (int k = 0; k < shown; k++)
             {
                 int i = mistakes[k];
                 int best = p.Best[i], second = p.RunnerUp[i];
-                L($"<tr><td>{I(k + 1)}</td><td>{I(i)}</td><td>{I(data.Label(i))}</td><td>{I(best)}</td><td>{Percent(p.Probability(i, best))}</td><td>{I(second)}</td><td>{Percent(p.Probability(i, second))}</td></tr>");
+                string file = input.Files is { } files ? $"<td class=\"name\">{H(files[i])}</td>" : "";
+                L($"<tr><td>{I(k + 1)}</td><td>{I(i)}</td>{file}<td>{H(input.ClassName(data.Label(i)))}</td><td>{H(input.ClassName(best))}</td><td>{Percent(p.Probability(i, best))}</td><td>{H(input.ClassName(second))}</td><td>{Percent(p.Probability(i, second))}</td></tr>");
             }
             L("</tbody>");
             L("</table>");
@@ -297,14 +318,14 @@ internal static class HtmlReport
             L("<ul class=\"pairs\">");
             foreach (var (t, q, count) in pairs)
             {
-                L($"<li><a href=\"#{PairAnchor(t, q)}\">{I(t)} → {I(q)}</a>: {count:N0}</li>");
+                L($"<li><a href=\"#{PairAnchor(t, q)}\">{H(input.ClassName(t))} → {H(input.ClassName(q))}</a>: {count:N0}</li>");
             }
             L("</ul>");
             foreach (var (t, q, count) in pairs)
             {
                 L($"<div class=\"pair\" id=\"{PairAnchor(t, q)}\">");
-                L($"<h3>True {I(t)}, predicted {I(q)}: {count:N0} image{(count == 1 ? "" : "s")}</h3>");
-                L($"<img src=\"{PairFile(t, q)}\" alt=\"Images of {I(t)} predicted as {I(q)}\">");
+                L($"<h3>True {H(input.ClassName(t))}, predicted {H(input.ClassName(q))}: {count:N0} image{(count == 1 ? "" : "s")}</h3>");
+                L($"<img src=\"{PairFile(t, q)}\" alt=\"Images of {H(input.ClassName(t))} predicted as {H(input.ClassName(q))}\">");
                 L("<p><a href=\"#confusion\">back to the confusion matrix</a></p>");
                 L("</div>");
             }
@@ -372,6 +393,7 @@ internal static class HtmlReport
         th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: right; }
         th { background: #f2f2f2; }
         table.settings th, table.settings td { text-align: left; }
+        td.name { text-align: left; max-width: 24em; overflow-wrap: anywhere; }
         tfoot td { font-weight: bold; background: #fafafa; }
         img { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
         img.fixed { max-width: none; }

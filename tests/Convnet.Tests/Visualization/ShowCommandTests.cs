@@ -16,7 +16,7 @@ public sealed class ShowCommandTests(VisualizationFixture fixture)
         var (exit, output, error) = VisualizationFixture.Run("show", fixture.EvalCsv, "--rows", "0:20", "--model", fixture.ModelPath, "--out", png);
         Assert.True(exit == 0, error);
         Assert.Matches(@"Wrote 20 images \(rows 0–19\) to .*; \d+ wrong\.", output);
-        Png.AssertPicture(png, ImageGrid.Size(20, lines: 3, columns: 8, legend: true));
+        Png.AssertPicture(png, ImageGrid.Size(fixture.EvalData.SampleShape, 20, lines: 3, columns: 8, legend: true));
     }
 
     [Fact]
@@ -25,7 +25,7 @@ public sealed class ShowCommandTests(VisualizationFixture fixture)
         string png = fixture.File("grid.png");
         var (exit, _, error) = VisualizationFixture.Run("show", fixture.EvalCsv, "--out", png, "--columns", "10");
         Assert.True(exit == 0, error);
-        Png.AssertPicture(png, ImageGrid.Size(64, lines: 2, columns: 10, legend: true));
+        Png.AssertPicture(png, ImageGrid.Size(fixture.EvalData.SampleShape, 64, lines: 2, columns: 10, legend: true));
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public sealed class ShowCommandTests(VisualizationFixture fixture)
         string png = fixture.File("grid-unlabelled.png");
         var (exit, _, error) = VisualizationFixture.Run("show", fixture.UnlabelledCsv, "--rows", "3", "--out", png);
         Assert.True(exit == 0, error);
-        Png.AssertPicture(png, ImageGrid.Size(1, lines: 1, columns: 8, legend: false));
+        Png.AssertPicture(png, ImageGrid.Size(fixture.EvalData.SampleShape, 1, lines: 1, columns: 8, legend: false));
     }
 
     [Theory]

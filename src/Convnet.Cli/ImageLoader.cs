@@ -1,55 +1,34 @@
 using Convnet.Data;
-using SkiaSharp;
+using Convnet.Images;
 
 namespace Convnet.Cli;
 
-/// <summary>Decodes PNG/JPEG (and whatever else Skia reads) to grayscale in [0, 1], transparency over white.</summary>
+/// <summary>One picture as grayscale in [0, 1], transparency over white, for predict --image (decoding is the library's <see cref="ImageDecoder"/>).</summary>
 internal static class ImageLoader
 {
     /// <exception cref="UserError">
-    /// The file is missing, is no image Skia reads, claims more than <see cref="DigitImage.MaxPixels"/>
+    /// The file is missing, is no image Skia reads, claims more than <see cref="ImageDecoder.MaxPixels"/>
     /// pixels (refused from its header, before anything is decoded or allocated), or is truncated or corrupt.
     /// </exception>
     public static (float[] Gray, int Width, int Height) LoadGray(string path)
     {
         Cli.CheckExists(path, "image");
-        using var codec = SKCodec.Create(path) ?? throw new UserError($"{path}: not an image this build can decode (PNG, JPEG, GIF, BMP, WebP)");
-        int width = codec.Info.Width, height = codec.Info.Height;
-        if (width < 1 || height < 1)
+        byte[] bytes;
+        ImageInfo info;
+        try
         {
-            throw new UserError($"{path}: the image claims a size of {width}×{height}");
+            info = ImageDecoder.ReadInfo(path);
+            bytes = ImageDecoder.Decode(path, channels: 1);
         }
-        if ((long)width * height > DigitImage.MaxPixels)
+        catch (DataFormatException e)
         {
-            throw new UserError($"{path}: image of {width}×{height} pixels is larger than the {DigitImage.MaxPixels / 1_000_000} megapixels accepted; scale it down");
+            throw new UserError(e.Message);
         }
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        // The SKBitmap(info) constructor throws a bare Exception when the pixels cannot be had
-        // (found by fuzzing: a 145-byte WBMP claiming 1232×6343 under afl-fuzz's memory limit).
-        using var bitmap = new SKBitmap();
-        if (!bitmap.TryAllocPixels(info))
-        {
-            throw new UserError($"{path}: not enough memory to decode an image of {width}×{height}");
-        }
-        var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result is not SKCodecResult.Success)
-        {
-            // IncompleteInput: the file ends early (Skia fills the rest); ErrorInInput: corrupt data.
-            throw new UserError(result switch
-            {
-                SKCodecResult.IncompleteInput => $"{path}: the image is truncated (its data ends before the last row)",
-                SKCodecResult.ErrorInInput => $"{path}: the image is corrupt (its data cannot be decoded)",
-                _ => $"{path}: cannot decode the image ({result})",
-            });
-        }
-        var bytes = bitmap.GetPixelSpan();
-        var gray = new float[width * height];
+        var gray = new float[bytes.Length];
         for (int i = 0; i < gray.Length; i++)
         {
-            float r = bytes[4 * i], g = bytes[4 * i + 1], b = bytes[4 * i + 2], a = bytes[4 * i + 3] / 255f;
-            float luma = (0.299f * r + 0.587f * g + 0.114f * b) / 255f;
-            gray[i] = a * luma + (1 - a);
+            gray[i] = bytes[i] / 255f;
         }
-        return (gray, width, height);
+        return (gray, info.Width, info.Height);
     }
 }

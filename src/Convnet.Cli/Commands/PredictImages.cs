@@ -24,8 +24,9 @@ internal static class PredictImages
 
     public static string ExtensionList => string.Join(", ", ImageFolder.Extensions);
 
-    /// <summary>Image input rather than a CSV: any argument is a folder or a file with an image extension.</summary>
-    public static bool AreImages(IReadOnlyList<string> inputs) => inputs.Any(i => Directory.Exists(i) || ImageFolder.IsImageFile(i));
+    /// <summary>Image input rather than a CSV: any argument is a folder (or ends in '/', as only a folder does) or a file with an image extension.</summary>
+    public static bool AreImages(IReadOnlyList<string> inputs) =>
+        inputs.Any(i => Directory.Exists(i) || ImageFolder.IsImageFile(i) || Path.EndsInDirectorySeparator(i));
 
     /// <summary>
     /// predict of image files and folders: every image resized and converted to the model's input,

@@ -318,6 +318,17 @@ public sealed class CliPredictImagesTests
     }
 
     [Fact]
+    public void A_missing_folder_named_with_a_slash_is_called_a_folder_not_a_csv()
+    {
+        using var dir = new TempDir();
+        string missing = dir.File("photos") + "/";
+
+        var result = CliHarness.Run("predict", missing, "--model", DigitModel(dir), "--out", dir.File("p.csv"));
+
+        Assert.Equal((1, $"error: '{missing}' not found (neither a file nor a folder)\n"), (result.ExitCode, result.Err));
+    }
+
+    [Fact]
     public void Image_shows_a_colour_model_the_picture_at_its_input_size_and_names_the_best_class()
     {
         using var dir = new TempDir();

@@ -348,6 +348,38 @@ public sealed class CliPredictImagesTests
     }
 
     [Fact]
+    public void Image_refuses_a_truncated_picture_for_a_colour_model_naming_it()
+    {
+        using var dir = new TempDir();
+        byte[] whole = File.ReadAllBytes(WriteImage(dir, "whole.png", 2, width: 64, height: 64));
+        string cut = dir.Write("cut.png", whole[..(whole.Length / 2)]);
+        string model = SaveModel(dir, Colour, Animals);
+
+        var result = CliHarness.Run("predict", "--image", cut, "--model", model);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"error: {cut}: ", result.Err, StringComparison.Ordinal);
+        Assert.Single(result.Err.TrimEnd('\n').Split('\n'));
+        Assert.Equal("", result.Out);
+    }
+
+    [Fact]
+    public void Test_time_augmentation_works_on_colour_pictures_and_changes_the_probabilities()
+    {
+        using var dir = new TempDir();
+        string photos = WritePhotos(dir);
+        string model = SaveModel(dir, Colour, Animals);
+
+        CliHarness.Succeeds("predict", photos, "--model", model, "--out", dir.File("one.csv"));
+        CliHarness.Succeeds("predict", photos, "--model", model, "--out", dir.File("nine.csv"), "--tta", "9");
+
+        var one = Rows(dir.File("one.csv"));
+        var nine = Rows(dir.File("nine.csv"));
+        Assert.Equal(one.Select(r => r[0]), nine.Select(r => r[0]));
+        Assert.NotEqual(one.Skip(1).Select(r => r[^1]), nine.Skip(1).Select(r => r[^1]));
+    }
+
+    [Fact]
     public void Image_with_a_28_by_28_gray_model_of_other_classes_resizes_the_picture_instead_of_centring_a_digit()
     {
         using var dir = new TempDir();

@@ -190,10 +190,14 @@ public static class ImageDecoder
         {
             return new DataFormatException(path, "is a folder, not an image");
         }
-        if (!File.Exists(path))
+        var file = new FileInfo(path);
+        if (file.LinkTarget is { } target && !File.Exists(Path.GetFullPath(target, Path.GetDirectoryName(file.FullName)!)))
         {
-            string? target = new FileInfo(path).LinkTarget;
-            return new DataFormatException(path, target is null ? "file not found" : $"a symbolic link to '{target}', which does not exist");
+            return new DataFormatException(path, $"a symbolic link to '{target}', which does not exist");
+        }
+        if (!file.Exists)
+        {
+            return new DataFormatException(path, "file not found");
         }
         try
         {

@@ -12,9 +12,10 @@ internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var csv = new Argument<string?>("LABELLED_CSV")
+        var csv = new Argument<string?>("DATA")
         {
-            Description = "Kaggle-format CSV with a label column, or an unlabelled one together with --labels.",
+            Description = "The labelled images: a Kaggle-format CSV with a label column (or an unlabelled one together with --labels), "
+                + "or a folder with one subfolder of images per class, named as the model's classes (read at the model's input size and channels).",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var model = Options.Model();
@@ -22,6 +23,7 @@ internal static class EvaluateCommand
         var submission = new Option<string?>("--submission") { Description = "Score this ImageId,Label submission against --labels instead of running a model." };
         var threads = Options.Threads();
         var tta = Options.Tta();
+        var images = new ImageOptions(forModel: true);
         var report = new Option<string?>("--report")
         {
             HelpName = "DIR",
@@ -31,6 +33,7 @@ internal static class EvaluateCommand
         {
             csv, model, labels, submission, threads, tta, report,
         };
+        images.AddTo(command);
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
             string? labelsPath = parse.GetValue(labels);
@@ -46,7 +49,7 @@ internal static class EvaluateCommand
                 }
                 if (reportDir is not null)
                 {
-                    throw new UserError("--report needs the images and a model: give LABELLED_CSV --model M (or CSV --labels L --model M), not --submission");
+                    throw new UserError("--report needs the images and a model: give DATA --model M (or CSV --labels L --model M), not --submission");
                 }
                 predicted = KaggleCsv.ReadLabels(submissionPath);
                 truth = KaggleCsv.ReadLabels(labelsPath);
@@ -59,7 +62,7 @@ internal static class EvaluateCommand
             {
                 if (csvPath is null)
                 {
-                    throw new UserError("give a labelled CSV to evaluate (or --submission S --labels L)");
+                    throw new UserError("give a labelled CSV or image folder to evaluate (or --submission S --labels L)");
                 }
                 string modelPath = parse.GetValue(model)!;
                 Cli.CheckExists(modelPath, "model");
@@ -67,21 +70,49 @@ internal static class EvaluateCommand
                 {
                     HtmlReport.CheckFolder(reportDir);
                 }
-                var data = KaggleCsv.Read(csvPath, requireLabels: false);
-                if (labelsPath is not null)
+                int threadCount = Options.CheckThreads(parse.GetValue(threads));
+                var imageOptions = images.Read(parse, threadCount);
+                Dataset data;
+                IClassifier loaded;
+                IReadOnlyDictionary<string, string> metadata;
+                if (DataInput.IsFolder(csvPath))
                 {
-                    var given = KaggleCsv.ReadLabels(labelsPath);
-                    if (given.Length != data.Count)
+                    if (labelsPath is not null)
                     {
-                        throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
+                        throw new UserError($"--labels is for a CSV without labels; the labels of folder {csvPath} are its class folders");
                     }
-                    data = new Dataset(data.Pixels, given, data.SampleShape);
+                    (loaded, metadata) = ModelFile.LoadClassifier(modelPath, threadCount);
+                    try
+                    {
+                        var read = DataInput.ReadLabelled(csvPath, imageOptions, loaded);
+                        output.WriteLine($"{DataInput.Describe(read, csvPath)}.");
+                        DataInput.ReportLeftOut(read, output);
+                        data = read.Data;
+                    }
+                    catch
+                    {
+                        loaded.Dispose();
+                        throw;
+                    }
                 }
-                else if (!data.HasLabels)
+                else
                 {
-                    throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
+                    data = DataInput.Read(csvPath, imageOptions).Data;
+                    if (labelsPath is not null)
+                    {
+                        var given = KaggleCsv.ReadLabels(labelsPath);
+                        if (given.Length != data.Count)
+                        {
+                            throw new UserError($"{csvPath} has {data.Count:N0} rows but {labelsPath} has {given.Length:N0}");
+                        }
+                        data = new Dataset(data.Pixels, given, data.SampleShape);
+                    }
+                    else if (!data.HasLabels)
+                    {
+                        throw new UserError($"{csvPath} has no label column; pass the true labels with --labels");
+                    }
+                    (loaded, metadata) = ModelFile.LoadClassifier(modelPath, threadCount);
                 }
-                var (loaded, metadata) = ModelFile.LoadClassifier(modelPath, Options.CheckThreads(parse.GetValue(threads)));
                 int views = parse.GetValue(tta);
                 using (var net = Options.WithTta(loaded, views))
                 {
@@ -118,7 +149,7 @@ internal static class EvaluateCommand
                     {
                         reportInput = new ReportInput(modelPath, csvPath, labelsPath, data, predictions!, Evaluation.Of(truth, predicted), loaded, metadata) { MemberScores = memberScores };
                     }
-                    Report(truth, predicted, output);
+                    Report(truth, predicted, output, data.ClassNames);
                     if (reportInput is not null)
                     {
                         string index = HtmlReport.Write(reportDir!, reportInput);
@@ -160,8 +191,10 @@ internal static class EvaluateCommand
         Ui.For(output).Write(table);
     }
 
-    internal static void Report(byte[] truth, byte[] predicted, TextWriter output)
+    /// <summary>The scores; rows and columns named by <paramref name="classNames"/> when given, else numbered.</summary>
+    internal static void Report(byte[] truth, byte[] predicted, TextWriter output, IReadOnlyList<string>? classNames = null)
     {
+        string Name(int c) => classNames is not null && c < classNames.Count ? classNames[c] : c.ToString(CultureInfo.InvariantCulture);
         var evaluation = Evaluation.Of(truth, predicted);
         int classes = evaluation.Classes;
         var confusion = evaluation.Confusion;
@@ -172,7 +205,7 @@ internal static class EvaluateCommand
         for (int c = 0; c < classes; c++)
         {
             var s = evaluation.Scores(c);
-            perClass.AddRow(c.ToString(CultureInfo.InvariantCulture), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
+            perClass.AddRow(Markup.Escape(Name(c)), s.Precision.ToString("F4", CultureInfo.InvariantCulture), s.Recall.ToString("F4", CultureInfo.InvariantCulture), s.F1.ToString("F4", CultureInfo.InvariantCulture), s.Support.ToString(CultureInfo.InvariantCulture));
         }
         console.Write(perClass);
 
@@ -180,12 +213,12 @@ internal static class EvaluateCommand
         matrix.AddColumn("");
         for (int c = 0; c < classes; c++)
         {
-            matrix.AddColumn(new TableColumn(c.ToString(CultureInfo.InvariantCulture)).RightAligned());
+            matrix.AddColumn(new TableColumn(Markup.Escape(Name(c))).RightAligned());
         }
         for (int r = 0; r < classes; r++)
         {
             var cells = new string[classes + 1];
-            cells[0] = r.ToString(CultureInfo.InvariantCulture);
+            cells[0] = Markup.Escape(Name(r));
             for (int c = 0; c < classes; c++)
             {
                 cells[c + 1] = confusion[r, c].ToString(CultureInfo.InvariantCulture);

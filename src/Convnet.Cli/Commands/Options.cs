@@ -31,6 +31,43 @@ internal static class Options
         DefaultValueFactory = _ => 1,
     };
 
+    public const string ImageSizeName = "--image-size";
+    public const string ColorModeName = "--color-mode";
+    public const string SkipBadImagesName = "--skip-bad-images";
+
+    /// <summary>--image-size HxW for image folders; checked as it is parsed (see <see cref="DataInput.ParseImageSize"/>).</summary>
+    public static Option<string?> ImageSize(string fallback = "the size all the images share; an error lists the sizes when they differ") => WithCheck(new Option<string?>(ImageSizeName)
+    {
+        HelpName = "HxW",
+        Description = $"Image folders: resize every image (bilinear) to H×W pixels, e.g. 64x64 [default: {fallback}].",
+    }, value => DataInput.ParseImageSize(value) is null ? $"must be HxW (height x width in pixels) such as 64x64, got '{value}'" : null);
+
+    /// <summary>--color-mode grayscale|rgb for image folders.</summary>
+    public static Option<string?> ColorMode(string fallback = "rgb when any image has colour, else grayscale") => WithCheck(new Option<string?>(ColorModeName)
+    {
+        HelpName = "grayscale|rgb",
+        Description = $"Image folders: read the images as 1 channel (gray = 0.299R + 0.587G + 0.114B, transparency over white) or 3 [default: {fallback}].",
+    }, value => DataInput.ParseColorMode(value) is null ? $"must be grayscale or rgb, got '{value}'" : null);
+
+    /// <summary>--skip-bad-images for image folders.</summary>
+    public static Option<bool> SkipBadImages() => new(SkipBadImagesName)
+    {
+        Description = "Image folders: leave out (and list) files that cannot be decoded (truncated, corrupt, not an image) instead of stopping at the first.",
+    };
+
+    /// <summary><paramref name="option"/> refusing, as it is parsed, a value for which <paramref name="problem"/> says what is wrong.</summary>
+    private static Option<string?> WithCheck(Option<string?> option, Func<string, string?> problem)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count == 1 && problem(result.Tokens[0].Value) is { } message)
+            {
+                result.AddError(message);
+            }
+        });
+        return option;
+    }
+
     /// <summary>The classifier itself for 1 view, else it wrapped in test-time augmentation (which then owns it).</summary>
     public static IClassifier WithTta(IClassifier net, int views)
     {

@@ -13,8 +13,8 @@ using Convnet.Training;
 namespace Convnet.Cli.Commands;
 
 /// <summary>
-/// <c>convnet train</c>: reads the options into settings (<see cref="TrainOptions"/>), the CSV into a
-/// data set, and lets the library's <see cref="Trainer"/> or <see cref="EnsembleTrainer"/> train;
+/// <c>convnet train</c>: reads the options into settings (<see cref="TrainOptions"/>), the CSV or image
+/// folder into a data set (<see cref="DataInput"/>), and lets the library's <see cref="Trainer"/> or <see cref="EnsembleTrainer"/> train;
 /// shows the progress and saves what they give.
 /// </summary>
 internal static class TrainCommand
@@ -22,7 +22,7 @@ internal static class TrainCommand
     public static Command Create()
     {
         var options = new TrainOptions();
-        var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV and save it as safetensors.");
+        var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV or a folder of images (one subfolder per class) and save it as safetensors.");
         options.AddTo(command);
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
         {
@@ -44,14 +44,14 @@ internal static class TrainCommand
     {
         TrainOptions.Check(r);
         var s = r.Settings;
-        var clock = Stopwatch.StartNew();
-        var data = KaggleCsv.ReadLabelled(r.TrainCsv);
-        double loadSeconds = clock.Elapsed.TotalSeconds;
+        var read = DataInput.ReadLabelled(r.DataPath, r.Images);
+        var data = read.Data;
         var trainer = new Trainer(s);
         var (train, validation) = Split(trainer, data, s.Seed);
         TrainOptions.CheckSteps(s, train.Count);
         string ownSplits = r.Ensemble > 1 && validation is not null ? " (each member its own split)" : "";
-        output.WriteLine($"Read {data.Count:N0} images from {r.TrainCsv} in {loadSeconds:F2} s; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}{ownSplits}.");
+        output.WriteLine($"{DataInput.Describe(read, r.DataPath)}; training on {train.Count:N0}, validating on {validation?.Count ?? 0:N0}{ownSplits}.");
+        DataInput.ReportLeftOut(read, output);
         var progress = new List<TrainDisplay>();
         try
         {
@@ -154,7 +154,7 @@ internal static class TrainCommand
         }
         if (r.PlotPath is not null)
         {
-            AtomicFile.WriteAllBytes(r.PlotPath, CurvesPlot.Render(history.Epochs, $"Training curves: {r.Arch} on {Path.GetFileName(r.TrainCsv)}"));
+            AtomicFile.WriteAllBytes(r.PlotPath, CurvesPlot.Render(history.Epochs, $"Training curves: {r.Arch} on {Path.GetFileName(Path.TrimEndingDirectorySeparator(r.DataPath))}"));
             output.WriteLine($"Wrote the training curves to {r.PlotPath}.");
         }
         return 0;
@@ -238,7 +238,7 @@ internal static class TrainCommand
         }
         if (r.PlotPath is not null)
         {
-            AtomicFile.WriteAllBytes(r.PlotPath, CurvesPlot.Render(histories[0], $"Training curves: {r.Arch} on {Path.GetFileName(r.TrainCsv)}, member 0 of {n} (seed {s.Seed})"));
+            AtomicFile.WriteAllBytes(r.PlotPath, CurvesPlot.Render(histories[0], $"Training curves: {r.Arch} on {Path.GetFileName(Path.TrimEndingDirectorySeparator(r.DataPath))}, member 0 of {n} (seed {s.Seed})"));
             output.WriteLine($"Wrote the training curves of member 0 to {r.PlotPath}.");
         }
         return 0;

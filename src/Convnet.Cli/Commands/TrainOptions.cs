@@ -9,8 +9,11 @@ using Convnet.Training;
 namespace Convnet.Cli.Commands;
 
 /// <summary>What <c>convnet train</c> was asked: the library's training settings and what only the command line does with them.</summary>
-internal sealed record TrainRequest(TrainingSettings Settings, string TrainCsv, string ModelPath)
+internal sealed record TrainRequest(TrainingSettings Settings, string DataPath, string ModelPath)
 {
+    /// <summary>How to read DataPath when it is an image folder.</summary>
+    public ImageInputOptions Images { get; init; } = ImageInputOptions.None;
+
     /// <summary>PNG of the training curves, or null.</summary>
     public string? PlotPath { get; init; }
 
@@ -33,9 +36,10 @@ internal sealed record TrainRequest(TrainingSettings Settings, string TrainCsv, 
 /// </summary>
 internal sealed class TrainOptions
 {
-    private readonly Argument<string> _trainCsv = new Argument<string>("TRAIN_CSV")
+    private readonly Argument<string> _data = new Argument<string>("DATA")
     {
-        Description = "Labelled Kaggle-format CSV: header label,pixel0..pixel783.",
+        Description = "The labelled images: a Kaggle-format CSV (header label,pixel0..pixel783), or a folder with one subfolder of images per class "
+            + "(PNG, JPEG, BMP, GIF, WebP; the subfolder names are the class names; see --image-size, --color-mode, --skip-bad-images).",
         DefaultValueFactory = _ => "data/train.csv",
     };
     private readonly Option<string> _model = Options.Model("Where to write the trained model (written to a temporary file, then renamed).");
@@ -62,6 +66,7 @@ internal sealed class TrainOptions
     };
     private readonly Option<ulong> _seed = new Option<ulong>("--seed") { Description = "Seeds initialisation, the split and shuffling: the same seed gives the same model bits. Member k of --ensemble uses seed + k.", DefaultValueFactory = _ => 1UL };
     private readonly Option<int> _threads = Options.Threads();
+    private readonly ImageOptions _images = new();
     private readonly Option<string?> _plot = new Option<string?>("--plot")
     {
         HelpName = "PNG",
@@ -135,7 +140,7 @@ internal sealed class TrainOptions
 
     public void AddTo(Command command)
     {
-        command.Arguments.Add(_trainCsv);
+        command.Arguments.Add(_data);
         Option[] options =
         [
             _model, _arch, _epochs, _batchSize, _lr, _schedule, _validationSplit, _seed, _threads, _plot, _historyCsv, _augment,
@@ -145,6 +150,7 @@ internal sealed class TrainOptions
         {
             command.Options.Add(option);
         }
+        _images.AddTo(command);
     }
 
     /// <summary>The options given, each left out taken from the recipe --arch names (simple's for specs and files).</summary>
@@ -173,9 +179,10 @@ internal sealed class TrainOptions
             CheckpointPath = parse.GetValue(_checkpoint),
             BackupDirectory = parse.GetValue(_backup),
         };
-        string trainCsv = parse.GetValue(_trainCsv)!;
-        return new TrainRequest(settings with { Metadata = new Dictionary<string, string> { ["train_file"] = Path.GetFileName(trainCsv) } }, trainCsv, parse.GetValue(_model)!)
+        string data = parse.GetValue(_data)!;
+        return new TrainRequest(settings with { Metadata = new Dictionary<string, string> { ["train_file"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(data)) } }, data, parse.GetValue(_model)!)
         {
+            Images = _images.Read(parse, settings.Threads),
             PlotPath = parse.GetValue(_plot),
             HistoryPath = parse.GetValue(_historyCsv),
             Ensemble = parse.GetValue(_ensemble),

@@ -30,10 +30,7 @@ internal static class PredictCommand
             Description = "For images: also write the 2nd to K-th most probable classes (label2,probability2,...), 1 ≤ K ≤ the model's classes (default 1). "
                 + "With --image: the number of classes charted (default 10, or all when fewer).",
         };
-        var skipBad = new Option<bool>("--skip-bad-images")
-        {
-            Description = "For images: list the files that cannot be decoded and write no row for them, instead of stopping at the first.",
-        };
+        var images = new ImageOptions(forModel: true);
         var image = new Option<string?>("--image")
         {
             Description = "Classify one picture (PNG, JPEG, GIF, BMP, WebP) and show it with the most probable classes. For a digit model "
@@ -43,8 +40,9 @@ internal static class PredictCommand
         var tta = Options.Tta();
         var command = new Command("predict", "Predict classes: of a CSV's rows into a Kaggle submission, of image files and folders into a table (file,label,probability), or of one picture shown in the terminal (--image).")
         {
-            inputs, model, outPath, top, skipBad, image, threads, tta,
+            inputs, model, outPath, top, image, threads, tta,
         };
+        images.AddTo(command);
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
             string modelPath = parse.GetValue(model)!;
@@ -54,7 +52,7 @@ internal static class PredictCommand
             string[] given = parse.GetValue(inputs) ?? [];
             string? outFile = parse.GetValue(outPath);
             int? k = parse.GetValue(top);
-            bool skip = parse.GetValue(skipBad);
+            var imageOptions = images.Read(parse, t);
             if (imagePath is not null)
             {
                 if (given.Length > 0)
@@ -65,15 +63,15 @@ internal static class PredictCommand
                 {
                     throw new UserError("--out is not used with --image, which prints its result and writes no file");
                 }
-                if (skip)
+                if (imageOptions.FirstGiven is { } option)
                 {
-                    throw new UserError("--skip-bad-images is for image files and folders; --image refuses a picture it cannot decode");
+                    throw new UserError($"{option} is for image files and folders; --image reads its picture at the model's input and refuses one it cannot decode");
                 }
                 return PredictImages.One(imagePath, modelPath, k, t, views, output);
             }
             if (PredictImages.AreImages(given))
             {
-                return PredictImages.Many(given, modelPath, outFile ?? PredictImages.DefaultOut, k, skip, t, views, output);
+                return PredictImages.Many(given, modelPath, outFile ?? PredictImages.DefaultOut, k, imageOptions, views, output);
             }
             if (given.Length > 1)
             {
@@ -84,9 +82,9 @@ internal static class PredictCommand
             {
                 throw new UserError($"--top is for image files and folders; a CSV ('{csv}') gets a Kaggle submission, one label per image");
             }
-            if (skip)
+            if (imageOptions.FirstGiven is { } csvOption)
             {
-                throw new UserError($"--skip-bad-images is for image files and folders, not a CSV ('{csv}')");
+                throw new UserError($"{csvOption} applies to image files and folders; {csv} is a CSV (its images are its rows)");
             }
             outFile ??= DefaultSubmission;
             Cli.CheckExists(modelPath, "model");

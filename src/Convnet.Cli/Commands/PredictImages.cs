@@ -32,7 +32,7 @@ internal static class PredictImages
     /// predict of image files and folders: every image resized and converted to the model's input,
     /// one row per image in <paramref name="outFile"/>, rows sorted by file.
     /// </summary>
-    public static int Many(IReadOnlyList<string> inputs, string modelPath, string outFile, int? top, bool skipBadImages, int threads, int views, TextWriter output)
+    public static int Many(IReadOnlyList<string> inputs, string modelPath, string outFile, int? top, ImageInputOptions options, int views, TextWriter output)
     {
         if (top < 1)
         {
@@ -41,15 +41,16 @@ internal static class PredictImages
         var images = List(inputs);
         Cli.CheckExists(modelPath, "model");
         Cli.CheckWritable(outFile, "predictions");
-        using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, threads).Model, views);
+        using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, options.Threads).Model, views);
         CheckTakesImages(net);
+        DataInput.CheckAgainstModel(options, net);
         int k = top ?? 1;
         if (k > net.Classes)
         {
             throw new UserError($"--top must be at most the model's {net.Classes} classes, got {k}");
         }
 
-        var read = ImageFolder.LoadFiles(images.Select(i => i.Path).ToList(), net.InputShape, skipBadImages, threads);
+        var read = ImageFolder.LoadFiles(images.Select(i => i.Path).ToList(), net.InputShape, options.SkipBadImages, options.Threads);
         var names = images.ToDictionary(i => i.Path, i => i.Name, StringComparer.Ordinal);
         if (read.Data.Count == 0)
         {
@@ -60,9 +61,10 @@ internal static class PredictImages
         PredictionsCsv.Write(outFile, rows, predictions.Probabilities, net.Classes, net.ClassName, k);
 
         output.WriteLine($"Wrote {rows.Count:N0} prediction{(rows.Count == 1 ? "" : "s")} to {outFile}.");
+        // Every skipped file, however many: they are the rows missing from the table.
         if (read.Skipped.Count > 0)
         {
-            output.WriteLine($"Skipped {read.Skipped.Count:N0} image{(read.Skipped.Count == 1 ? "" : "s")} that could not be decoded:");
+            output.WriteLine($"Skipped {read.Skipped.Count:N0} file(s) that could not be decoded:");
             foreach (var skipped in read.Skipped)
             {
                 output.WriteLine($"  {names[skipped.File]}: {skipped.Problem}");

@@ -244,7 +244,7 @@ public sealed class CliPredictImagesTests
         var result = CliHarness.Succeeds("predict", photos, "--model", model, "--out", csv, "--skip-bad-images");
 
         Assert.Equal(["a.jpg", "sub/deeper/B.webp", "sub/m.png", "z.png"], Rows(csv).Skip(1).Select(r => r[0]));
-        Assert.Contains("Skipped 1 image that could not be decoded:\n  sub/broken.png: ", result.Out, StringComparison.Ordinal);
+        Assert.Contains("Skipped 1 file(s) that could not be decoded:\n  sub/broken.png: ", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -279,6 +279,23 @@ public sealed class CliPredictImagesTests
         Assert.False(File.Exists(dir.File("p.csv")));
     }
 
+    [Theory]
+    [InlineData("--image-size", "12x10", null)]
+    [InlineData("--color-mode", "rgb", null)]
+    [InlineData("--image-size", "16x16", "error: --image-size 16x16 disagrees with the model, which takes 12×10 images (leave the option out to resize to the model's size)")]
+    [InlineData("--color-mode", "grayscale", "error: --color-mode grayscale disagrees with the model, which takes rgb images")]
+    public void Image_size_and_colour_mode_may_only_repeat_the_models(string option, string value, string? message)
+    {
+        using var dir = new TempDir();
+        string photos = WritePhotos(dir);
+        string model = SaveModel(dir, Colour, Animals);
+
+        var result = CliHarness.Run("predict", photos, "--model", model, "--out", dir.File("p.csv"), option, value);
+
+        Assert.Equal(message is null ? (0, "") : (1, message + "\n"), (result.ExitCode, result.Err));
+        Assert.Equal(message is null, File.Exists(dir.File("p.csv")));
+    }
+
     [Fact]
     public void A_csv_and_pictures_together_are_refused()
     {
@@ -293,7 +310,8 @@ public sealed class CliPredictImagesTests
 
     [Theory]
     [InlineData("--top", "2", "error: --top is for image files and folders; a CSV ('{0}') gets a Kaggle submission, one label per image")]
-    [InlineData("--skip-bad-images", null, "error: --skip-bad-images is for image files and folders, not a CSV ('{0}')")]
+    [InlineData("--skip-bad-images", null, "error: --skip-bad-images applies to image files and folders; {0} is a CSV (its images are its rows)")]
+    [InlineData("--image-size", "28x28", "error: --image-size applies to image files and folders; {0} is a CSV (its images are its rows)")]
     public void Image_options_with_a_csv_are_refused(string option, string? value, string message)
     {
         using var dir = new TempDir();
@@ -415,7 +433,8 @@ public sealed class CliPredictImagesTests
 
     [Theory]
     [InlineData("--out", "x.csv", "error: --out is not used with --image, which prints its result and writes no file")]
-    [InlineData("--skip-bad-images", null, "error: --skip-bad-images is for image files and folders; --image refuses a picture it cannot decode")]
+    [InlineData("--skip-bad-images", null, "error: --skip-bad-images is for image files and folders; --image reads its picture at the model's input and refuses one it cannot decode")]
+    [InlineData("--color-mode", "rgb", "error: --color-mode is for image files and folders; --image reads its picture at the model's input and refuses one it cannot decode")]
     public void Image_refuses_the_options_of_a_table(string option, string? value, string message)
     {
         using var dir = new TempDir();

@@ -46,7 +46,8 @@ public static class ImageDecoder
     /// <exception cref="DataFormatException">The file is missing, unreadable, no image, or above <see cref="MaxPixels"/>.</exception>
     public static ImageInfo ReadInfo(string path)
     {
-        using var codec = Open(path);
+        using var image = Open(path);
+        var codec = image.Codec;
         return new ImageInfo(codec.Info.Width, codec.Info.Height) { IsGrayscale = codec.Info.ColorType == SKColorType.Gray8 };
     }
 
@@ -62,7 +63,8 @@ public static class ImageDecoder
         {
             throw new ArgumentException($"Give both height and width, or neither (got height {height?.ToString() ?? "null"}, width {width?.ToString() ?? "null"}).", height.HasValue ? nameof(width) : nameof(height));
         }
-        using var codec = Open(path);
+        using var image = Open(path);
+        var codec = image.Codec;
         int h = height ?? codec.Info.Height, w = width ?? codec.Info.Width;
         CheckSize(h, w);
         var pixels = new byte[(long)h * w * channels];
@@ -80,7 +82,8 @@ public static class ImageDecoder
         {
             throw new ArgumentException($"The destination holds {destination.Length} bytes; {height}×{width}×{channels} needs {(long)height * width * channels}.", nameof(destination));
         }
-        using var codec = Open(path);
+        using var image = Open(path);
+        var codec = image.Codec;
         DecodeInto(codec, path, channels, height, width, destination);
     }
 
@@ -164,23 +167,108 @@ public static class ImageDecoder
         }
     }
 
+    /// <summary>A file's bytes and a codec over them.</summary>
+    private sealed class OpenImage(SKData data, SKCodec codec) : IDisposable
+    {
+        public SKCodec Codec { get; } = codec;
+
+        public void Dispose()
+        {
+            Codec.Dispose();
+            data.Dispose();
+        }
+    }
+
+    /// <summary>Files up to this size are read whole and decoded from memory (Skia's own file stream is slower for small files).</summary>
+    private const long ReadWholeBelow = 256L << 20;
+
     /// <summary>A codec for the file, its size checked from the header; nothing decoded yet.</summary>
-    private static SKCodec Open(string path)
+    private static OpenImage Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var codec = SKCodec.Create(path) ?? throw WhyNotOpened(path);
+        SKData? data = null;
+        try
+        {
+            var file = new FileInfo(path);
+            data = file.Exists && file.Length < ReadWholeBelow ? SKData.CreateCopy(File.ReadAllBytes(path)) : SKData.Create(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            data?.Dispose();
+            throw WhyNotOpened(path);
+        }
+        var codec = (data is null ? null : SKCodec.Create(data)) ?? throw Fail(data, WhyNotOpened(path));
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1)
         {
             codec.Dispose();
-            throw new DataFormatException(path, $"the image claims a size of {width}×{height}");
+            throw Fail(data!, new DataFormatException(path, $"the image claims a size of {width}×{height}"));
         }
         if ((long)width * height > MaxPixels)
         {
             codec.Dispose();
-            throw new DataFormatException(path, $"image of {width}×{height} pixels is larger than the {MaxPixels / 1_000_000} megapixels accepted; scale it down");
+            throw Fail(data!, new DataFormatException(path, $"image of {width}×{height} pixels is larger than the {MaxPixels / 1_000_000} megapixels accepted; scale it down"));
         }
-        return codec;
+        return new OpenImage(data!, codec);
+    }
+
+    private static Exception Fail(SKData? data, Exception e)
+    {
+        data?.Dispose();
+        return e;
+    }
+
+    /// <summary>What <see cref="DecodeSlot"/> did with a file.</summary>
+    internal enum SlotOutcome
+    {
+        /// <summary>Decoded into the slot.</summary>
+        Decoded,
+        /// <summary>Not decoded: the file's size is not the slot's and resizing was not allowed.</summary>
+        OtherSize,
+        /// <summary>Not decoded: asked for gray only, the image has colour.</summary>
+        HasColour,
+    }
+
+    /// <summary>
+    /// One open of the file for <see cref="ImageFolder"/>: its header, and the image decoded into
+    /// <paramref name="destination"/> unless its size differs and <paramref name="resize"/> is false,
+    /// or <paramref name="grayOnly"/> (with 1 channel) and the image has colour.
+    /// </summary>
+    internal static ImageInfo DecodeSlot(string path, int channels, int height, int width, bool resize, bool grayOnly, Span<byte> destination, out SlotOutcome outcome)
+    {
+        using var image = Open(path);
+        var codec = image.Codec;
+        var info = new ImageInfo(codec.Info.Width, codec.Info.Height) { IsGrayscale = codec.Info.ColorType == SKColorType.Gray8 };
+        if (!resize && (info.Width != width || info.Height != height))
+        {
+            outcome = SlotOutcome.OtherSize;
+            return info;
+        }
+        outcome = SlotOutcome.Decoded;
+        if (!grayOnly || channels != 1 || info.IsGrayscale)
+        {
+            DecodeInto(codec, path, channels, height, width, destination);
+            return info;
+        }
+        byte[] rgb = Rent((long)height * width * 3, path, width, height);
+        try
+        {
+            var span = rgb.AsSpan(0, height * width * 3);
+            DecodeInto(codec, path, 3, height, width, span);
+            if (HasColor(span))
+            {
+                outcome = SlotOutcome.HasColour;
+            }
+            else
+            {
+                PixelConversion.GrayRgbToGray(span, destination);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgb);
+        }
+        return info;
     }
 
     /// <summary>Skia says only "no codec": tell a missing, unreadable or non-image file apart.</summary>

@@ -271,53 +271,66 @@ public static class ImageFolder
     private sealed record Request(string Source, string[] Files, Func<string, string> FullPath, byte[]? Labels, string[]? Names,
         (int Height, int Width)? Size, ColorMode? Mode, bool Skip, int Threads);
 
+    /// <summary>
+    /// Decodes every file once, each into its own slot. Without a size given, the first readable
+    /// image's size is taken for all and checked as each file is opened; without a colour mode,
+    /// the first image's encoding is the guess (gray files: 1 channel, and a colour file whose
+    /// pixels are all gray still fits; else 3 channels, made 1 at the end when no pixel has colour),
+    /// and a wrong guess of gray costs a second pass in RGB.
+    /// </summary>
     private static ImageFolderData Read(Request r, Stopwatch clock)
     {
         int n = r.Files.Length;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = r.Threads == 0 ? Environment.ProcessorCount : r.Threads };
-        var infos = new ImageInfo[n];
-        var problems = new DataFormatException?[n];
-        Parallel.For(0, n, parallel, i =>
+        if (n == 0)
         {
-            try
-            {
-                infos[i] = ImageDecoder.ReadInfo(r.FullPath(r.Files[i]));
-            }
-            catch (DataFormatException e)
-            {
-                problems[i] = e;
-            }
-        });
-        var skipped = new List<SkippedImage>();
-        var good = Keep(r, problems, skipped);
-
-        var (height, width) = r.Size ?? CommonSize(r, good, infos);
-        bool decidedByFiles = r.Mode is null && good.All(i => infos[i].IsGrayscale);
-        int channels = r.Mode is { } mode ? (int)mode : decidedByFiles ? 1 : 3;
-        int size = height * width * channels;
-        CheckBudget(r.Source, good.Count, height, width, channels, r.Mode is null && !decidedByFiles);
-
-        var pixels = new byte[(long)good.Count * size];
-        Array.Clear(problems);
-        Parallel.For(0, good.Count, parallel, k =>
-        {
-            int i = good[k];
-            try
-            {
-                ImageDecoder.DecodeInto(r.FullPath(r.Files[i]), channels, height, width, pixels.AsSpan(k * size, size));
-            }
-            catch (DataFormatException e)
-            {
-                problems[i] = e;
-            }
-        });
-        var decoded = Keep(r, problems, skipped, good);
-        if (decoded.Count < good.Count)
-        {
-            pixels = Compact(pixels, size, good, decoded);
+            throw new DataFormatException(r.Source, "no images to read");
         }
-        skipped.Sort((a, b) => StringComparer.Ordinal.Compare(a.File, b.File));
-        if (channels == 3 && r.Mode is null && !ImageDecoder.HasColor(pixels))
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = r.Threads == 0 ? Environment.ProcessorCount : r.Threads };
+        var first = r.Size is not null && r.Mode is not null ? default : FirstInfo(r);
+        var (height, width) = r.Size ?? (first.Height, first.Width);
+        bool auto = r.Mode is null;
+        int channels = r.Mode is { } mode ? (int)mode : first.IsGrayscale ? 1 : 3;
+        var infos = new ImageInfo[n];
+        var outcomes = new ImageDecoder.SlotOutcome[n];
+        var problems = new DataFormatException?[n];
+        byte[] pixels;
+        while (true)
+        {
+            int size = height * width * channels;
+            CheckBudget(r.Source, n, height, width, channels, auto && channels == 3);
+            var slots = new byte[(long)n * size];
+            Array.Clear(problems);
+            Parallel.For(0, n, parallel, i =>
+            {
+                try
+                {
+                    infos[i] = ImageDecoder.DecodeSlot(r.FullPath(r.Files[i]), channels, height, width, resize: r.Size is not null, grayOnly: auto, slots.AsSpan(i * size, size), out outcomes[i]);
+                }
+                catch (DataFormatException e)
+                {
+                    problems[i] = e;
+                }
+            });
+            pixels = slots;
+            if (channels == 1 && auto && Enumerable.Range(0, n).Any(i => problems[i] is null && outcomes[i] == ImageDecoder.SlotOutcome.HasColour))
+            {
+                channels = 3;
+                continue;
+            }
+            break;
+        }
+        var skipped = new List<SkippedImage>();
+        var decoded = Keep(r, problems, skipped);
+        if (decoded.Any(i => outcomes[i] == ImageDecoder.SlotOutcome.OtherSize))
+        {
+            SizesDiffer(r, decoded, infos);
+        }
+        int sampleSize = height * width * channels;
+        if (decoded.Count < n)
+        {
+            pixels = Compact(pixels, sampleSize, decoded);
+        }
+        if (channels == 3 && auto && !ImageDecoder.HasColor(pixels))
         {
             var gray = new byte[pixels.Length / 3];
             PixelConversion.GrayRgbToGray(pixels, gray);
@@ -333,18 +346,34 @@ public static class ImageFolder
         return new ImageFolderData(data, decoded.Select(i => r.Files[i]).ToList().AsReadOnly(), skipped.AsReadOnly(), clock.Elapsed);
     }
 
-    /// <summary>
-    /// The indices (of <paramref name="among"/>, else all) without a problem; the first problem in
-    /// file order is thrown unless skipping, when each goes to <paramref name="skipped"/>.
-    /// </summary>
-    private static List<int> Keep(Request r, DataFormatException?[] problems, List<SkippedImage> skipped, List<int>? among = null)
+    /// <summary>The header of the first file that has a readable one (the decoding pass reports the others); all unreadable: the first one's problem.</summary>
+    private static ImageInfo FirstInfo(Request r)
     {
-        if (problems.Length == 0)
+        DataFormatException? firstProblem = null;
+        foreach (string file in r.Files)
         {
-            throw new DataFormatException(r.Source, "no images to read");
+            try
+            {
+                return ImageDecoder.ReadInfo(r.FullPath(file));
+            }
+            catch (DataFormatException e)
+            {
+                firstProblem ??= e;
+            }
         }
+        var skipped = new List<SkippedImage>();
+        Keep(r, [.. r.Files.Select(f => firstProblem)], skipped);
+        throw firstProblem!;
+    }
+
+    /// <summary>
+    /// The indices without a problem; the first problem in file order is thrown unless skipping,
+    /// when each goes to <paramref name="skipped"/> (and none left is an error).
+    /// </summary>
+    private static List<int> Keep(Request r, DataFormatException?[] problems, List<SkippedImage> skipped)
+    {
         var keep = new List<int>();
-        foreach (int i in among ?? Enumerable.Range(0, problems.Length))
+        for (int i = 0; i < problems.Length; i++)
         {
             if (problems[i] is not { } problem)
             {
@@ -366,13 +395,10 @@ public static class ImageFolder
         return keep;
     }
 
-    private static (int Height, int Width) CommonSize(Request r, List<int> good, ImageInfo[] infos)
+    /// <summary>The error for images of several sizes, listing them (the most common first).</summary>
+    private static void SizesDiffer(Request r, List<int> good, ImageInfo[] infos)
     {
         var sizes = good.GroupBy(i => (infos[i].Height, infos[i].Width)).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).ToList();
-        if (sizes.Count == 1)
-        {
-            return sizes[0].Key;
-        }
         string list = string.Join(", ", sizes.Take(5).Select(g =>
             string.Create(CultureInfo.InvariantCulture, $"{g.Key.Height}×{g.Key.Width} ({g.Count():N0} image{(g.Count() == 1 ? "" : "s")}, e.g. {r.Files[g.First()]})")));
         string more = sizes.Count > 5 ? $" and {sizes.Count - 5} more" : "";
@@ -392,17 +418,12 @@ public static class ImageFolder
         }
     }
 
-    private static byte[] Compact(byte[] pixels, int size, List<int> slots, List<int> keep)
+    private static byte[] Compact(byte[] pixels, int size, List<int> keep)
     {
         var compact = new byte[(long)keep.Count * size];
-        var slotOf = new Dictionary<int, int>(slots.Count);
-        for (int k = 0; k < slots.Count; k++)
-        {
-            slotOf[slots[k]] = k;
-        }
         for (int j = 0; j < keep.Count; j++)
         {
-            pixels.AsSpan(slotOf[keep[j]] * size, size).CopyTo(compact.AsSpan(j * size, size));
+            pixels.AsSpan(keep[j] * size, size).CopyTo(compact.AsSpan(j * size, size));
         }
         return compact;
     }

@@ -62,7 +62,7 @@ internal static class EvaluateCommand
             {
                 if (csvPath is null)
                 {
-                    throw new UserError("give a labelled CSV or image folder to evaluate (or --submission S --labels L)");
+                    throw new UserError("give a labelled CSV to evaluate, or a folder of class folders (or --submission S --labels L)");
                 }
                 string modelPath = parse.GetValue(model)!;
                 Cli.CheckExists(modelPath, "model");

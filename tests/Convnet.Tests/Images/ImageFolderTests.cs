@@ -127,14 +127,14 @@ public sealed class ImageFolderTests : IDisposable
         Flat("b/1.png");
         string bad = Path.Combine(Root, "b", "0-bad.png");
         File.WriteAllText(bad, "not a png");
-        string good = Path.Combine(Root, "a", "3.png");
-        ImageTrees.Truncated(ImageTrees.WritePng(_dir.File("big.png"), ImageTrees.Noise(64, 64, 1, seed: 3), 64, 64, 1), good, 300);
+        string cut = Path.Combine(Root, "a", "3.png");
+        ImageTrees.Truncated(ImageTrees.WritePng(_dir.File("big.png"), ImageTrees.Noise(64, 64, 1, seed: 3), 64, 64, 1), cut, 300);
 
         var e = Assert.Throws<DataFormatException>(() => ImageFolder.Load(Root, new ImageFolderOptions { ImageSize = (4, 4) }));
         var read = ImageFolder.Load(Root, new ImageFolderOptions { ImageSize = (4, 4), SkipBadImages = true });
 
-        // Headers are read first: the file that is no image fails there, before the truncated one is decoded.
-        Assert.Equal($"{bad}: not an image this build can decode ({ImageDecoder.Formats}) (--skip-bad-images leaves such files out)", e.Message);
+        // The first bad file in sample order (class a before b) is the one named.
+        Assert.Equal($"{cut}: the image is truncated (its data ends before the last row) (--skip-bad-images leaves such files out)", e.Message);
         Assert.Equal(["a/1.png", "a/2.png", "b/1.png"], read.Files);
         Assert.Equal([new SkippedImage("a/3.png", "the image is truncated (its data ends before the last row)"), new SkippedImage("b/0-bad.png", $"not an image this build can decode ({ImageDecoder.Formats})")], read.Skipped);
         Assert.Equal([0, 0, 1], read.Data.Labels!);
@@ -202,6 +202,25 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Equal(Shape.Image(5, 5, 3), rgb.Data.SampleShape);
         Assert.Equal(colour, rgb.Data.Image(2).ToArray());
         Assert.Equal(Shape.Image(5, 5, 1), forced.Data.SampleShape);
+    }
+
+    [Fact]
+    public void A_gray_file_first_then_a_gray_rgb_file_stay_gray_and_a_coloured_file_after_them_makes_all_rgb()
+    {
+        var gray = ImageTrees.Noise(5, 5, 1, seed: 1);
+        ImageTrees.WritePng(Path.Combine(Root, "a", "1.png"), gray, 5, 5, 1);                                      // a grayscale PNG
+        var grayRgb = ImageTrees.Noise(5, 5, 3, seed: 2, gray: true);
+        ImageTrees.WritePng(Path.Combine(Root, "b", "1.png"), grayRgb, 5, 5, 3);                                   // an RGB PNG of grays
+
+        var allGray = ImageFolder.Load(Root);
+        var colour = ImageTrees.Noise(5, 5, 3, seed: 3);
+        ImageTrees.WritePng(Path.Combine(Root, "b", "2.png"), colour, 5, 5, 3);
+        var rgb = ImageFolder.Load(Root, new ImageFolderOptions { Threads = 1 });
+
+        Assert.Equal(Shape.Image(5, 5, 1), allGray.Data.SampleShape);
+        Assert.Equal([.. gray, .. grayRgb.Where((_, i) => i % 3 == 0)], allGray.Data.Pixels);
+        Assert.Equal(Shape.Image(5, 5, 3), rgb.Data.SampleShape);
+        Assert.Equal([.. gray.SelectMany(v => new[] { v, v, v }), .. grayRgb, .. colour], rgb.Data.Pixels);
     }
 
     [Fact]

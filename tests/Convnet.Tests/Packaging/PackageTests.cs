@@ -7,9 +7,10 @@ using Xunit;
 namespace Convnet.Tests.Packaging;
 
 /// <summary>
-/// `dotnet pack` makes a library package that a fresh console project can take from a local folder
-/// feed (`dotnet add package Convnet --source DIR`) and a tool package that `dotnet tool install`
-/// installs as the command `convnet`; both then train and predict.
+/// `dotnet pack` makes the library packages (Convnet, and Convnet.Images for image folders) that a
+/// fresh console project can take from a local folder feed (`dotnet add package Convnet.Images
+/// --source DIR`, which brings Convnet) and a tool package that `dotnet tool install` installs as the
+/// command `convnet`; both then train and predict.
 /// </summary>
 public sealed class PackageTests
 {
@@ -18,6 +19,7 @@ public sealed class PackageTests
 
     private const string Program = """
         using Convnet.Data;
+        using Convnet.Images;
         using Convnet.Layers;
         using Convnet.Models;
         using Convnet.Optimizers;
@@ -35,7 +37,15 @@ public sealed class PackageTests
                 pixels[i * 64 + p] = (byte)(((p % 8 < 4) == (i % 2 == 0) ? 200 : 20) + i % 7);
             }
         }
-        var data = new Dataset(pixels, labels, Shape.Image(8, 8, 1));
+        // The same images as PNG files in class folders, read back through Convnet.Images (SkiaSharp's native library).
+        for (int i = 0; i < 200; i++)
+        {
+            string folder = Path.Combine("images", i % 2 == 0 ? "left" : "right");
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(Path.Combine(folder, $"{i:D3}.png"), ImageDecoder.EncodePng(pixels.AsSpan(i * 64, 64), 8, 8, 1));
+        }
+        var data = ImageFolder.Load("images").Data;
+        Console.WriteLine($"classes {string.Join(", ", data.ClassNames!)}; {data.Count} images of {data.SampleShape}");
         using var model = new Sequential(Shape.Image(8, 8, 1), seed: 1, threads: 1);
         model.Add(new Conv2D(4, 3)).Add(new ReLU()).Add(new Flatten()).Add(new Dense(2)).Add(new Softmax());
         model.Compile(new Adam(1e-2f));
@@ -57,8 +67,13 @@ public sealed class PackageTests
         {
             // The test project has just built both projects in this configuration.
             Dotnet(root, "pack", "src/Convnet", "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={Version}");
+            Dotnet(root, "pack", "src/Convnet.Images", "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={Version}");
             Dotnet(root, "pack", "src/Convnet.Cli", "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={Version}");
-            AssertLibraryPackage(Path.Combine(feed, $"Convnet.{Version}.nupkg"));
+            AssertLibraryPackage(Path.Combine(feed, $"Convnet.{Version}.nupkg"), "Convnet");
+            string images = AssertLibraryPackage(Path.Combine(feed, $"Convnet.Images.{Version}.nupkg"), "Convnet.Images");
+            Assert.Contains($"<dependency id=\"Convnet\" version=\"{Version}\"", images, StringComparison.Ordinal);
+            Assert.Contains("<dependency id=\"SkiaSharp\" version=\"4.155.0\"", images, StringComparison.Ordinal);
+            Assert.Contains("<dependency id=\"SkiaSharp.NativeAssets.Linux\" version=\"4.155.0\"", images, StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(feed, $"Convnet.{Version}.snupkg")), "no symbols package");
 
             string app = Directory.CreateDirectory(dir.File("app")).FullName;
@@ -73,8 +88,9 @@ public sealed class PackageTests
                 </Project>
                 """);
             File.WriteAllText(Path.Combine(app, "Program.cs"), Program);
-            Dotnet(app, "add", "package", "Convnet", "--version", Version, "--source", feed);
+            Dotnet(app, "add", "package", "Convnet.Images", "--version", Version, "--source", feed);
             string output = Dotnet(app, "run", "-c", "Release");
+            Assert.Contains("classes left, right; 200 images of (8, 8, 1)", output, StringComparison.Ordinal);
             var correct = int.Parse(output.Split("correct ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(correct >= 180, output);
 
@@ -90,7 +106,7 @@ public sealed class PackageTests
         {
             // The packages this run added to NuGet's global folder (the tool goes to its own path).
             string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (string id in new[] { "convnet", "convnet.cli" })
+            foreach (string id in new[] { "convnet", "convnet.images", "convnet.cli" })
             {
                 string cached = Path.Combine(packages, id, Version);
                 if (Directory.Exists(cached))
@@ -101,17 +117,19 @@ public sealed class PackageTests
         }
     }
 
-    private static void AssertLibraryPackage(string nupkg)
+    /// <summary>Checks the assembly, its XML documentation, the readme and the licence; returns the nuspec.</summary>
+    private static string AssertLibraryPackage(string nupkg, string assembly)
     {
         using var zip = ZipFile.OpenRead(nupkg);
         var names = zip.Entries.Select(e => e.FullName).ToHashSet();
-        Assert.Contains("lib/net10.0/Convnet.dll", names);
-        Assert.Contains("lib/net10.0/Convnet.xml", names);
+        Assert.Contains($"lib/net10.0/{assembly}.dll", names);
+        Assert.Contains($"lib/net10.0/{assembly}.xml", names);
         Assert.Contains("PACKAGE.md", names);
         using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
         string text = nuspec.ReadToEnd();
         Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
         Assert.Contains("<readme>PACKAGE.md</readme>", text, StringComparison.Ordinal);
+        return text;
     }
 
     private static string Dotnet(string workingDirectory, params string[] args) => Run("dotnet", workingDirectory, args);

@@ -122,8 +122,10 @@ internal static class PredictImages
                 throw new UserError($"'{input}' not found (neither a file nor a folder)");
             }
         }
+        // A file named twice (given directly and inside a given folder, or two spellings of one
+        // path) is read once, under the first of its names in order.
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        return images.Where(i => seen.Add(i.Name)).OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
+        return images.OrderBy(i => i.Name, StringComparer.Ordinal).Where(i => seen.Add(Path.GetFullPath(i.Path))).ToList();
     }
 
     /// <summary>

@@ -214,6 +214,22 @@ public sealed class CliPredictImagesTests
     }
 
     [Fact]
+    public void A_file_named_twice_is_predicted_once()
+    {
+        using var dir = new TempDir();
+        string photos = WritePhotos(dir);
+        string model = SaveModel(dir, Colour, Animals);
+        string csv = dir.File("p.csv");
+
+        CliHarness.Succeeds("predict", photos, Path.Combine(photos, "z.png"), Path.Combine(photos, "sub", "..", "z.png"), "--model", model, "--out", csv);
+
+        var names = Rows(csv).Skip(1).Select(r => r[0]).ToList();
+        Assert.Equal(4, names.Count);
+        Assert.Equal(names.Order(StringComparer.Ordinal), names);
+        Assert.Single(names, n => n.EndsWith("z.png", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_picture_that_cannot_be_decoded_stops_the_run_naming_it_and_leaves_the_old_predictions()
     {
         using var dir = new TempDir();

@@ -125,6 +125,10 @@ internal static class DataInput
         }
     }
 
+    /// <summary>An --image-size or --color-mode that disagrees with the model's input is an error (predict of image files).</summary>
+    public static void CheckAgainstModel(ImageInputOptions options, IClassifier model) =>
+        ForModel(new ImageFolderOptions { ImageSize = options.ImageSize, ColorMode = options.ColorMode }, model);
+
     /// <summary>The model's input decides the size and channels (an option that disagrees is an error), its names the classes.</summary>
     private static ImageFolderOptions ForModel(ImageFolderOptions options, IClassifier model)
     {

@@ -1,50 +1,92 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text;
 using Convnet.Data;
 using Convnet.Models;
-using Spectre.Console;
 using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
 internal static class PredictCommand
 {
+    public const string DefaultCsv = "data/test.csv";
+    public const string DefaultSubmission = "submission.csv";
+
     public static Command Create()
     {
-        var testCsv = new Argument<string>("TEST_CSV")
+        var inputs = new Argument<string[]>("INPUTS")
         {
-            Description = "Kaggle-format CSV of images (pixel0..pixel783, or as many columns as the model's images have; a label column is ignored).",
-            DefaultValueFactory = _ => "data/test.csv",
+            Description = $"A Kaggle-format CSV of images (pixel0..pixel783, or as many columns as the model's images have; a label column is ignored; default {DefaultCsv}), "
+                + $"or image files and folders (every {PredictImages.ExtensionList} file under a folder, recursively; any folder or file with such an extension makes every argument a picture or folder).",
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var model = Options.Model();
-        var outPath = new Option<string>("--out", "-o")
+        var outPath = new Option<string?>("--out", "-o")
         {
-            Description = "Submission to write: ImageId,Label with ImageId from 1, the Label the class's name when the model names its classes (written to a temporary file, then renamed).",
-            DefaultValueFactory = _ => "submission.csv",
+            Description = $"File to write (to a temporary file, then renamed). For a CSV: a Kaggle submission, ImageId,Label with ImageId from 1, the Label the class's name when the model names its classes (default {DefaultSubmission}). "
+                + $"For images: file,label,probability, one row per image (default {PredictImages.DefaultOut}).",
         };
+        var top = new Option<int?>("--top")
+        {
+            HelpName = "K",
+            Description = "For images: also write the 2nd to K-th most probable classes (label2,probability2,...), 1 ≤ K ≤ the model's classes (default 1). "
+                + "With --image: the number of classes charted (default 10, or all when fewer).",
+        };
+        var images = new ImageOptions(forModel: true);
         var image = new Option<string?>("--image")
         {
-            Description = "Classify one picture (PNG/JPEG) instead: it is converted to a centred 28×28 MNIST-style digit.",
+            Description = "Classify one picture (PNG, JPEG, GIF, BMP, WebP) and show it with the most probable classes. For a digit model "
+                + $"({PredictImages.DigitRule}) it is made a centred 28×28 MNIST-style digit first; for any other model it is resized to the model's input and made grayscale or RGB as the model takes.",
         };
         var threads = Options.Threads();
         var tta = Options.Tta();
-        var command = new Command("predict", "Predict the class of every row of a CSV and write a Kaggle submission (the digits, or the class names of a model that has them), or classify one image with --image.")
+        var command = new Command("predict", "Predict classes: of a CSV's rows into a Kaggle submission, of image files and folders into a table (file,label,probability), or of one picture shown in the terminal (--image).")
         {
-            testCsv, model, outPath, image, threads, tta,
+            inputs, model, outPath, top, image, threads, tta,
         };
+        images.AddTo(command);
         command.SetAction(parse => Cli.Execute(parse, output =>
         {
             string modelPath = parse.GetValue(model)!;
             int t = Options.CheckThreads(parse.GetValue(threads));
             string? imagePath = parse.GetValue(image);
             int views = parse.GetValue(tta);
+            string[] given = parse.GetValue(inputs) ?? [];
+            string? outFile = parse.GetValue(outPath);
+            int? k = parse.GetValue(top);
+            var imageOptions = images.Read(parse, t);
             if (imagePath is not null)
             {
-                return PredictImage(imagePath, modelPath, t, views, output);
+                if (given.Length > 0)
+                {
+                    throw new UserError($"--image classifies one picture; give image files and folders without --image (got '{given[0]}' too)");
+                }
+                if (outFile is not null)
+                {
+                    throw new UserError("--out is not used with --image, which prints its result and writes no file");
+                }
+                if (imageOptions.FirstGiven is { } option)
+                {
+                    throw new UserError($"{option} is for image files and folders; --image reads its picture at the model's input and refuses one it cannot decode");
+                }
+                return PredictImages.One(imagePath, modelPath, k, t, views, output);
             }
-            string csv = parse.GetValue(testCsv)!;
-            string outFile = parse.GetValue(outPath)!;
+            if (PredictImages.AreImages(given))
+            {
+                return PredictImages.Many(given, modelPath, outFile ?? PredictImages.DefaultOut, k, imageOptions, views, output);
+            }
+            if (given.Length > 1)
+            {
+                throw new UserError($"predict reads one CSV at a time, got {given.Length}: {string.Join(", ", given.Select(g => $"'{g}'"))}");
+            }
+            string csv = given.Length == 1 ? given[0] : DefaultCsv;
+            if (k is not null)
+            {
+                throw new UserError($"--top is for image files and folders; a CSV ('{csv}') gets a Kaggle submission, one label per image");
+            }
+            if (imageOptions.FirstGiven is { } csvOption)
+            {
+                throw new UserError($"{csvOption} applies to image files and folders; {csv} is a CSV (its images are its rows)");
+            }
+            outFile ??= DefaultSubmission;
             Cli.CheckExists(modelPath, "model");
             Cli.CheckWritable(outFile, "submission");
             using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, t).Model, views);
@@ -68,54 +110,5 @@ internal static class PredictCommand
         {
             throw new UserError($"{path}: images are {data.SampleShape} but the model takes {net.InputShape}");
         }
-    }
-
-    private static int PredictImage(string imagePath, string modelPath, int threads, int views, TextWriter output)
-    {
-        Cli.CheckExists(modelPath, "model");
-        var (gray, width, height) = ImageLoader.LoadGray(imagePath);
-        float[] digit;
-        try
-        {
-            digit = DigitImage.Preprocess(gray, width, height);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserError($"{imagePath}: {e.Message}");
-        }
-        using var net = Options.WithTta(ModelFile.LoadClassifier(modelPath, threads).Model, views);
-        if (net.InputShape.Size != digit.Length)
-        {
-            throw new UserError($"the model takes {net.InputShape} images, not 28×28 grayscale digits");
-        }
-        var probabilities = net.Predict(digit);
-        int best = Classifier.ArgMax(probabilities);
-        var console = Ui.For(output);
-        console.WriteLine(Render(digit));
-        var chart = new BarChart().Width(60).Label("Probabilities");
-        for (int k = 0; k < probabilities.Length; k++)
-        {
-            chart.AddItem(k.ToString(CultureInfo.InvariantCulture), Math.Round(probabilities[k] * 100, 2), k == best ? Color.Green : Color.Grey);
-        }
-        console.Write(chart);
-        output.WriteLine($"Predicted digit: {best} ({probabilities[best]:P1})");
-        return 0;
-    }
-
-    /// <summary>The 28×28 input as shaded blocks, two characters per pixel.</summary>
-    internal static string Render(ReadOnlySpan<float> digit)
-    {
-        const string shades = " ░▒▓█";
-        var sb = new StringBuilder();
-        for (int y = 0; y < DigitImage.Side; y++)
-        {
-            for (int x = 0; x < DigitImage.Side; x++)
-            {
-                char c = shades[Math.Clamp((int)(digit[y * DigitImage.Side + x] * (shades.Length - 1) + 0.5f), 0, shades.Length - 1)];
-                sb.Append(c).Append(c);
-            }
-            sb.AppendLine();
-        }
-        return sb.ToString();
     }
 }

@@ -43,9 +43,15 @@ internal static class TrainCommand
     public static int Run(TrainRequest r, TextWriter output, TextWriter error, CancellationToken cancellation)
     {
         TrainOptions.Check(r);
-        var s = r.Settings;
         var read = DataInput.ReadLabelled(r.DataPath, r.Images);
         var data = read.Data;
+        if (r.WithDefaultRecipe is { } rebase && Architectures.DefaultFor(data.SampleShape) is var recipe && recipe != Architectures.Default)
+        {
+            output.WriteLine($"Images of {data.SampleShape.Height}×{data.SampleShape.Width} are too small for the default recipe '{Architectures.Default.Name}': training '{recipe.Name}' with its settings.");
+            r = rebase(recipe);
+            TrainOptions.Check(r);
+        }
+        var s = r.Settings;
         var trainer = new Trainer(s);
         var (train, validation) = Split(trainer, data, s.Seed);
         TrainOptions.CheckSteps(s, train.Count);

@@ -11,6 +11,9 @@ namespace Convnet.Cli.Commands;
 /// <summary>What <c>convnet train</c> was asked: the library's training settings and what only the command line does with them.</summary>
 internal sealed record TrainRequest(TrainingSettings Settings, string DataPath, string ModelPath)
 {
+    /// <summary>Without --arch: the same request with another default recipe (chosen by the data's size); null when --arch was given.</summary>
+    public Func<Recipe, TrainRequest>? WithDefaultRecipe { get; init; }
+
     /// <summary>How to read DataPath when it is an image folder.</summary>
     public ImageInputOptions Images { get; init; } = ImageInputOptions.None;
 
@@ -161,10 +164,15 @@ internal sealed class TrainOptions
         .GroupBy(setting)
         .Select(g => $"{g.Key} for {string.Join(", ", g.Select(r => r.Name))}{(g.Contains(Architectures.Default) ? ", specs and files" : "")}"));
 
-    /// <summary>The options given, each left out taken from the recipe --arch names (the default recipe's for specs and files).</summary>
-    public TrainRequest Read(ParseResult parse)
+    /// <summary>
+    /// The options given, each left out taken from the recipe --arch names (the default recipe's for
+    /// specs and files). Without --arch, <paramref name="defaultRecipe"/> (what the data's size chose,
+    /// <see cref="Architectures.DefaultFor"/>) or else <see cref="Architectures.Default"/>.
+    /// </summary>
+    public TrainRequest Read(ParseResult parse, Recipe? defaultRecipe = null)
     {
-        string arch = parse.GetValue(_arch)!;
+        bool archGiven = parse.GetResult(_arch) is { Implicit: false };
+        string arch = archGiven ? parse.GetValue(_arch)! : (defaultRecipe ?? Architectures.Default).Name;
         var recipe = TrainingSettings.For(arch);
         var settings = recipe with
         {
@@ -191,6 +199,7 @@ internal sealed class TrainOptions
         return new TrainRequest(settings with { Metadata = new Dictionary<string, string> { ["train_file"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(data)) } }, data, parse.GetValue(_model)!)
         {
             Images = _images.Read(parse, settings.Threads),
+            WithDefaultRecipe = archGiven ? null : recipe => Read(parse, recipe),
             PlotPath = parse.GetValue(_plot),
             HistoryPath = parse.GetValue(_historyCsv),
             Ensemble = parse.GetValue(_ensemble),

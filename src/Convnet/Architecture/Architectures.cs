@@ -64,6 +64,33 @@ public static class Architectures
     public static Recipe Default => General;
 
     /// <summary>
+    /// The default recipe for samples of <paramref name="input"/>, chosen by their size alone:
+    /// <see cref="Default"/> when its layers fit them (images of at least 18×18), else
+    /// <see cref="Simple"/> when it fits (at least 10×10); smaller images get <see cref="Default"/>,
+    /// whose error then says what does not fit.
+    /// </summary>
+    public static Recipe DefaultFor(Shape input) => Fits(Default, input) || !Fits(Simple, input) ? Default : Simple;
+
+    /// <summary>Whether every layer of <paramref name="recipe"/> (its classifier head aside) accepts what the one before it gives for samples of <paramref name="input"/>.</summary>
+    public static bool Fits(Recipe recipe, Shape input)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        var shape = input;
+        try
+        {
+            foreach (var layer in ArchitectureSpec.Parse(recipe.Spec))
+            {
+                shape = layer.ComputeOutputShape(shape);
+            }
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// "strong": the CNN of each member of the Kaggle MNIST ensemble ("25 million images! [0.99757]"):
     /// 32C3-ReLU-BN, 32C3-ReLU-BN, 32C5S2(same)-ReLU-BN, Dropout 0.4, 64C3-ReLU-BN, 64C3-ReLU-BN,
     /// 64C5S2(same)-ReLU-BN, Dropout 0.4, 128C4-ReLU-BN, Flatten, Dropout 0.4, Dense(classes), Softmax

@@ -73,6 +73,6 @@ public sealed class ColourFolderPictureTests
         model.Add(new Flatten()).Add(new Dense(3)).Add(new Softmax());
         model.ClassNames = ["blue bar", "green disc", "yellow star"];
         var error = Assert.Throws<UserError>(() => ClassMatching.ForModel(data, model, "shapes"));
-        Assert.Equal("shapes: class 'red square' is not one of the model's 3 classes (blue bar, green disc, yellow star)", error.Message);
+        Assert.Equal("shapes: label 'red square' is not a class of the model, whose 3 classes are blue bar, green disc, yellow star", error.Message);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Convnet.Data;
 using Convnet.IO;
 
 namespace Convnet.Cli;
@@ -94,7 +95,6 @@ internal static class PredictionsCsv
         }
     }
 
-    /// <summary>A CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, quote or line break.</summary>
-    public static string Field(string text) =>
-        text.AsSpan().IndexOfAny(",\"\r\n") < 0 ? text : $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+    /// <summary>A CSV field (RFC 4180), as the library writes class names.</summary>
+    public static string Field(string text) => KaggleCsv.Field(text);
 }

@@ -374,9 +374,9 @@ public static class KaggleCsv
         file.Commit();
     }
 
-    /// <summary>A class name as a CSV field: as it is, or in quotes (doubled inside) when it needs them.</summary>
-    private static string Field(string name) =>
-        name.AsSpan().IndexOfAny(NeedQuotes) < 0 ? name : $"\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+    /// <summary>A text as a CSV field (RFC 4180): as it is, or in quotes (doubled inside) when it holds a comma, quote or line break.</summary>
+    public static string Field(string text) =>
+        text.AsSpan().IndexOfAny(NeedQuotes) < 0 ? text : $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     /// <summary>The first ten names, then "...": for messages.</summary>
     internal static string Abbreviate(IReadOnlyList<string> names) =>

@@ -82,22 +82,7 @@ public sealed class CliImageInputTests(TrainedModelFixture trained) : IClassFixt
         byte[] bytes = File.ReadAllBytes(png);
         BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(16), width);
         BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(20), height);
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(29), Crc32(bytes.AsSpan(12, 17))); // "IHDR" + 13 bytes of fields
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(29), Images.ImageTrees.Crc32(bytes.AsSpan(12, 17))); // "IHDR" + 13 bytes of fields
         return bytes;
-    }
-
-    // CRC-32 as PNG uses it (ISO 3309, reflected polynomial 0xEDB88320).
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-            }
-        }
-        return ~crc;
     }
 }

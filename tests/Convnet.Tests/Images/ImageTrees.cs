@@ -99,7 +99,7 @@ internal static class ImageTrees
     }
 
     /// <summary>PNG's CRC-32 (ISO 3309, polynomial 0xEDB88320), bit by bit.</summary>
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    internal static uint Crc32(ReadOnlySpan<byte> bytes)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in bytes)

@@ -49,7 +49,7 @@ internal sealed class TrainOptions
     private readonly Option<string> _arch = new Option<string>("--arch")
     {
         HelpName = "NAME|SPEC|FILE.json",
-        Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take the default recipe's ({Architectures.Default.Name}).",
+        Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take the default recipe's ({Architectures.Default.Name}). Without --arch: {Architectures.Default.Name}, or {Architectures.Simple.Name} for images too small for it (under 18×18).",
         DefaultValueFactory = _ => Architectures.Default.Name,
     };
     private readonly Option<int?> _epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {PerRecipe(r => r.Epochs.ToString(CultureInfo.InvariantCulture))}]." };

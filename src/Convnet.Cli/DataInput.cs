@@ -7,31 +7,6 @@ using Convnet.Models;
 
 namespace Convnet.Cli;
 
-/// <summary>How the command line reads image folders: --image-size, --color-mode, --skip-bad-images and --threads.</summary>
-internal sealed record ImageInputOptions
-{
-    /// <summary>--image-size, or null for the images' own (or the model's) size.</summary>
-    public (int Height, int Width)? ImageSize { get; init; }
-
-    /// <summary>--color-mode, or null to decide by the images' content (or the model's channels).</summary>
-    public ColorMode? ColorMode { get; init; }
-
-    /// <summary>--skip-bad-images.</summary>
-    public bool SkipBadImages { get; init; }
-
-    /// <summary>Images decoded at a time (--threads, already checked); 0 = one per core.</summary>
-    public int Threads { get; init; }
-
-    /// <summary>No image option given.</summary>
-    public static ImageInputOptions None { get; } = new();
-
-    /// <summary>The first image option given, for "applies to image folders only" messages; null when none is.</summary>
-    public string? FirstGiven => ImageSize is not null ? Options.ImageSizeName
-        : ColorMode is not null ? Options.ColorModeName
-        : SkipBadImages ? Options.SkipBadImagesName
-        : null;
-}
-
 /// <summary>The three image-folder options of one command, created fresh for it.</summary>
 internal sealed class ImageOptions
 {
@@ -54,7 +29,7 @@ internal sealed class ImageOptions
     }
 
     /// <summary>The values given (already checked while parsing), with <paramref name="threads"/> as checked by <see cref="Options.CheckThreads"/>.</summary>
-    public ImageInputOptions Read(ParseResult parse, int threads) => new()
+    public ImageFolderOptions Read(ParseResult parse, int threads) => new()
     {
         ImageSize = parse.GetValue(_size) is { } size ? DataInput.ParseImageSize(size) : null,
         ColorMode = parse.GetValue(_mode) is { } mode ? DataInput.ParseColorMode(mode) : null,
@@ -85,12 +60,12 @@ internal static class DataInput
     /// (evaluate): a folder's images are read at the model's input size and channels, and its
     /// classes are labelled by the model's class names (its numbers "0", "1", ... when it has none).
     /// </summary>
-    public static DataRead ReadLabelled(string path, ImageInputOptions options, IClassifier? model = null) => Read(path, options, model, requireLabels: true);
+    public static DataRead ReadLabelled(string path, ImageFolderOptions options, IClassifier? model = null) => Read(path, options, model, requireLabels: true);
 
     /// <summary>As <see cref="ReadLabelled"/>, but a CSV may lack the label column (a folder always has labels).</summary>
-    public static DataRead Read(string path, ImageInputOptions options, IClassifier? model = null) => Read(path, options, model, requireLabels: false);
+    public static DataRead Read(string path, ImageFolderOptions options, IClassifier? model = null) => Read(path, options, model, requireLabels: false);
 
-    private static DataRead Read(string path, ImageInputOptions options, IClassifier? model, bool requireLabels)
+    private static DataRead Read(string path, ImageFolderOptions options, IClassifier? model, bool requireLabels)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
@@ -101,13 +76,7 @@ internal static class DataInput
             var csv = requireLabels ? KaggleCsv.ReadLabelled(path) : KaggleCsv.Read(path, requireLabels: false);
             return new DataRead(csv, null, clock.Elapsed);
         }
-        var folderOptions = new ImageFolderOptions
-        {
-            ImageSize = options.ImageSize,
-            ColorMode = options.ColorMode,
-            SkipBadImages = options.SkipBadImages,
-            Threads = options.Threads,
-        };
+        var folderOptions = options;
         if (model is not null)
         {
             folderOptions = ForModel(folderOptions, model);
@@ -116,18 +85,24 @@ internal static class DataInput
         return new DataRead(folder.Data, folder, folder.ReadTime);
     }
 
+    /// <summary>The first image option given on the command line, for "applies to image folders only" messages; null when none is.</summary>
+    public static string? FirstGiven(this ImageFolderOptions options) => options.ImageSize is not null ? Options.ImageSizeName
+        : options.ColorMode is not null ? Options.ColorModeName
+        : options.SkipBadImages ? Options.SkipBadImagesName
+        : null;
+
     /// <summary>An image option given for a CSV (which is not a folder) is an error naming the option.</summary>
-    public static void RefuseImageOptions(string path, ImageInputOptions options)
+    public static void RefuseImageOptions(string path, ImageFolderOptions options)
     {
-        if (options.FirstGiven is { } option)
+        if (options.FirstGiven() is { } option)
         {
             throw new UserError($"{option} applies to image folders; {path} is not a folder (a CSV's images are its rows)");
         }
     }
 
     /// <summary>An --image-size or --color-mode that disagrees with the model's input is an error (predict of image files).</summary>
-    public static void CheckAgainstModel(ImageInputOptions options, IClassifier model) =>
-        ForModel(new ImageFolderOptions { ImageSize = options.ImageSize, ColorMode = options.ColorMode }, model);
+    public static void CheckAgainstModel(ImageFolderOptions options, IClassifier model) =>
+        ForModel(options, model);
 
     /// <summary>The model's input decides the size and channels (an option that disagrees is an error), its names the classes.</summary>
     private static ImageFolderOptions ForModel(ImageFolderOptions options, IClassifier model)

@@ -3,6 +3,8 @@ using Convnet.Data;
 using Convnet.Models;
 using Convnet.Saving;
 
+using Convnet.Images;
+
 namespace Convnet.Cli.Commands;
 
 internal static class PredictCommand
@@ -63,7 +65,7 @@ internal static class PredictCommand
                 {
                     throw new UserError("--out is not used with --image, which prints its result and writes no file");
                 }
-                if (imageOptions.FirstGiven is { } option)
+                if (imageOptions.FirstGiven() is { } option)
                 {
                     throw new UserError($"{option} is for image files and folders; --image reads its picture at the model's input and refuses one it cannot decode");
                 }
@@ -82,7 +84,7 @@ internal static class PredictCommand
             {
                 throw new UserError($"--top is for image files and folders; a CSV ('{csv}') gets a Kaggle submission, one label per image");
             }
-            if (imageOptions.FirstGiven is { } csvOption)
+            if (imageOptions.FirstGiven() is { } csvOption)
             {
                 throw new UserError($"{csvOption} applies to image files and folders; {csv} is a CSV (its images are its rows)");
             }

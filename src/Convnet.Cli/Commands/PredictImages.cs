@@ -32,7 +32,7 @@ internal static class PredictImages
     /// predict of image files and folders: every image resized and converted to the model's input,
     /// one row per image in <paramref name="outFile"/>, rows sorted by file.
     /// </summary>
-    public static int Many(IReadOnlyList<string> inputs, string modelPath, string outFile, int? top, ImageInputOptions options, int views, TextWriter output)
+    public static int Many(IReadOnlyList<string> inputs, string modelPath, string outFile, int? top, ImageFolderOptions options, int views, TextWriter output)
     {
         if (top < 1)
         {

@@ -6,6 +6,8 @@ using Convnet.Data;
 using Convnet.Optimizers;
 using Convnet.Training;
 
+using Convnet.Images;
+
 namespace Convnet.Cli.Commands;
 
 /// <summary>What <c>convnet train</c> was asked: the library's training settings and what only the command line does with them.</summary>
@@ -15,7 +17,7 @@ internal sealed record TrainRequest(TrainingSettings Settings, string DataPath, 
     public Func<Recipe, TrainRequest>? WithDefaultRecipe { get; init; }
 
     /// <summary>How to read DataPath when it is an image folder.</summary>
-    public ImageInputOptions Images { get; init; } = ImageInputOptions.None;
+    public ImageFolderOptions Images { get; init; } = new();
 
     /// <summary>PNG of the training curves, or null.</summary>
     public string? PlotPath { get; init; }

@@ -151,15 +151,27 @@ public sealed class Conv2D : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // Training keeps every image's columns (and one column gradient per chunk); both GEMMs pack W.
+    // Training keeps every image's columns (and one group's column gradient per chunk); both GEMMs pack W.
     public override long BufferValues(Shape input, int batch)
     {
         var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, KernelSize, Stride, Padding == Padding.Same);
         long patch = (long)KernelSize * KernelSize * input.Channels;
         long columns = (long)g.OutHeight * g.OutWidth * patch;
         long kernel = patch * Filters;
-        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch)) * columns + 2 * kernel;
+        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel;
     }
+
+    /// <summary>
+    /// How many images share one GEMM: enough for about <see cref="GroupRows"/> rows of columns. A small
+    /// output map (the 3×3 or 1×1 of a last convolution) as a product of its own has too few rows for
+    /// the microkernel's 6-row panels; grouping images does not change any output's sum (each is the
+    /// same k-blocked dot product), so results are the same bits.
+    /// </summary>
+    private static int ImagesPerProduct(int outPixels) => Math.Clamp((GroupRows + outPixels - 1) / outPixels, 1, Chunks.Size);
+
+    private const int GroupRows = 64;
+
+    private int Group => ImagesPerProduct(_g.OutPixels);
 
     /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
@@ -194,7 +206,7 @@ public sealed class Conv2D : Layer, ILayerKind
         _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
         // One image's column gradient per chunk: small enough to stay in L2 between GEMM and col2im.
-        int dcolLength = Chunks.Count(batch) * _g.OutPixels * _g.PatchSize;
+        int dcolLength = Chunks.Count(batch) * Group * _g.OutPixels * _g.PatchSize;
         if (ComputeInputGradient && _dcol.Length < dcolLength)
         {
             _dcol = GC.AllocateArray<float>(dcolLength, pinned: true);
@@ -209,7 +221,7 @@ public sealed class Conv2D : Layer, ILayerKind
         // Sized here, where the mode is known: inference needs one image's columns per chunk, not the
         // batch's (an inference batch of 256 would hold ~170 MB of columns in one layer of `strong`).
         _colsKept = training;
-        int colLength = (training ? x.Batch : Chunks.Count(x.Batch)) * _g.OutPixels * _g.PatchSize;
+        int colLength = (training ? x.Batch : Chunks.Count(x.Batch) * Group) * _g.OutPixels * _g.PatchSize;
         if (_col.Length < colLength)
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
@@ -224,12 +236,17 @@ public sealed class Conv2D : Layer, ILayerKind
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int patches = _g.OutPixels * _g.PatchSize;
-        // Image by image, so each image's columns are still in cache when the GEMM reads them.
-        for (int i = start; i < start + count; i++)
+        // A group of images at a time (one image unless the map is small), so the columns are still
+        // in cache when the GEMM reads them.
+        for (int i = start; i < start + count; i += Group)
         {
-            var col = _col.AsSpan((_colsKept ? i : chunk) * patches, patches);
-            Convolution.Im2Col(X!.Sample(i), _g, col);
-            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, _g.OutPixels, Filters, _g.PatchSize, Y!.Sample(i), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
+            int images = Math.Min(Group, start + count - i);
+            var col = _col.AsSpan((_colsKept ? i : chunk * Group) * patches, images * patches);
+            for (int j = 0; j < images; j++)
+            {
+                Convolution.Im2Col(X!.Sample(i + j), _g, col.Slice(j * patches, patches));
+            }
+            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packedKernel, images * _g.OutPixels, Filters, _g.PatchSize, Y!.Samples(i, images), Filters, accumulate: false, bias: Bias.Value, relu: FuseRelu);
         }
     }
 
@@ -262,13 +279,18 @@ public sealed class Conv2D : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
-        var dcol = _dcol.AsSpan(chunk * _g.OutPixels * _g.PatchSize, _g.OutPixels * _g.PatchSize);
-        for (int i = start; i < start + count; i++)
+        int patches = _g.OutPixels * _g.PatchSize;
+        for (int i = start; i < start + count; i += Group)
         {
-            Gemm.MultiplyPacked(Dy!.Sample(i), Filters, false, _packedKernelT, _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
-            var dx = Dx!.Sample(i);
-            dx.Clear();
-            Convolution.Col2Im(dcol, _g, dx);
+            int images = Math.Min(Group, start + count - i);
+            var dcol = _dcol.AsSpan(chunk * Group * patches, images * patches);
+            Gemm.MultiplyPacked(Dy!.Samples(i, images), Filters, false, _packedKernelT, images * _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
+            for (int j = 0; j < images; j++)
+            {
+                var dx = Dx!.Sample(i + j);
+                dx.Clear();
+                Convolution.Col2Im(dcol.Slice(j * patches, patches), _g, dx);
+            }
         }
     }
 }

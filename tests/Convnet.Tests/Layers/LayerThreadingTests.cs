@@ -19,6 +19,9 @@ public class LayerThreadingTests
         "conv-same-segmented",
         // 9×9×8, 72-column patch: dW is reduced in two row blocks of 48.
         "conv-valid-row-blocks",
+        // 3×3 and 1×1 output maps: several images share one GEMM (8 and 16 per product).
+        "conv-small-map",
+        "conv-one-pixel",
         "dense-row-blocks",
         "dense-small",
         "maxpool",
@@ -37,6 +40,8 @@ public class LayerThreadingTests
     {
         "conv-same-segmented" => (new Conv2D(8, 3, 1, Padding.Same), Shape.Image(12, 12, 3)),
         "conv-valid-row-blocks" => (new Conv2D(20, 3, 2, Padding.Valid), Shape.Image(9, 9, 8)),
+        "conv-small-map" => (new Conv2D(6, 3), Shape.Image(5, 5, 4)),
+        "conv-one-pixel" => (new Conv2D(5, 4), Shape.Image(4, 4, 3)),
         "dense-row-blocks" => (new Dense(10), Shape.Vector(100)),
         "dense-small" => (new Dense(7), Shape.Vector(30)),
         "maxpool" => (new MaxPooling2D(2), Shape.Image(8, 8, 5)),
@@ -100,6 +105,8 @@ public class LayerThreadingTests
     [Theory]
     [InlineData("conv-same-segmented")]
     [InlineData("conv-valid-row-blocks")]
+    [InlineData("conv-small-map")]
+    [InlineData("conv-one-pixel")]
     public void Conv2D_inference_forward_equals_training_forward_and_backward_needs_training(string name)
     {
         using var pool = new WorkerPool(2);
@@ -115,5 +122,43 @@ public class LayerThreadingTests
         var training = layer.Forward(x, training: true).Span.ToArray();
         Numerics.AssertBitEqual(training, inference, $"{name}: inference vs training forward");
         Assert.NotNull(layer.Backward(dy));
+    }
+
+    /// <summary>
+    /// Small output maps are multiplied several images at a time; each sample's output and input
+    /// gradient must still be the bits it gets alone, whatever the batch and its place in it.
+    /// </summary>
+    [Theory]
+    [InlineData("conv-small-map")]
+    [InlineData("conv-one-pixel")]
+    [InlineData("conv-valid-row-blocks")]
+    public void Conv2D_gives_each_sample_the_bits_it_gets_alone(string name)
+    {
+        using var pool = new WorkerPool(2);
+        var (batched, input) = Create(name);
+        var (single, _) = Create(name);
+        batched.Build(input, new LayerContext(pool, new ParameterStore(), 17, 0));
+        single.Build(input, new LayerContext(pool, new ParameterStore(), 17, 0));
+        batched.EnsureCapacity(MaxBatch);
+        single.EnsureCapacity(1);
+        var x = new Tensor(input, MaxBatch);
+        var dy = new Tensor(batched.OutputShape, MaxBatch);
+        var rng = new Rng(11);
+        Numerics.Uniform(ref rng, x.Span);
+        Numerics.Uniform(ref rng, dy.Span);
+        var y = batched.Forward(x, training: true).Span.ToArray();
+        var dx = batched.Backward(dy)!.Span.ToArray();
+        var x1 = new Tensor(input, 1);
+        var dy1 = new Tensor(batched.OutputShape, 1);
+        x1.SetBatch(1);
+        dy1.SetBatch(1);
+        for (int i = 0; i < MaxBatch; i++)
+        {
+            x.Sample(i).CopyTo(x1.Span);
+            dy.Sample(i).CopyTo(dy1.Span);
+            int outSize = batched.OutputShape.Size;
+            Numerics.AssertBitEqual(single.Forward(x1, training: true).Span, y.AsSpan(i * outSize, outSize), $"{name}, sample {i}: forward");
+            Numerics.AssertBitEqual(single.Backward(dy1)!.Span, dx.AsSpan(i * input.Size, input.Size), $"{name}, sample {i}: input gradient");
+        }
     }
 }

@@ -95,7 +95,7 @@ internal sealed class TrainOptions
     };
     private readonly Option<float?> _weightDecay = new Option<float?>("--weight-decay") { Description = "AdamW's decoupled weight decay [default: 0.004]; only with --optimizer adamw." };
     private readonly Option<float?> _momentum = new Option<float?>("--momentum") { Description = "Momentum in [0, 1) for --optimizer sgd or rmsprop [default: 0]." };
-    private readonly Option<float> _labelSmoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing of the cross-entropy, in [0, 1).", DefaultValueFactory = _ => 0f };
+    private readonly Option<float?> _labelSmoothing = new Option<float?>("--label-smoothing") { Description = $"Label smoothing of the cross-entropy, in [0, 1) [default: the recipe's; {PerRecipe(r => r.LabelSmoothing.ToString(CultureInfo.InvariantCulture))}]." };
     private readonly Option<float?> _clipNorm = new Option<float?>("--clip-norm") { Description = "Clip each step's gradients to this global L2 norm (positive)." };
     private readonly Option<float?> _ema = new Option<float?>("--ema")
     {
@@ -190,7 +190,7 @@ internal sealed class TrainOptions
             Optimizer = parse.GetValue(_optimizer)!,
             WeightDecay = parse.GetValue(_weightDecay),
             Momentum = parse.GetValue(_momentum),
-            LabelSmoothing = parse.GetValue(_labelSmoothing),
+            LabelSmoothing = parse.GetValue(_labelSmoothing) ?? recipe.LabelSmoothing,
             ClipNorm = parse.GetValue(_clipNorm),
             EarlyStopping = parse.GetValue(_earlyStopping),
             ReduceLrOnPlateau = parse.GetValue(_reduceLr),

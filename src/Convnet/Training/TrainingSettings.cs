@@ -89,6 +89,7 @@ public sealed record TrainingSettings
             Schedule = recipe.Schedule,
             Augmentation = recipe.Augmentation,
             EmaMomentum = recipe.EmaMomentum,
+            LabelSmoothing = recipe.LabelSmoothing,
         };
     }
 

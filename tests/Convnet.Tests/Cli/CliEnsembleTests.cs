@@ -47,7 +47,7 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
         output.WriteLine(ensemble.TrainOutput);
         string text = ensemble.TrainOutput;
         Assert.Contains("validating on 10 (each member its own split)", text);
-        Assert.Contains("Ensemble of 2 models 'general': 241,994 parameters each", text);
+        Assert.Contains("Ensemble of 2 models 'general': 241,930 parameters each", text);
         int first = text.IndexOf("Member 1/2 (seed 1)\n", StringComparison.Ordinal);
         int second = text.IndexOf("Member 2/2 (seed 2)\n", StringComparison.Ordinal);
         Assert.True(first >= 0 && second > first, text);
@@ -97,7 +97,7 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
         // Two threads: both members at once, one thread each (the fixture trained them one after another on one thread).
         string together = dir.File("together.safetensors");
         string text = CliHarness.Succeeds(["train", ensemble.TrainCsv, "--model", together, "--ensemble", "2", .. CliHarness.Tiny("--validation-split", "0.2", "--threads", "2")]).Out;
-        Assert.Contains("Ensemble of 2 models 'general': 241,994 parameters each; 2 at a time, 2 thread(s) shared between them;", text);
+        Assert.Contains("Ensemble of 2 models 'general': 241,930 parameters each; 2 at a time, 2 thread(s) shared between them;", text);
         Assert.Matches(@"(?m)^Member 1/2: Epoch 1/1 - ", text);
         Assert.Matches(@"(?m)^Member 2/2: Epoch 1/1 - ", text);
         Assert.Matches(@"Member 2/2 trained in [\d.]+ s: accuracy [\d.]+ ?%, val_accuracy [\d.]+ ?%\.", text);
@@ -169,7 +169,7 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
 
         var result = CliHarness.Succeeds("merge", single1, single2, "--out", merged);
 
-        Assert.Equal($"Wrote an ensemble of 2 models (483,988 parameters) to {merged}.\n", result.Out);
+        Assert.Equal($"Wrote an ensemble of 2 models (483,860 parameters) to {merged}.\n", result.Out);
         // The same tensors as the ensemble `train --ensemble 2` wrote, and each member's own settings.
         Assert.Equal(MemberTensors(ensemble.Path), MemberTensors(merged));
         var metadata = SafeTensors.ReadMetadata(merged);
@@ -265,9 +265,9 @@ public sealed partial class CliEnsembleTests(TrainedEnsembleFixture ensemble, IT
         output.WriteLine(result.Out);
 
         Assert.StartsWith("Ensemble of 2 models", result.Out);
-        Assert.Contains("Total params: 484,884", result.Out);
+        Assert.Contains("Total params: 484,628", result.Out);
         Assert.Contains("Every member has the architecture of member0", result.Out);
-        Assert.Contains("Total params: 242,442", result.Out);
+        Assert.Contains("Total params: 242,314", result.Out);
         Assert.Contains("arch: general\n", result.Out);
         Assert.Contains("seed: 1\n", result.Out);
         Assert.Matches(@"member0: seed 1, epochs_trained 1, train_seconds [\d.]+\n", result.Out);

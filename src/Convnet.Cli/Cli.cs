@@ -48,6 +48,7 @@ public static class Cli
         root.Subcommands.Add(SummaryCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
         return root;
     }
 

@@ -26,6 +26,11 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         => ParseToken(token, "avgpool") is { } p ? new AveragePooling2D(p.PoolSize, p.Stride) : null;
 
     /// <inheritdoc/>
+    // Without padding, count_include_pad changes nothing.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+        => node.OpType == "AveragePool" && OnnxWindow(node) is var (pool, stride) ? new(new AveragePooling2D(pool, stride), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => FormatToken("avgpool");
 
     /// <inheritdoc/>

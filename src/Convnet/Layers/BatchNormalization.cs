@@ -79,6 +79,32 @@ public sealed class BatchNormalization : Layer, ILayerKind
     public static Layer? ParseToken(string token) => token == "bn" ? new BatchNormalization() : null;
 
     /// <inheritdoc/>
+    // ONNX BatchNormalization in inference form: X, scale (γ), B (β), input_mean, input_var, each [C];
+    // its momentum is ours (the old statistics' weight, default 0.9), epsilon defaults to 1e-5.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "BatchNormalization")
+        {
+            return null;
+        }
+        if (node.Int("training_mode", 0) != 0)
+        {
+            throw node.Refuse("training_mode 1: convnet imports BatchNormalization in inference form");
+        }
+        if (node.FlattenedChannelsLast is not null)
+        {
+            throw node.Refuse("convnet imports BatchNormalization of images, or of vectors flattened in (C, H, W) order");
+        }
+        int c = node.Input.Channels;
+        float momentum = node.Float("momentum", 0.9f), epsilon = node.Float("epsilon", 1e-5f);
+        if (!(momentum >= 0 && momentum <= 1) || !(epsilon > 0) || float.IsInfinity(epsilon))
+        {
+            throw node.Refuse($"momentum {momentum} must be in [0, 1] and epsilon {epsilon} positive");
+        }
+        return new(new BatchNormalization(momentum, epsilon), [node.Weight(1, c), node.Weight(2, c), node.Weight(3, c), node.Weight(4, c)]);
+    }
+
+    /// <inheritdoc/>
     public override string FormatToken() => Momentum == 0.99f && Epsilon == 1e-3f
         ? "bn"
         : throw new NotSupportedException("a spec's 'bn' has Keras's defaults (momentum 0.99, epsilon 0.001)");

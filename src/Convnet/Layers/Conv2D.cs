@@ -90,6 +90,34 @@ public sealed class Conv2D : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // ONNX Conv: X [N, C, H, W], W [F, C, K, K] (PyTorch's layout, ours to save), B [F]; group 1.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Conv")
+        {
+            return null;
+        }
+        if (!node.Input.IsImage)
+        {
+            throw node.Refuse($"needs an image input, got {node.Input}");
+        }
+        if (node.Int("group", 1) != 1)
+        {
+            throw node.Refuse($"group {node.Int("group", 1)}: convnet imports ordinary convolutions (group 1), not grouped or depthwise ones");
+        }
+        var dims = node.Constant(1).Dims;
+        if (dims.Length != 4 || dims[2] != dims[3] || dims[0] < 1 || dims[0] > int.MaxValue || dims[2] < 1 || dims[2] > int.MaxValue)
+        {
+            throw node.Refuse($"weight of shape [{string.Join(", ", dims)}]: convnet imports square 2-D kernels [F, C, K, K]");
+        }
+        int filters = (int)dims[0];
+        var (kernel, stride) = node.Window((int)dims[2]);
+        var weight = node.Weight(1, filters, node.Input.Channels, kernel, kernel);
+        var bias = node.Has(2) ? node.Weight(2, filters) : new float[filters];
+        return new(new Conv2D(filters, kernel, stride, node.ConvPadding(kernel, stride)), [weight, bias]);
+    }
+
+    /// <inheritdoc/>
     public override string FormatToken() => string.Create(CultureInfo.InvariantCulture,
         $"conv{Filters}k{KernelSize}{(Stride == 1 ? "" : "s" + LayerConfig.Of(Stride))}{(Padding == Padding.Same ? "same" : "")}");
 

@@ -56,6 +56,18 @@ public sealed class Dropout : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // The ratio is an attribute before opset 12, an optional scalar input since (0.5 when absent).
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Dropout")
+        {
+            return null;
+        }
+        float ratio = node.Has(1) ? node.Weight(1) is [var r] ? r : throw node.Refuse("ratio must be one number") : node.Float("ratio", 0.5f);
+        return ratio is >= 0 and < 1 ? new(new Dropout(ratio), []) : throw node.Refuse($"ratio {ratio} is not in [0, 1)");
+    }
+
+    /// <inheritdoc/>
     public override string FormatToken() => "drop" + LayerConfig.Of(Rate);
 
     /// <summary>The probability that a value is zeroed in training, in [0, 1).</summary>

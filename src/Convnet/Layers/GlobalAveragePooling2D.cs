@@ -18,6 +18,10 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
     public static Layer? ParseToken(string token) => token == "gap" ? new GlobalAveragePooling2D() : null;
 
     /// <inheritdoc/>
+    // ONNX's [N, C, 1, 1] is our vector [C]; the Flatten that usually follows then has nothing to do.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "GlobalAveragePool" ? new(new GlobalAveragePooling2D(), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => "gap";
 
     /// <inheritdoc/>

@@ -51,6 +51,10 @@ public sealed class LeakyReLU : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // ONNX's alpha defaults to 0.01.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "LeakyRelu" ? new(new LeakyReLU(node.Float("alpha", 0.01f)), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => NegativeSlope == DefaultNegativeSlope ? "leakyrelu" : "leakyrelu" + LayerConfig.Of(NegativeSlope);
 
     /// <inheritdoc/>

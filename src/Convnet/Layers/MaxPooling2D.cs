@@ -29,6 +29,10 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         => ParseToken(token, "maxpool") is { } p ? new MaxPooling2D(p.PoolSize, p.Stride) : null;
 
     /// <inheritdoc/>
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+        => node.OpType == "MaxPool" && OnnxWindow(node) is var (pool, stride) ? new(new MaxPooling2D(pool, stride), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => FormatToken("maxpool");
 
     /// <summary>

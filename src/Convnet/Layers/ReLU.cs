@@ -18,6 +18,9 @@ public sealed class ReLU : Layer, ILayerKind
     public static Layer? ParseToken(string token) => token == "relu" ? new ReLU() : null;
 
     /// <inheritdoc/>
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "Relu" ? new(new ReLU(), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => "relu";
 
     /// <inheritdoc/>

@@ -20,6 +20,22 @@ public sealed class Softmax : Layer, ILayerKind
     public static Layer? ParseToken(string token) => token == "softmax" ? new Softmax() : null;
 
     /// <inheritdoc/>
+    // Over the classes of [N, classes]: axis 1 or -1 (opset 13's default; earlier opsets' 1 is the same for 2-D).
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Softmax")
+        {
+            return null;
+        }
+        if (node.Input.IsImage)
+        {
+            throw node.Refuse($"convnet imports Softmax over a vector of class scores, got {node.Input}");
+        }
+        long axis = node.Int("axis", -1);
+        return axis is 1 or -1 ? new(new Softmax(), []) : throw node.Refuse($"axis {axis}: convnet imports Softmax over the classes (axis 1)");
+    }
+
+    /// <inheritdoc/>
     public override string FormatToken() => "softmax";
 
     /// <inheritdoc/>

@@ -183,7 +183,7 @@ public sealed class Trainer
         {
             return ArchitectureSpec.Format(model.Layers);
         }
-        catch (NotSupportedException)
+        catch (ArgumentException)
         {
             return null;
         }

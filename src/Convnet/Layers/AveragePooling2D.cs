@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -67,5 +68,15 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         {
             Pooling.AverageBackward(Dy!.Sample(n), Geometry, Dx!.Sample(n));
         }
+    }
+
+    /// <inheritdoc/>
+    // "Valid" windows: every window lies inside the image, so count_include_pad does not matter.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("AveragePool", [input], Name,
+            OnnxAttribute.Of("kernel_shape", PoolSize, (long)PoolSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride));
     }
 }

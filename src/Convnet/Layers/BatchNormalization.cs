@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -339,5 +340,19 @@ public sealed class BatchNormalization : Layer, ILayerKind
     {
         var rectified = RectifyGradient ? X!.Samples(start, count) : default;
         Normalization.Backward(Dy!.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
+    }
+
+    /// <inheritdoc/>
+    // Inference form on [N, C, ...]: γ·(x − moving mean)/√(moving variance + ε) + β (opset 9–13, no training_mode).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        long[] dims = [InputShape.Channels];
+        string scale = graph.AddInitializer($"{Name}.weight", dims, t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", dims, t[1]);
+        string mean = graph.AddInitializer($"{Name}.running_mean", dims, t[2]);
+        string variance = graph.AddInitializer($"{Name}.running_var", dims, t[3]);
+        return graph.AddNode("BatchNormalization", [input, scale, bias, mean, variance], Name, OnnxAttribute.Of("epsilon", Epsilon));
     }
 }

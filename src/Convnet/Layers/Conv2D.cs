@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -298,5 +299,22 @@ public sealed class Conv2D : Layer, ILayerKind
             dx.Clear();
             Convolution.Col2Im(dcol, _g, dx);
         }
+    }
+
+    /// <inheritdoc/>
+    // Conv on NCHW with the OIHW weight SaveOwnTensors gives; "same" pads as ConvGeometry does (the odd pixel at the bottom/right).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        string weight = graph.AddInitializer($"{Name}.weight", [Filters, InputShape.Channels, KernelSize, KernelSize], t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", [Filters], t[1]);
+        var g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, KernelSize, Stride, Padding == Padding.Same);
+        long padBottom = Math.Max((g.OutHeight - 1) * Stride + KernelSize - InputShape.Height - g.PadTop, 0);
+        long padRight = Math.Max((g.OutWidth - 1) * Stride + KernelSize - InputShape.Width - g.PadLeft, 0);
+        return graph.AddNode("Conv", [input, weight, bias], Name,
+            OnnxAttribute.Of("kernel_shape", KernelSize, (long)KernelSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride),
+            OnnxAttribute.Of("pads", g.PadTop, g.PadLeft, padBottom, padRight));
     }
 }

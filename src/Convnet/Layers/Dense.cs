@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -247,5 +248,16 @@ public sealed class Dense : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Gemm.MultiplyPacked(Dy!.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
+    }
+
+    /// <inheritdoc/>
+    // Gemm: y = x · Wᵀ + b with W the [units, in] weight SaveOwnTensors gives (transB = 1).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        string weight = graph.AddInitializer($"{Name}.weight", [Units, InputShape.Size], t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", [Units], t[1]);
+        return graph.AddNode("Gemm", [input, weight, bias], Name, OnnxAttribute.Of("transB", 1L));
     }
 }

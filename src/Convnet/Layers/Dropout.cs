@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Runtime;
 using Convnet.Tensors;
@@ -160,4 +161,8 @@ public sealed class Dropout : Layer, ILayerKind
         int size = InputShape.Size;
         Elementwise.Map<MultiplyOperator>(Dy!.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
     }
+
+    /// <inheritdoc/>
+    // The identity at inference: no node.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input) => input;
 }

@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -108,5 +109,13 @@ public sealed class Flatten : Layer, ILayerKind
             }
         }
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    // ONNX's Flatten of NCHW gives the (C, H, W) order this layer gives: no transpose needed.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Flatten", [input], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

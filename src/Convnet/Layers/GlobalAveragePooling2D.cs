@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -90,5 +91,14 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
                 }
             }
         }
+    }
+
+    /// <inheritdoc/>
+    // [N, C, H, W] → GlobalAveragePool [N, C, 1, 1] → Flatten [N, C], our vector.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        string pooled = graph.AddNode("GlobalAveragePool", [input], Name + ".pooled");
+        return graph.AddNode("Flatten", [pooled], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -119,5 +120,15 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
                 Pooling.MaxBackward(Dy!.Sample(i), argmax, dx);
             }
         }
+    }
+
+    /// <inheritdoc/>
+    // Our pooling windows are "valid": no padding, so ONNX's defaults (pads 0, ceil_mode 0) match.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("MaxPool", [input], Name,
+            OnnxAttribute.Of("kernel_shape", PoolSize, (long)PoolSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride));
     }
 }

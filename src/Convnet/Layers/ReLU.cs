@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -92,5 +93,12 @@ public sealed class ReLU : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), Dx!.Samples(start, count));
+    }
+
+    /// <inheritdoc/>
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Relu", [input], Name);
     }
 }

@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -77,5 +78,13 @@ public sealed class Softmax : Layer, ILayerKind
         StartBackward(dy);
         Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx!.Span);
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    // Over the class axis of [N, classes] (opset 13's single-axis Softmax).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Softmax", [input], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

@@ -353,6 +353,7 @@ public sealed class BatchNormalization : Layer, ILayerKind
         string bias = graph.AddInitializer($"{Name}.bias", dims, t[1]);
         string mean = graph.AddInitializer($"{Name}.running_mean", dims, t[2]);
         string variance = graph.AddInitializer($"{Name}.running_var", dims, t[3]);
-        return graph.AddNode("BatchNormalization", [input, scale, bias, mean, variance], Name, OnnxAttribute.Of("epsilon", Epsilon));
+        // momentum changes nothing at inference; written so that an import gets this layer back as it was.
+        return graph.AddNode("BatchNormalization", [input, scale, bias, mean, variance], Name, OnnxAttribute.Of("epsilon", Epsilon), OnnxAttribute.Of("momentum", Momentum));
     }
 }

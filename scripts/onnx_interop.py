@@ -1,7 +1,7 @@
 """The closing measurement of the ONNX import: a network trained in PyTorch, imported, predicts as PyTorch.
 
 Trains PyTorch's reference network (Conv32k3-ReLU-MaxPool2-Conv64k3-ReLU-MaxPool2-Flatten-Dense128-ReLU-
-Dense10, NCHW, pixels scaled by 1/255 as convnet's data path does) briefly on a Kaggle-format MNIST
+Dense10, NCHW, pixels divided by 255 as convnet's data path does) briefly on a Kaggle-format MNIST
 train.csv, exports it to ONNX (opset 13, dynamic batch) and writes PyTorch's predicted class for every
 row of test.csv. scripts/onnx-interop.sh then imports the file with `convnet import`, predicts the same
 rows with `convnet predict` and compares.
@@ -28,8 +28,8 @@ def read_csv(path, labelled):
 
 
 def to_input(pixels):
-    # byte * (1/255) in float32, as convnet's data path scales pixels.
-    return torch.from_numpy(pixels.astype(np.float32) * np.float32(1 / 255)).reshape(-1, 1, 28, 28)
+    # byte / 255 in float32, as convnet's data path scales pixels (Elementwise.BytesToUnit).
+    return torch.from_numpy(pixels.astype(np.float32) / np.float32(255)).reshape(-1, 1, 28, 28)
 
 
 def main():

@@ -17,8 +17,8 @@ internal static class ImportCommand
         var command = new Command("import", "Convert an ONNX classifier into a convnet model file, to evaluate, predict with or fine-tune (train --from). "
             + $"The graph must be one chain from one float input [N, C, H, W] (C 1 or 3) to one output, of the ops {OnnxImport.Ops}; "
             + "convolutions pad none or as Keras's 'same' (ONNX SAME_UPPER), windows are square, Conv has group 1 and Gemm alpha = beta = 1. "
-            + "Anything else is refused naming the node and its op. The network is taken to expect pixels scaled to 0-1 (each byte times 1/255, as convnet's data path gives them), "
-            + "unless it begins with convnet export's Mul by 1/255; without a final Softmax one is appended, so the model outputs probabilities. "
+            + "Anything else is refused naming the node and its op. The network is taken to expect pixels scaled to 0-1 (each byte divided by 255, as convnet's data path gives them), "
+            + "unless it begins with convnet export's Div by 255 (or a Mul by 1/255); without a final Softmax one is appended, so the model outputs probabilities. "
             + "Class names come from the file's metadata_props 'class_names' (a JSON array), and every other metadata entry is kept.")
         {
             onnx, outPath,

@@ -14,10 +14,10 @@ namespace Convnet.Saving;
 /// nodes from one image input [N, C, H, W] (C 1 or 3) to one output, each node (or pair, as
 /// MatMul then Add) turned into a layer by the layer kind that takes its op
 /// (<see cref="ILayerKind.FromOnnx"/>), its weights converted to our layouts. The walk itself
-/// knows only what is no layer: Identity; our own export's Mul by 1/255 at the input (our data
-/// path scales the pixels already); a Transpose to NHWC before a Flatten (the Dense after it then
+/// knows only what is no layer: Identity; our own export's Div by 255 (or Mul by 1/255) at the
+/// input (our data path scales the pixels already); a Transpose to NHWC before a Flatten (the Dense after it then
 /// takes its columns in (C, H, W) order); Constant nodes. Anything else is refused naming the node
-/// and its op. A network that does not begin with that Mul is taken to expect pixels scaled to
+/// and its op. A network that does not begin with that scaling is taken to expect pixels scaled to
 /// 0–1, as our data path gives them. Without a final Softmax one is appended: our classifiers
 /// output probabilities.
 /// </summary>
@@ -177,7 +177,7 @@ public static class OnnxImport
                 value = node.Outputs[0];
                 continue;
             }
-            if (node.OpType == "Mul" && model.Layers.Count == 0 && !channelsLast)
+            if (node.OpType is "Div" or "Mul" && model.Layers.Count == 0 && !channelsLast)
             {
                 CheckInputScaling(node, index, constants, source);
                 value = node.Outputs[0];
@@ -249,14 +249,18 @@ public static class OnnxImport
         layer.LoadOwnTensors(tensors);
     }
 
-    /// <summary>Our export's first node: Mul of the pixels by a float scalar 1/255 (what our data path does to each byte).</summary>
+    /// <summary>
+    /// Our export's first node: Div of the pixels by the float scalar 255 (what our data path does to
+    /// each byte), or the same as Mul by 1/255.
+    /// </summary>
     private static void CheckInputScaling(OnnxNode node, int index, Dictionary<string, OnnxTensor> constants, string source)
     {
+        float expected = node.OpType == "Div" ? 255f : 1f / 255f;
         bool scale = node.Inputs.Count == 2 && constants.TryGetValue(node.Inputs[1], out var factor)
-            && factor.DataType == OnnxDataType.Float && factor.Floats is [var f] && f == 1f / 255f;
+            && factor.DataType == OnnxDataType.Float && factor.Floats is [var f] && f == expected;
         if (!scale)
         {
-            throw new ModelFormatException(source, $"{Describe(node, index)}: convnet imports a Mul at the input only by the scalar 1/255 (its own export's scaling of 0-255 pixels)");
+            throw new ModelFormatException(source, $"{Describe(node, index)}: convnet imports a {node.OpType} at the input only by the scalar {(node.OpType == "Div" ? "255" : "1/255")} (its own export's scaling of 0-255 pixels)");
         }
     }
 

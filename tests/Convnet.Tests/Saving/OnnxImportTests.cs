@@ -188,6 +188,7 @@ public class OnnxImportTests
         { "channels", "input 'pixels' is Float with shape [N, 4, 6, 6]; convnet imports a float32 image input [N, C, H, W] with C 1 or 3 and sides from 1 to 16384" },
         { "branch", "value 'pixels' feeds 2 nodes (node 0 'Relu' (Relu), node 1 'Relu_1' (Relu)); convnet imports a chain of layers, without branches" },
         { "mul", "node 0 'Mul' (Mul): convnet imports a Mul at the input only by the scalar 1/255 (its own export's scaling of 0-255 pixels)" },
+        { "div", "node 0 'Div' (Div): convnet imports a Div at the input only by the scalar 255 (its own export's scaling of 0-255 pixels)" },
         { "weights", "node 0 'Conv' (Conv): input 2 'computed' must be a constant (an initializer); convnet imports weights, not computed values" },
         { "dense-image", "node 0 'Gemm' (Gemm): needs a vector input (a Flatten before it), got (6, 6, 1)" },
         { "ceil", "node 0 'MaxPool' (MaxPool): convnet pools with ceil_mode 0 and storage_order 0" },
@@ -207,6 +208,7 @@ public class OnnxImportTests
             return b.AddNode("Add", [a, c], "sum");
         }),
         "mul" => Graph(6, 6, 1, (b, x) => b.AddNode("Mul", [x, b.AddInitializer("s", [], [0.5f])], "m")),
+        "div" => Graph(6, 6, 1, (b, x) => b.AddNode("Div", [x, b.AddInitializer("s", [], [256f])], "d")),
         "weights" => Graph(6, 6, 1, (b, x) => b.AddNode("Conv", [x, "computed"], "c")),
         "dense-image" => Graph(6, 6, 1, (b, x) => b.AddNode("Gemm", [x, b.AddInitializer("w", [3, 36], Random(108, 1))], "g")),
         "ceil" => Graph(6, 6, 1, (b, x) => b.AddNode("MaxPool", [x], "p", OnnxAttribute.Of("kernel_shape", 2L, 2L), OnnxAttribute.Of("ceil_mode", 1L))),

@@ -11,7 +11,7 @@ The network is Conv32k3-ReLU-MaxPool2-Conv64k3-ReLU-MaxPool2-Flatten-Dense128-Re
 1x28x28 images (torch's NCHW), initialised by torch from --seed; the ONNX graph ends in the logits
 unless --softmax (convnet's import appends a Softmax when absent), and --bn puts a BatchNorm2d with
 random statistics after each convolution. Opset 13, a dynamic batch dimension. The pixels are
-scaled to 0-1 before the network, as convnet's data path does (byte * (1/255)).
+scaled to 0-1 before the network, as convnet's data path does (byte / 255 in float32).
 
 Needs Debian's python3-torch and python3-onnx (apt-get install -y python3-torch python3-onnx).
 """
@@ -62,7 +62,7 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     pixels = rng.integers(0, 256, size=(args.images, 28, 28, 1), dtype=np.uint8)
-    x = torch.from_numpy(pixels.astype(np.float32) * np.float32(1 / 255)).permute(0, 3, 1, 2).contiguous()
+    x = torch.from_numpy(pixels.astype(np.float32) / np.float32(255)).permute(0, 3, 1, 2).contiguous()
     with torch.no_grad():
         logits = net(x)
         probabilities = logits if args.softmax else torch.softmax(logits, dim=1)

@@ -8,7 +8,7 @@ internal static class ImportCommand
 {
     public static Command Create()
     {
-        var onnx = new Argument<string>("MODEL.onnx") { Description = "The ONNX file: a CNN classifier from PyTorch, Keras (tf2onnx) or convnet export." };
+        var onnx = new Argument<string>("MODEL.onnx") { Description = "The ONNX file: a CNN classifier, e.g. from PyTorch's torch.onnx.export or convnet export." };
         var outPath = new Option<string>("--out", "-o")
         {
             Description = "The model file to write (written to a temporary file, then renamed).",
@@ -34,7 +34,8 @@ internal static class ImportCommand
             {
                 model.Save(outFile, metadata);
                 string names = model.ClassNames is { } n ? $" ({string.Join(", ", n)})" : "";
-                output.WriteLine($"Imported {path} ({metadata["onnx_producer"]}): {model.Layers.Count} layers, {model.ParameterCount:N0} parameters, images of {model.InputShape.Height}×{model.InputShape.Width}×{model.InputShape.Channels}, {model.Classes} classes{names}. Saved {outFile}.");
+                string producer = metadata["onnx_producer"] is { Length: > 0 } tool ? $" ({tool})" : "";
+                output.WriteLine($"Imported {path}{producer}: {model.Layers.Count} layers, {model.ParameterCount:N0} parameters, images of {model.InputShape.Height}×{model.InputShape.Width}×{model.InputShape.Channels}, {model.Classes} classes{names}. Saved {outFile}.");
             }
             return 0;
         }));

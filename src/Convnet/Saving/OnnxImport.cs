@@ -232,19 +232,19 @@ public static class OnnxImport
     /// <summary>Adds <paramref name="layer"/> to <paramref name="model"/> with <paramref name="tensors"/>, each checked against what the layer declares.</summary>
     private static void Add(Sequential model, Layer layer, float[][] tensors, OnnxImportNode node)
     {
-        IReadOnlyList<TensorDeclaration> declared;
         try
         {
-            declared = layer.DeclareTensors(model.OutputShape);
+            // Checked before the layer allocates anything: its sizes come from weights the file holds.
+            var declared = layer.DeclareTensors(model.OutputShape);
+            if (declared.Count != tensors.Length || declared.Zip(tensors).Any(p => p.First.Length != p.Second.Length))
+            {
+                throw node.Refuse($"its weights hold [{string.Join(", ", tensors.Select(t => t.Length))}] values where {layer.TypeName} needs [{string.Join(", ", declared.Select(d => d.Length))}]");
+            }
             model.Add(layer);
         }
         catch (ArgumentException e) when (e is not ModelTooLargeException)
         {
             throw node.Refuse(e.Message.Split(" (Parameter", 2)[0]);
-        }
-        if (declared.Count != tensors.Length || declared.Zip(tensors).Any(p => p.First.Length != p.Second.Length))
-        {
-            throw node.Refuse($"its weights hold [{string.Join(", ", tensors.Select(t => t.Length))}] values where {layer.TypeName} needs [{string.Join(", ", declared.Select(d => d.Length))}]");
         }
         layer.LoadOwnTensors(tensors);
     }

@@ -192,6 +192,7 @@ public class OnnxImportTests
         { "weights", "node 0 'Conv' (Conv): input 2 'computed' must be a constant (an initializer); convnet imports weights, not computed values" },
         { "dense-image", "node 0 'Gemm' (Gemm): needs a vector input (a Flatten before it), got (6, 6, 1)" },
         { "ceil", "node 0 'MaxPool' (MaxPool): convnet pools with ceil_mode 0 and storage_order 0" },
+        { "huge", "input 'pixels' is Float with shape [N, 1, 100000, 6]; convnet imports a float32 image input [N, C, H, W] with C 1 or 3 and sides from 1 to 16384" },
     };
 
     private static OnnxModel Refused(string kind) => kind switch
@@ -212,6 +213,7 @@ public class OnnxImportTests
         "weights" => Graph(6, 6, 1, (b, x) => b.AddNode("Conv", [x, "computed"], "c")),
         "dense-image" => Graph(6, 6, 1, (b, x) => b.AddNode("Gemm", [x, b.AddInitializer("w", [3, 36], Random(108, 1))], "g")),
         "ceil" => Graph(6, 6, 1, (b, x) => b.AddNode("MaxPool", [x], "p", OnnxAttribute.Of("kernel_shape", 2L, 2L), OnnxAttribute.Of("ceil_mode", 1L))),
+        "huge" => Graph(100000, 6, 1, (b, x) => b.AddNode("Relu", [x], "r")),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -243,6 +245,16 @@ public class OnnxImportTests
         }
         string whole = dir.Write("whole.onnx", bytes);
         OnnxImport.Load(whole, threads: 1).Model.Dispose();
+
+        // A weight whose dims claim far more values than the file holds: refused as it is read.
+        var claims = Graph(6, 6, 1, (b, x) =>
+        {
+            b.Graph.Initializers.Add(new OnnxTensor { Name = "w", DataType = OnnxDataType.Float, Dims = [1000000, 1, 3, 3], Floats = Random(18, 1) });
+            return b.AddNode("Conv", [x, "w"], "c");
+        });
+        string overstated = dir.Write("overstated.onnx", claims.ToBytes());
+        var f = Assert.Throws<ModelFormatException>(() => OnnxImport.Load(overstated, threads: 1).Model.Dispose());
+        Assert.StartsWith($"{overstated}: not a valid ONNX file: tensor 'w' declares 9000000 values but holds 18", f.Message);
     }
 
     [Fact]

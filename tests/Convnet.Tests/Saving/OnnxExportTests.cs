@@ -195,6 +195,30 @@ public sealed class OnnxExportTests
         Assert.True(correct > 500, $"{correct} of 1000 correct");
     }
 
+    /// <summary>A layer kind without an ONNX form (the identity), to see how export refuses it.</summary>
+    private sealed class OpaqueLayer : Layer
+    {
+        public override string TypeName => "Opaque";
+        public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>();
+        public override Shape ComputeOutputShape(Shape input) => input;
+        public override string FormatToken() => throw new NotSupportedException();
+        public override Tensor Forward(Tensor x, bool training) => x;
+        public override Tensor? Backward(Tensor dy) => dy;
+    }
+
+    [Fact]
+    public void ALayerWithoutAnOnnxForm_IsRefusedByName_AndNothingIsWritten()
+    {
+        using var dir = new Data.TempDir();
+        using var model = new Sequential(Shape.Image(6, 6, 1), seed: 2, threads: 1);
+        model.Add(new Conv2D(2, 3)).Add(new OpaqueLayer()).Add(new Flatten()).Add(new Dense(3)).Add(new Softmax());
+        string path = dir.Write("m.onnx", [1, 2, 3]);
+        var e = Assert.Throws<NotSupportedException>(() => model.SaveOnnx(path));
+        Assert.Equal("Opaque layers cannot be exported to ONNX.", e.Message);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(dir.Path));
+    }
+
     [Fact]
     public void SaveOnnx_WritesTheBytesAtomically_AndFailsWithoutLeavingAFile()
     {

@@ -62,7 +62,7 @@ internal sealed class TrainOptions
         HelpName = "MODEL",
         Description = "Start from the layers and weights of MODEL, a model file trained here or written by 'convnet import' (one model, not an ensemble), to fine-tune it: "
             + "with as many classes as the data, every layer's weights; with another count, every layer's but the last Dense, initialised from --seed (the output says so). "
-            + $"Its images must be the data's size and channels. --arch may be left out (else it must name the same layers); the settings are the default recipe's ({Architectures.Default.Name}) unless given.",
+            + $"Its images must be the data's size and channels. --arch may be left out (else it must name the same layers); settings not given are the recipe's that --arch names, else the default recipe's ({Architectures.Default.Name}).",
     };
     private readonly Option<int?> _epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {PerRecipe(r => r.Epochs.ToString(CultureInfo.InvariantCulture))}]." };
     private readonly Option<int?> _batchSize = new Option<int?>("--batch-size", "-b") { Description = $"Images per optimisation step [default: the recipe's; {PerRecipe(r => r.BatchSize.ToString(CultureInfo.InvariantCulture))}]." };

@@ -52,6 +52,22 @@ public class CliTrainFromTests
     }
 
     [Fact]
+    public void Train_an_ensemble_from_one_model_starts_every_member_from_it()
+    {
+        using var dir = new TempDir();
+        string start = CliHarness.TrainModel(dir, "start.safetensors", "--arch", "simple");
+        string csv = CliHarness.WriteDigits(dir, "more.csv", seed: 9);
+        string ensemble = dir.File("ensemble.safetensors");
+        var result = CliHarness.Succeeds(["train", csv, "--from", start, "--ensemble", "2", "--model", ensemble, .. CliHarness.TinyTraining]);
+        Assert.Contains($"Starting from {start}: every layer's weights.", result.Out);
+        var (tensors, metadata) = SafeTensors.Read(ensemble);
+        Assert.Equal("2", metadata["ensemble"]);
+        Assert.Equal("start.safetensors", metadata["from"]);
+        // Same start, other seeds for the shuffling: the members differ after their epoch.
+        Assert.NotEqual(tensors.First(t => t.Name == "member0.0.weight").Data, tensors.First(t => t.Name == "member1.0.weight").Data);
+    }
+
+    [Fact]
     public void Train_from_refuses_an_ensemble_another_arch_other_images_and_a_missing_file_leaving_the_model_alone()
     {
         using var dir = new TempDir();

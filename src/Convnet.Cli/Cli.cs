@@ -47,7 +47,9 @@ public static class Cli
         root.Subcommands.Add(ShowCommand.Create());
         root.Subcommands.Add(SummaryCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
         return root;
     }
 

@@ -51,6 +51,7 @@ internal static class TrainCommand
             r = rebase(recipe);
             TrainOptions.Check(r);
         }
+        int? fromClasses = TrainOptions.CheckFromFits(r, data);
         var s = r.Settings;
         var trainer = new Trainer(s);
         var (train, validation) = Split(trainer, data, s.Seed);
@@ -61,6 +62,13 @@ internal static class TrainCommand
         if (!read.IsFolder && data.ClassNames is { } names)
         {
             output.WriteLine(SummaryCommand.DescribeClasses(names.Count, names));
+        }
+        if (s.From is { } from)
+        {
+            int classes = Trainer.Classes(data);
+            output.WriteLine(fromClasses == classes
+                ? $"Starting from {from}: every layer's weights."
+                : $"Starting from {from}: every layer's weights but the last Dense, which scores {classes} classes instead of {fromClasses} and starts from --seed {s.Seed}.");
         }
         var progress = new List<TrainDisplay>();
         try

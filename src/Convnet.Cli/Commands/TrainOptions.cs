@@ -7,6 +7,9 @@ using Convnet.Optimizers;
 using Convnet.Training;
 
 using Convnet.Images;
+using Convnet.IO;
+using Convnet.Models;
+using Convnet.Saving;
 
 namespace Convnet.Cli.Commands;
 
@@ -53,6 +56,13 @@ internal sealed class TrainOptions
         HelpName = "NAME|SPEC|FILE.json",
         Description = $"Architecture. {Options.ArchHelp} A recipe brings its own defaults for --epochs, --batch-size, --lr, --lr-schedule, --augment and --ema; specs and files take the default recipe's ({Architectures.Default.Name}). Without --arch: {Architectures.Default.Name}, or {Architectures.Simple.Name} for images too small for it (under 18×18).",
         DefaultValueFactory = _ => Architectures.Default.Name,
+    };
+    private readonly Option<string?> _from = new Option<string?>("--from")
+    {
+        HelpName = "MODEL",
+        Description = "Start from the layers and weights of MODEL, a model file trained here or written by 'convnet import' (one model, not an ensemble), to fine-tune it: "
+            + "with as many classes as the data, every layer's weights; with another count, every layer's but the last Dense, initialised from --seed (the output says so). "
+            + $"Its images must be the data's size and channels. --arch may be left out (else it must name the same layers); settings not given are the recipe's that --arch names, else the default recipe's ({Architectures.Default.Name}).",
     };
     private readonly Option<int?> _epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data [default: the recipe's; {PerRecipe(r => r.Epochs.ToString(CultureInfo.InvariantCulture))}]." };
     private readonly Option<int?> _batchSize = new Option<int?>("--batch-size", "-b") { Description = $"Images per optimisation step [default: the recipe's; {PerRecipe(r => r.BatchSize.ToString(CultureInfo.InvariantCulture))}]." };
@@ -148,7 +158,7 @@ internal sealed class TrainOptions
         command.Arguments.Add(_data);
         Option[] options =
         [
-            _model, _arch, _epochs, _batchSize, _lr, _schedule, _validationSplit, _seed, _threads, _plot, _historyCsv, _augment,
+            _model, _arch, _from, _epochs, _batchSize, _lr, _schedule, _validationSplit, _seed, _threads, _plot, _historyCsv, _augment,
             _optimizer, _weightDecay, _momentum, _labelSmoothing, _clipNorm, _ema, _earlyStopping, _reduceLr, _checkpoint, _backup, _ensemble, _parallelMembers,
         ];
         foreach (var option in options)
@@ -174,8 +184,9 @@ internal sealed class TrainOptions
     public TrainRequest Read(ParseResult parse, Recipe? defaultRecipe = null)
     {
         bool archGiven = parse.GetResult(_arch) is { Implicit: false };
+        string? from = parse.GetValue(_from);
         string arch = archGiven ? parse.GetValue(_arch)! : (defaultRecipe ?? Architectures.Default).Name;
-        var recipe = TrainingSettings.For(arch);
+        var recipe = archGiven || from is null ? TrainingSettings.For(arch) with { From = from } : TrainingSettings.ForModel(from);
         var settings = recipe with
         {
             Epochs = parse.GetValue(_epochs) ?? recipe.Epochs,
@@ -201,7 +212,7 @@ internal sealed class TrainOptions
         return new TrainRequest(settings with { Metadata = new Dictionary<string, string> { ["train_file"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(data)) } }, data, parse.GetValue(_model)!)
         {
             Images = _images.Read(parse, settings.Threads),
-            WithDefaultRecipe = archGiven ? null : recipe => Read(parse, recipe),
+            WithDefaultRecipe = archGiven || from is not null ? null : recipe => Read(parse, recipe),
             PlotPath = parse.GetValue(_plot),
             HistoryPath = parse.GetValue(_historyCsv),
             Ensemble = parse.GetValue(_ensemble),
@@ -279,7 +290,14 @@ internal sealed class TrainOptions
         {
             throw new UserError($"--checkpoint keeps the best epoch of one model; it cannot be combined with --ensemble {r.Ensemble}");
         }
-        Options.CheckArch(s.Architecture);
+        if (s.Architecture != s.From)
+        {
+            Options.CheckArch(s.Architecture);
+        }
+        if (s.From is { } from)
+        {
+            CheckFrom(from, s.Architecture, r.Ensemble);
+        }
         if (!OptimizerFactory.Names.Contains(s.Optimizer))
         {
             throw new UserError($"--optimizer must be one of {string.Join(", ", OptimizerFactory.Names)}, got '{s.Optimizer}'");
@@ -346,6 +364,62 @@ internal sealed class TrainOptions
         {
             CheckBackup(backup, r.Ensemble);
         }
+    }
+
+    /// <summary>
+    /// --from names one model (not an ensemble) whose layers --arch, when given, describes; read now,
+    /// before the data. What the file takes is checked against the data by <see cref="CheckFromFits"/>.
+    /// </summary>
+    private static void CheckFrom(string from, string arch, int ensemble)
+    {
+        if (Directory.Exists(from))
+        {
+            throw new UserError($"--from '{from}' is a folder, not a model file");
+        }
+        var (file, _) = ModelFile.LoadClassifier(from, threads: 1);
+        using (file)
+        {
+            if (file is not Sequential model)
+            {
+                int members = file is Ensemble e ? e.Members.Count : 0;
+                string instead = ensemble > 1 ? "" : $" (--ensemble {members} trains that many from one model)";
+                throw new UserError($"--from '{from}' is an ensemble of {members} models; it takes one model{instead}");
+            }
+            if (arch == from)
+            {
+                return;
+            }
+            try
+            {
+                using var named = Architectures.Create(arch, model.InputShape, model.Classes, 0, threads: 1);
+                if (!named.HasSameArchitecture(model))
+                {
+                    throw new UserError($"--arch {arch} differs from the architecture of --from '{from}' ({Trainer.Describe(model)}); leave --arch out to train the file's");
+                }
+            }
+            catch (ArchitectureSpecException e)
+            {
+                throw new UserError($"--arch {arch} does not fit the model in --from '{from}': {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>With --from: checks that the file's model takes the data's samples (reading only its header) and returns the classes it scores; null without --from.</summary>
+    public static int? CheckFromFits(TrainRequest r, Dataset data)
+    {
+        if (r.Settings.From is not { } from)
+        {
+            return null;
+        }
+        var metadata = SafeTensors.ReadMetadata(from);
+        string expected = data.SampleShape.IsImage
+            ? string.Create(CultureInfo.InvariantCulture, $"{data.SampleShape.Height},{data.SampleShape.Width},{data.SampleShape.Channels}")
+            : data.SampleShape.Channels.ToString(CultureInfo.InvariantCulture);
+        if (metadata.TryGetValue("input_shape", out var shape) && shape != expected)
+        {
+            throw new UserError($"--from '{from}' takes images of {shape.Replace(',', '×')} but {r.DataPath} holds {expected.Replace(',', '×')}");
+        }
+        return metadata.TryGetValue("classes", out var classes) && int.TryParse(classes, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : null;
     }
 
     /// <summary>--backup names a folder (made when missing) whose parent exists; a backup already there must at least have a readable header.</summary>

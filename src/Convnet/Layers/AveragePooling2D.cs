@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -24,6 +25,11 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
     /// <inheritdoc/>
     public static Layer? ParseToken(string token)
         => ParseToken(token, "avgpool") is { } p ? new AveragePooling2D(p.PoolSize, p.Stride) : null;
+
+    /// <inheritdoc/>
+    // Without padding, count_include_pad changes nothing.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+        => node.OpType == "AveragePool" && OnnxWindow(node) is var (pool, stride) ? new(new AveragePooling2D(pool, stride), []) : null;
 
     /// <inheritdoc/>
     public override string FormatToken() => FormatToken("avgpool");
@@ -62,5 +68,15 @@ public sealed class AveragePooling2D : Pooling2D, ILayerKind
         {
             Pooling.AverageBackward(Dy!.Sample(n), Geometry, Dx!.Sample(n));
         }
+    }
+
+    /// <inheritdoc/>
+    // "Valid" windows: every window lies inside the image, so count_include_pad does not matter.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("AveragePool", [input], Name,
+            OnnxAttribute.Of("kernel_shape", PoolSize, (long)PoolSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride));
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -77,6 +78,32 @@ public sealed class BatchNormalization : Layer, ILayerKind
 
     /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "bn" ? new BatchNormalization() : null;
+
+    /// <inheritdoc/>
+    // ONNX BatchNormalization in inference form: X, scale (γ), B (β), input_mean, input_var, each [C];
+    // its momentum is ours (the old statistics' weight, default 0.9), epsilon defaults to 1e-5.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "BatchNormalization")
+        {
+            return null;
+        }
+        if (node.Int("training_mode", 0) != 0)
+        {
+            throw node.Refuse("training_mode 1: convnet imports BatchNormalization in inference form");
+        }
+        if (node.FlattenedChannelsLast is not null)
+        {
+            throw node.Refuse("convnet imports BatchNormalization of images, or of vectors flattened in (C, H, W) order");
+        }
+        int c = node.Input.Channels;
+        float momentum = node.Float("momentum", 0.9f), epsilon = node.Float("epsilon", 1e-5f);
+        if (!(momentum >= 0 && momentum <= 1) || !(epsilon > 0) || float.IsInfinity(epsilon))
+        {
+            throw node.Refuse($"momentum {momentum} must be in [0, 1] and epsilon {epsilon} positive");
+        }
+        return new(new BatchNormalization(momentum, epsilon), [node.Weight(1, c), node.Weight(2, c), node.Weight(3, c), node.Weight(4, c)]);
+    }
 
     /// <inheritdoc/>
     public override string FormatToken() => Momentum == 0.99f && Epsilon == 1e-3f
@@ -313,5 +340,20 @@ public sealed class BatchNormalization : Layer, ILayerKind
     {
         var rectified = RectifyGradient ? X!.Samples(start, count) : default;
         Normalization.Backward(Dy!.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
+    }
+
+    /// <inheritdoc/>
+    // Inference form on [N, C, ...]: γ·(x − moving mean)/√(moving variance + ε) + β (opset 9–13, no training_mode).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        long[] dims = [InputShape.Channels];
+        string scale = graph.AddInitializer($"{Name}.weight", dims, t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", dims, t[1]);
+        string mean = graph.AddInitializer($"{Name}.running_mean", dims, t[2]);
+        string variance = graph.AddInitializer($"{Name}.running_var", dims, t[3]);
+        // momentum changes nothing at inference; written so that an import gets this layer back as it was.
+        return graph.AddNode("BatchNormalization", [input, scale, bias, mean, variance], Name, OnnxAttribute.Of("epsilon", Epsilon), OnnxAttribute.Of("momentum", Momentum));
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -87,6 +88,34 @@ public sealed class Conv2D : Layer, ILayerKind
         var padding = r.Take("same") ? Padding.Same : r.Take("valid") ? Padding.Valid : Padding.Valid;
         r.End(TokenForm);
         return new Conv2D(filters, kernel, stride, padding);
+    }
+
+    /// <inheritdoc/>
+    // ONNX Conv: X [N, C, H, W], W [F, C, K, K] (PyTorch's layout, ours to save), B [F]; group 1.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Conv")
+        {
+            return null;
+        }
+        if (!node.Input.IsImage)
+        {
+            throw node.Refuse($"needs an image input, got {node.Input}");
+        }
+        if (node.Int("group", 1) != 1)
+        {
+            throw node.Refuse($"group {node.Int("group", 1)}: convnet imports ordinary convolutions (group 1), not grouped or depthwise ones");
+        }
+        var dims = node.Constant(1).Dims;
+        if (dims.Length != 4 || dims[2] != dims[3] || dims[0] < 1 || dims[0] > int.MaxValue || dims[2] < 1 || dims[2] > int.MaxValue)
+        {
+            throw node.Refuse($"weight of shape [{string.Join(", ", dims)}]: convnet imports square 2-D kernels [F, C, K, K]");
+        }
+        int filters = (int)dims[0];
+        var (kernel, stride) = node.Window((int)dims[2]);
+        var weight = node.Weight(1, filters, node.Input.Channels, kernel, kernel);
+        var bias = node.Has(2) ? node.Weight(2, filters) : new float[filters];
+        return new(new Conv2D(filters, kernel, stride, node.ConvPadding(kernel, stride)), [weight, bias]);
     }
 
     /// <inheritdoc/>
@@ -292,5 +321,22 @@ public sealed class Conv2D : Layer, ILayerKind
                 Convolution.Col2Im(dcol.Slice(j * patches, patches), _g, dx);
             }
         }
+    }
+
+    /// <inheritdoc/>
+    // Conv on NCHW with the OIHW weight SaveOwnTensors gives; "same" pads as ConvGeometry does (the odd pixel at the bottom/right).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        string weight = graph.AddInitializer($"{Name}.weight", [Filters, InputShape.Channels, KernelSize, KernelSize], t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", [Filters], t[1]);
+        var g = ConvGeometry.Create(InputShape.Height, InputShape.Width, InputShape.Channels, KernelSize, Stride, Padding == Padding.Same);
+        long padBottom = Math.Max((g.OutHeight - 1) * Stride + KernelSize - InputShape.Height - g.PadTop, 0);
+        long padRight = Math.Max((g.OutWidth - 1) * Stride + KernelSize - InputShape.Width - g.PadLeft, 0);
+        return graph.AddNode("Conv", [input, weight, bias], Name,
+            OnnxAttribute.Of("kernel_shape", KernelSize, (long)KernelSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride),
+            OnnxAttribute.Of("pads", g.PadTop, g.PadLeft, padBottom, padRight));
     }
 }

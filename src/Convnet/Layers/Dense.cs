@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -45,6 +46,70 @@ public sealed class Dense : Layer, ILayerKind
         int units = r.Int("the number of units after 'dense'");
         r.End(TokenForm);
         return new Dense(units);
+    }
+
+    /// <inheritdoc/>
+    // ONNX Gemm: Y = A·Bᵀ + C (transB 1, B [units, in]: PyTorch's Linear, our saved layout) or A·B + C
+    // (transB 0, B [in, units]); or MatMul by B [in, units], then Add of the bias [units].
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType is not ("Gemm" or "MatMul"))
+        {
+            return null;
+        }
+        if (node.Input.IsImage)
+        {
+            throw node.Refuse($"needs a vector input (a Flatten before it), got {node.Input}");
+        }
+        bool gemm = node.OpType == "Gemm";
+        if (gemm && (node.Float("alpha", 1f) != 1f || node.Float("beta", 1f) != 1f || node.Int("transA", 0) != 0))
+        {
+            throw node.Refuse("convnet imports Gemm with alpha 1, beta 1 and transA 0 (a Dense layer)");
+        }
+        bool transposed = gemm && node.Int("transB", 0) != 0;
+        var dims = node.Constant(1).Dims;
+        int inputs = node.Input.Size;
+        if (dims.Length != 2 || dims[transposed ? 1 : 0] != inputs || dims[transposed ? 0 : 1] is < 1 or > int.MaxValue)
+        {
+            throw node.Refuse($"weight of shape [{string.Join(", ", dims)}] for {inputs} inputs: needs [units, {inputs}] with transB 1, else [{inputs}, units]");
+        }
+        int units = (int)dims[transposed ? 0 : 1];
+        var given = node.Weight(1, dims);
+        float[] weight = given;
+        if (!transposed)
+        {
+            weight = new float[given.Length];
+            Layouts.Transpose(given, inputs, units, weight);
+        }
+        if (node.FlattenedChannelsLast is { } image)
+        {
+            weight = ToChannelsFirstColumns(weight, units, image);
+        }
+        bool add = !gemm && node.Next is { OpType: "Add" } next && next.Inputs.Count == 2 && next.Inputs[0] == node.Node.Outputs[0];
+        float[] bias = gemm ? (node.Has(2) ? node.Weight(2, units) : new float[units])
+            : add ? node.NextWeight(1, units) : new float[units];
+        return new(new Dense(units), [weight, bias], add ? 2 : 1);
+    }
+
+    /// <summary>
+    /// Weights [units, H·W·C] whose columns follow an (H, W, C) flatten, reordered for our Flatten's
+    /// (C, H, W) order.
+    /// </summary>
+    private static float[] ToChannelsFirstColumns(float[] weight, int units, Shape image)
+    {
+        int h = image.Height, w = image.Width, c = image.Channels, size = h * w * c;
+        var result = new float[weight.Length];
+        for (int o = 0; o < units; o++)
+        {
+            for (int p = 0; p < h * w; p++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    result[o * size + ch * h * w + p] = weight[o * size + p * c + ch];
+                }
+            }
+        }
+        return result;
     }
 
     /// <inheritdoc/>
@@ -183,5 +248,16 @@ public sealed class Dense : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Gemm.MultiplyPacked(Dy!.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
+    }
+
+    /// <inheritdoc/>
+    // Gemm: y = x · Wᵀ + b with W the [units, in] weight SaveOwnTensors gives (transB = 1).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var t = SaveOwnTensors();
+        string weight = graph.AddInitializer($"{Name}.weight", [Units, InputShape.Size], t[0]);
+        string bias = graph.AddInitializer($"{Name}.bias", [Units], t[1]);
+        return graph.AddNode("Gemm", [input, weight, bias], Name, OnnxAttribute.Of("transB", 1L));
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Runtime;
 using Convnet.Tensors;
@@ -53,6 +54,18 @@ public sealed class Dropout : Layer, ILayerKind
             throw new FormatException($"dropout rate '{text}' is not a number in [0, 1)");
         }
         return new Dropout(rate);
+    }
+
+    /// <inheritdoc/>
+    // The ratio is an attribute before opset 12, an optional scalar input since (0.5 when absent).
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Dropout")
+        {
+            return null;
+        }
+        float ratio = node.Has(1) ? node.Weight(1) is [var r] ? r : throw node.Refuse("ratio must be one number") : node.Float("ratio", 0.5f);
+        return ratio is >= 0 and < 1 ? new(new Dropout(ratio), []) : throw node.Refuse($"ratio {ratio} is not in [0, 1)");
     }
 
     /// <inheritdoc/>
@@ -148,4 +161,8 @@ public sealed class Dropout : Layer, ILayerKind
         int size = InputShape.Size;
         Elementwise.Map<MultiplyOperator>(Dy!.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
     }
+
+    /// <inheritdoc/>
+    // The identity at inference: no node.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input) => input;
 }

@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -19,6 +20,37 @@ public sealed class Flatten : Layer, ILayerKind
 
     /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "flatten" ? new Flatten() : null;
+
+    /// <inheritdoc/>
+    // ONNX Flatten (axis 1) or Reshape to [N, size] of NCHW: (C, H, W) order, as ours. Of a vector
+    // (e.g. after GlobalAveragePool) there is nothing to do.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType == "Flatten")
+        {
+            long axis = node.Int("axis", 1);
+            if (axis != 1)
+            {
+                throw node.Refuse($"axis {axis}: convnet imports Flatten to [N, size] (axis 1)");
+            }
+        }
+        else if (node.OpType == "Reshape")
+        {
+            var target = node.Constant(1);
+            long size = node.Input.Size;
+            bool flat = target.DataType == IO.Onnx.OnnxDataType.Int64 && target.Int64s is [var n, var k]
+                && n is 0 or -1 && (k == size || k == -1 && n != -1);
+            if (!flat || node.Int("allowzero", 0) != 0)
+            {
+                throw node.Refuse($"shape [{string.Join(", ", target.Int64s)}]: convnet imports Reshape only to [N, {size}] (as [0, -1], [-1, {size}] or [0, {size}])");
+            }
+        }
+        else
+        {
+            return null;
+        }
+        return new(node.Input.IsImage ? new Flatten() : null, []);
+    }
 
     /// <inheritdoc/>
     public override string FormatToken() => "flatten";
@@ -77,5 +109,13 @@ public sealed class Flatten : Layer, ILayerKind
             }
         }
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    // ONNX's Flatten of NCHW gives the (C, H, W) order this layer gives: no transpose needed.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Flatten", [input], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

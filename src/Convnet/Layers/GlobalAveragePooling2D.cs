@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -16,6 +17,10 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
 
     /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "gap" ? new GlobalAveragePooling2D() : null;
+
+    /// <inheritdoc/>
+    // ONNX's [N, C, 1, 1] is our vector [C]; the Flatten that usually follows then has nothing to do.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "GlobalAveragePool" ? new(new GlobalAveragePooling2D(), []) : null;
 
     /// <inheritdoc/>
     public override string FormatToken() => "gap";
@@ -86,5 +91,14 @@ public sealed class GlobalAveragePooling2D : Layer, ILayerKind
                 }
             }
         }
+    }
+
+    /// <inheritdoc/>
+    // [N, C, H, W] → GlobalAveragePool [N, C, 1, 1] → Flatten [N, C], our vector.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        string pooled = graph.AddNode("GlobalAveragePool", [input], Name + ".pooled");
+        return graph.AddNode("Flatten", [pooled], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

@@ -20,4 +20,11 @@ public interface ILayerKind
     /// layer's token; throws <see cref="FormatException"/> when it is but is malformed.
     /// </summary>
     static abstract Layer? ParseToken(string token);
+
+    /// <summary>
+    /// The layer an ONNX node stands for (the import's walk asks each kind in turn), or null when the
+    /// node's op is not this kind's; throws <see cref="IO.ModelFormatException"/> (through
+    /// <see cref="OnnxImportNode.Refuse(string)"/>) when it is but has settings this layer cannot take.
+    /// </summary>
+    static virtual OnnxLayer? FromOnnx(OnnxImportNode node) => null;
 }

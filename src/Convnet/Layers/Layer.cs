@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Runtime;
 using Convnet.Tensors;
 
@@ -126,6 +127,16 @@ public abstract class Layer
     public virtual void LoadOwnTensors(IReadOnlyList<float[]> tensors)
     {
     }
+
+    /// <summary>
+    /// Adds this built layer's inference computation to an ONNX graph whose values are NCHW
+    /// (images [N, C, H, W], vectors [N, features]): reads the value <paramref name="input"/>,
+    /// returns the name of the value it writes (Keras's save_own_variables, for ONNX). Nodes,
+    /// attributes and initializers follow opset 13.
+    /// </summary>
+    /// <exception cref="NotSupportedException">This layer kind has no ONNX form.</exception>
+    public virtual string ExportOnnx(OnnxGraphBuilder graph, string input) =>
+        throw new NotSupportedException($"{TypeName} layers cannot be exported to ONNX.");
 
     /// <summary>
     /// Decides what this layer fuses with its neighbours (null: none, or fusion off). The model calls

@@ -1,10 +1,10 @@
 namespace Convnet.Layers;
 
 /// <summary>One registered layer class: its type name, spec grammar and factories (see <see cref="ILayerKind"/>).</summary>
-public sealed record LayerKind(string TypeName, string TokenForm, Func<LayerConfig, Layer> FromConfig, Func<string, Layer?> ParseToken)
+public sealed record LayerKind(string TypeName, string TokenForm, Func<LayerConfig, Layer> FromConfig, Func<string, Layer?> ParseToken, Func<OnnxImportNode, OnnxLayer?> FromOnnx)
 {
     /// <summary>The kind of layer class <typeparamref name="T"/>, from its <see cref="ILayerKind"/> members.</summary>
-    public static LayerKind Of<T>() where T : Layer, ILayerKind => new(T.KindName, T.TokenForm, T.FromConfig, T.ParseToken);
+    public static LayerKind Of<T>() where T : Layer, ILayerKind => new(T.KindName, T.TokenForm, T.FromConfig, T.ParseToken, T.FromOnnx);
 }
 
 /// <summary>
@@ -35,6 +35,21 @@ public static class LayerRegistry
     {
         var kind = Kinds.FirstOrDefault(k => k.TypeName == typeName) ?? throw new FormatException($"unknown layer type '{typeName}'");
         return kind.FromConfig(new LayerConfig(config));
+    }
+
+    /// <summary>What the first kind that takes <paramref name="node"/>'s op makes of it (<see cref="ILayerKind.FromOnnx"/>), or null when none does.</summary>
+    /// <exception cref="IO.ModelFormatException">A kind takes the op but not the node's settings.</exception>
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        foreach (var kind in Kinds)
+        {
+            if (kind.FromOnnx(node) is { } layer)
+            {
+                return layer;
+            }
+        }
+        return null;
     }
 
     /// <summary>The layer one spec layer (e.g. "conv32k3") names.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -51,6 +52,10 @@ public sealed class LeakyReLU : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // ONNX's alpha defaults to 0.01.
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "LeakyRelu" ? new(new LeakyReLU(node.Float("alpha", 0.01f)), []) : null;
+
+    /// <inheritdoc/>
     public override string FormatToken() => NegativeSlope == DefaultNegativeSlope ? "leakyrelu" : "leakyrelu" + LayerConfig.Of(NegativeSlope);
 
     /// <inheritdoc/>
@@ -92,4 +97,11 @@ public sealed class LeakyReLU : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
         => Elementwise.Map<LeakyReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), NegativeSlope, Dx!.Samples(start, count));
+
+    /// <inheritdoc/>
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("LeakyRelu", [input], Name, OnnxAttribute.Of("alpha", NegativeSlope));
+    }
 }

@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 using Convnet.Runtime;
@@ -27,6 +28,10 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
     /// <inheritdoc/>
     public static Layer? ParseToken(string token)
         => ParseToken(token, "maxpool") is { } p ? new MaxPooling2D(p.PoolSize, p.Stride) : null;
+
+    /// <inheritdoc/>
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+        => node.OpType == "MaxPool" && OnnxWindow(node) is var (pool, stride) ? new(new MaxPooling2D(pool, stride), []) : null;
 
     /// <inheritdoc/>
     public override string FormatToken() => FormatToken("maxpool");
@@ -115,5 +120,15 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
                 Pooling.MaxBackward(Dy!.Sample(i), argmax, dx);
             }
         }
+    }
+
+    /// <inheritdoc/>
+    // Our pooling windows are "valid": no padding, so ONNX's defaults (pads 0, ceil_mode 0) match.
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("MaxPool", [input], Name,
+            OnnxAttribute.Of("kernel_shape", PoolSize, (long)PoolSize),
+            OnnxAttribute.Of("strides", Stride, (long)Stride));
     }
 }

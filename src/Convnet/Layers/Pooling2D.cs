@@ -52,6 +52,28 @@ public abstract class Pooling2D : Layer
         return (pool, stride);
     }
 
+    /// <summary>
+    /// The window and stride of an ONNX MaxPool or AveragePool node (strides default to 1 there), which
+    /// must pool "valid" positions as ours do: no pads, no ceil_mode, no dilation.
+    /// </summary>
+    protected static (int PoolSize, int Stride) OnnxWindow(OnnxImportNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (!node.Input.IsImage)
+        {
+            throw node.Refuse($"needs an image input, got {node.Input}");
+        }
+        if (node.Ints("pads", [0, 0, 0, 0]).Any(p => p != 0) || node.Text("auto_pad", "NOTSET") is not ("NOTSET" or "VALID" or ""))
+        {
+            throw node.Refuse("convnet pools without padding (pads 0, auto_pad NOTSET or VALID)");
+        }
+        if (node.Int("ceil_mode", 0) != 0 || node.Int("storage_order", 0) != 0)
+        {
+            throw node.Refuse("convnet pools with ceil_mode 0 and storage_order 0");
+        }
+        return node.Window();
+    }
+
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Config => new Dictionary<string, string>
     {

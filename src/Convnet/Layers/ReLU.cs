@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
 
@@ -16,6 +17,9 @@ public sealed class ReLU : Layer, ILayerKind
 
     /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "relu" ? new ReLU() : null;
+
+    /// <inheritdoc/>
+    public static OnnxLayer? FromOnnx(OnnxImportNode node) => node.OpType == "Relu" ? new(new ReLU(), []) : null;
 
     /// <inheritdoc/>
     public override string FormatToken() => "relu";
@@ -89,5 +93,12 @@ public sealed class ReLU : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), Dx!.Samples(start, count));
+    }
+
+    /// <inheritdoc/>
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Relu", [input], Name);
     }
 }

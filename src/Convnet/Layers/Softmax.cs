@@ -1,3 +1,4 @@
+using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -18,6 +19,22 @@ public sealed class Softmax : Layer, ILayerKind
 
     /// <inheritdoc/>
     public static Layer? ParseToken(string token) => token == "softmax" ? new Softmax() : null;
+
+    /// <inheritdoc/>
+    // Over the classes of [N, classes]: axis 1 or -1 (opset 13's default; earlier opsets' 1 is the same for 2-D).
+    public static OnnxLayer? FromOnnx(OnnxImportNode node)
+    {
+        if (node.OpType != "Softmax")
+        {
+            return null;
+        }
+        if (node.Input.IsImage)
+        {
+            throw node.Refuse($"convnet imports Softmax over a vector of class scores, got {node.Input}");
+        }
+        long axis = node.Int("axis", -1);
+        return axis is 1 or -1 ? new(new Softmax(), []) : throw node.Refuse($"axis {axis}: convnet imports Softmax over the classes (axis 1)");
+    }
 
     /// <inheritdoc/>
     public override string FormatToken() => "softmax";
@@ -61,5 +78,13 @@ public sealed class Softmax : Layer, ILayerKind
         StartBackward(dy);
         Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx!.Span);
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    // Over the class axis of [N, classes] (opset 13's single-axis Softmax).
+    public override string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Softmax", [input], Name, OnnxAttribute.Of("axis", 1L));
     }
 }

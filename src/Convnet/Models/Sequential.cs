@@ -674,6 +674,52 @@ public sealed class Sequential : IClassifier
         }
     }
 
+    /// <summary>
+    /// A new model of this one's layers and input on <paramref name="seed"/> and
+    /// <paramref name="threads"/>, starting from this one's weights (to fine-tune it, as
+    /// <c>convnet train --from</c>): every layer's when <paramref name="classes"/> is
+    /// <see cref="Classes"/>; otherwise every layer's but the last Dense, which gets
+    /// <paramref name="classes"/> units initialised from <paramref name="seed"/> as in a new model
+    /// (the layers after it have no weights), and the copy has no class names.
+    /// </summary>
+    /// <exception cref="ArgumentException">The class count differs and the model has no Dense layer, or a layer after its last Dense has weights.</exception>
+    public Sequential ForClasses(int classes, ulong seed, int threads = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
+        int head = classes == Classes ? -1 : _layers.FindLastIndex(l => l is Dense);
+        if (classes != Classes)
+        {
+            if (head < 0)
+            {
+                throw new ArgumentException($"The model has no Dense layer to give {classes} outputs instead of {Classes}.", nameof(classes));
+            }
+            if (_layers.Skip(head + 1).FirstOrDefault(l => l.ParameterCount + l.StateCount > 0) is { } after)
+            {
+                throw new ArgumentException($"Layer {after.Name} ({after.TypeName}) after the last Dense has weights sized for {Classes} classes.", nameof(classes));
+            }
+        }
+        var copy = new Sequential(InputShape, seed, threads) { Name = Name };
+        try
+        {
+            for (int i = 0; i < _layers.Count; i++)
+            {
+                var layer = _layers[i];
+                copy.Add(i == head ? new Dense(classes) : LayerRegistry.Create(layer.TypeName, layer.Config));
+                if (i != head)
+                {
+                    copy._layers[i].LoadOwnTensors(layer.SaveOwnTensors());
+                }
+            }
+            copy.ClassNames = head < 0 ? ClassNames : null;
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Stops the model's worker threads.</summary>
     public void Dispose() => _pool.Dispose();
 }

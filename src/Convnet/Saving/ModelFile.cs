@@ -369,7 +369,7 @@ public static class ModelFile
     }
 
     /// <summary>Class names as a JSON array of strings.</summary>
-    private static string ClassNamesText(IReadOnlyList<string> names)
+    internal static string ClassNamesText(IReadOnlyList<string> names)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

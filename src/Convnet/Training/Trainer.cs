@@ -1,9 +1,12 @@
 using System.Globalization;
 using Convnet.Architecture;
 using Convnet.Data;
+using Convnet.IO;
 using Convnet.Losses;
 using Convnet.Models;
 using Convnet.Optimizers;
+using Convnet.Saving;
+using Convnet.Tensors;
 
 namespace Convnet.Training;
 
@@ -82,7 +85,7 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(train);
         var s = Settings;
-        var model = Architectures.Create(s.Architecture, train.SampleShape, classes, seed, threads);
+        var model = s.From is { } from ? StartFrom(from, train.SampleShape, classes, seed, threads) : Architectures.Create(s.Architecture, train.SampleShape, classes, seed, threads);
         try
         {
             model.ClassNames = train.ClassNames;
@@ -124,6 +127,68 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>
+    /// The model a run with <see cref="TrainingSettings.From"/> starts from: the file's layers and
+    /// weights (<see cref="Sequential.ForClasses"/>), after checking that it is one model, takes
+    /// samples of <paramref name="input"/> and is what <see cref="TrainingSettings.Architecture"/>
+    /// describes (unless that is the file's path).
+    /// </summary>
+    /// <exception cref="ModelFormatException">The file cannot be read, or is an ensemble.</exception>
+    /// <exception cref="ArchitectureSpecException">The file's model takes other samples than <paramref name="input"/>, differs from the architecture named, or cannot change its class count.</exception>
+    private Sequential StartFrom(string path, Shape input, int classes, ulong seed, int threads)
+    {
+        var (file, _) = ModelFile.LoadClassifier(path, threads: 1);
+        if (file is not Sequential source)
+        {
+            int members = file is Ensemble ensemble ? ensemble.Members.Count : 0;
+            file.Dispose();
+            throw new ModelFormatException(path, $"an ensemble of {members} models; training starts from one model");
+        }
+        using (source)
+        {
+            if (source.InputShape != input)
+            {
+                throw new ArchitectureSpecException($"'{path}' takes samples of {source.InputShape} but the data's are {input}");
+            }
+            if (Settings.Architecture != path)
+            {
+                using var named = Architectures.Create(Settings.Architecture, input, source.Classes, seed, threads: 1);
+                if (!named.HasSameArchitecture(source))
+                {
+                    throw new ArchitectureSpecException($"'{Settings.Architecture}' is not the architecture of '{path}' ({Describe(source)})");
+                }
+            }
+            try
+            {
+                return source.ForClasses(classes, seed, threads);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArchitectureSpecException($"'{path}' scores {source.Classes} classes and cannot score {classes}: {e.Message}", inner: e);
+            }
+        }
+    }
+
+    /// <summary>The layers of <paramref name="model"/> as a spec when the spec language can say them (<see cref="SpecOf"/>), else their type names.</summary>
+    public static string Describe(Sequential model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return SpecOf(model) ?? string.Join(", ", model.Layers.Select(l => l.TypeName));
+    }
+
+    /// <summary>The spec of <paramref name="model"/>'s layers, or null when the spec language cannot say them (e.g. an imported BatchNormalization's epsilon).</summary>
+    private static string? SpecOf(Sequential model)
+    {
+        try
+        {
+            return ArchitectureSpec.Format(model.Layers);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Members keep their backups in subfolders (set by <see cref="EnsembleTrainer"/>).</summary>
     internal bool BackupPerMember { get; init; }
 
@@ -159,7 +224,6 @@ public sealed class Trainer
         var metadata = new Dictionary<string, string>
         {
             ["arch"] = s.Architecture,
-            ["arch_spec"] = ArchitectureSpec.Format(model.Layers),
             ["optimizer"] = s.Optimizer,
             ["learning_rate"] = F(s.LearningRate),
             ["lr_schedule"] = s.Schedule.ToString(),
@@ -169,6 +233,15 @@ public sealed class Trainer
             ["seed"] = s.Seed.ToString(CultureInfo.InvariantCulture),
             ["augmentation"] = s.Augmentation.ToString(),
         };
+        // A model imported from elsewhere may have settings the spec language cannot say.
+        if (SpecOf(model) is { } spec)
+        {
+            metadata["arch_spec"] = spec;
+        }
+        if (s.From is { } from)
+        {
+            metadata["from"] = Path.GetFileName(from);
+        }
         foreach (var (key, value) in s.Metadata)
         {
             metadata[key] = value;

@@ -12,8 +12,19 @@ namespace Convnet.Training;
 /// </summary>
 public sealed record TrainingSettings
 {
-    /// <summary>A recipe name (<see cref="Architectures.Names"/>), a layer spec (<see cref="ArchitectureSpec"/>) or a .json architecture file.</summary>
+    /// <summary>
+    /// A recipe name (<see cref="Architectures.Names"/>), a layer spec (<see cref="ArchitectureSpec"/>) or a .json architecture file;
+    /// with <see cref="From"/>, the same path as <see cref="From"/> for the file's own architecture (see <see cref="ForModel"/>).
+    /// </summary>
     public required string Architecture { get; init; }
+
+    /// <summary>
+    /// A model file (one model, as <c>ModelFile.Load</c> reads: trained here or imported from ONNX) whose layers and
+    /// weights the run starts from, to fine-tune it; null to start from <see cref="Architecture"/>'s fresh weights.
+    /// With the file's class count every layer starts from the file; with another, every layer but the last Dense, which
+    /// is initialised from the seed. <see cref="Architecture"/> is either this path or one that builds the same layers.
+    /// </summary>
+    public string? From { get; init; }
 
     /// <summary>Passes over the training data; the default recipe's (<see cref="Architectures.Default"/>) by default.</summary>
     public int Epochs { get; init; } = Architectures.Default.Epochs;
@@ -91,6 +102,16 @@ public sealed record TrainingSettings
             EmaMomentum = recipe.EmaMomentum,
             LabelSmoothing = recipe.LabelSmoothing,
         };
+    }
+
+    /// <summary>
+    /// The default recipe's settings (<see cref="Architectures.Default"/>) for fine-tuning the model in
+    /// <paramref name="path"/>: <see cref="From"/> and <see cref="Architecture"/> are the path.
+    /// </summary>
+    public static TrainingSettings ForModel(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return For(Architectures.Default) with { Architecture = path, From = path };
     }
 
     /// <summary>A recipe's settings when <paramref name="architecture"/> names one; else the default recipe's (<see cref="Architectures.Default"/>) for that spec or file.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Convnet.Data;
 using Convnet.Models;
 using Convnet.Tests.Data;
+using Convnet.Tests.Saving;
 using Xunit;
 using Xunit.Abstractions;
 using Convnet.Saving;
@@ -62,6 +63,11 @@ public sealed class CliEndToEndTests(ITestOutputHelper output)
             Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(copy));
             // And the submission holds exactly the loaded model's classes.
             Assert.Equal(first.PredictClasses(test).Select(c => (byte)c), KaggleCsv.ReadLabels(submission));
+
+            // Exported to ONNX, ONNX Runtime gives every test image the same class (issue 17).
+            string onnx = dir.File("m.onnx");
+            Step("export", ["export", model, "--out", onnx]);
+            AssertOnnxRuntimeAgrees(onnx, test, expected, first.PredictClasses(test));
         }
         output.WriteLine($"round trip and 2 × 10,000 predictions: {roundTrip.Elapsed.TotalSeconds:F1} s; total {clock.Elapsed.TotalSeconds:F1} s");
 
@@ -72,6 +78,34 @@ public sealed class CliEndToEndTests(ITestOutputHelper output)
             var image = CliHarness.Succeeds("predict", "--image", png, "--model", model);
             output.WriteLine($"drawn {digit}: {image.Out.Split('\n').Last(l => l.StartsWith("Predicted digit:", StringComparison.Ordinal))}");
         }
+    }
+
+    private void AssertOnnxRuntimeAgrees(string onnx, Dataset test, float[] probabilities, int[] classes)
+    {
+        using var session = OnnxRuntimeCheck.Open(File.ReadAllBytes(onnx), threads: 2);
+        const int batch = 1000;
+        int differ = 0;
+        float worst = 0;
+        for (int start = 0; start < test.Count; start += batch)
+        {
+            int n = Math.Min(batch, test.Count - start);
+            var bytes = test.Pixels.AsSpan(start * test.SampleShape.Size, n * test.SampleShape.Size);
+            float[] theirs = OnnxRuntimeCheck.Run(session, OnnxRuntimeCheck.ToNchw(bytes, n, test.SampleShape), n, test.SampleShape);
+            for (int i = 0; i < n; i++)
+            {
+                var row = theirs.AsSpan(i * 10, 10);
+                int best = 0;
+                for (int k = 0; k < 10; k++)
+                {
+                    worst = Math.Max(worst, Math.Abs(row[k] - probabilities[(start + i) * 10 + k]));
+                    best = row[k] > row[best] ? k : best;
+                }
+                differ += best == classes[start + i] ? 0 : 1;
+            }
+        }
+        output.WriteLine($"ONNX Runtime on the exported model: {differ} of {test.Count} classes differ; largest probability difference {worst:E2}");
+        Assert.Equal(0, differ);
+        Assert.True(worst <= 1e-4f, $"largest probability difference {worst:E2}");
     }
 
     private CliResult Step(string name, string[] args)

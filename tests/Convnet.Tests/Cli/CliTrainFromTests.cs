@@ -24,9 +24,10 @@ public class CliTrainFromTests
         Assert.Equal("start.safetensors", metadata["from"]);
         Assert.Equal(SafeTensors.ReadMetadata(start)["architecture"], metadata["architecture"]);
 
-        // --arch naming the same layers is accepted (it brings simple's augmentation: turned off), and gives the same weights as leaving it out.
+        // --arch naming the same layers is accepted (it brings simple's settings: its augmentation turned off and the
+        // default recipe's label smoothing given), and gives the same weights as leaving it out.
         string named = dir.File("named.safetensors");
-        CliHarness.Succeeds(["train", csv, "--from", start, "--arch", "simple", "--augment", "none", "--model", named, .. CliHarness.TinyTraining]);
+        CliHarness.Succeeds(["train", csv, "--from", start, "--arch", "simple", "--augment", "none", "--label-smoothing", "0.1", "--model", named, .. CliHarness.TinyTraining]);
         Assert.Equal(SafeTensors.Read(tuned).Tensors.Select(t => t.Data), SafeTensors.Read(named).Tensors.Select(t => t.Data));
         Assert.NotEqual(SafeTensors.Read(start).Tensors.Select(t => t.Data), SafeTensors.Read(named).Tensors.Select(t => t.Data));
     }

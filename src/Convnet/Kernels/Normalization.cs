@@ -93,15 +93,15 @@ public static class Normalization
         }
     }
 
-    /// <summary>Normalizes each channel: x̂ = (x − shift)·invStd, then y = γ·x̂ + β; x̂ is kept for the backward pass.</summary>
-    // x: [rows, C]; shift, invStd, gamma, beta: [C] → x̂ = (x − shift)·invStd, y = γ·x̂ + β
-    public static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
+    // x: [rows, C]; shift, invStd, gamma, beta: [C] → y = γ·x̂ + β with x̂ = (x − shift)·invStd.
+    // x̂ is not stored: the gradient passes recompute it from x with the same two float operations.
+    /// <summary>Normalizes each channel with the given shift and inverse standard deviation, then scales by γ and shifts by β.</summary>
+    public static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> y)
     {
         int rows = CheckRows(x.Length, channels, shift.Length);
         CheckLength(invStd.Length, channels, nameof(invStd));
         CheckLength(gamma.Length, channels, nameof(gamma));
         CheckLength(beta.Length, channels, nameof(beta));
-        CheckLength(xhat.Length, x.Length, nameof(xhat));
         CheckLength(y.Length, x.Length, nameof(y));
         int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
         ref float pShift = ref MemoryMarshal.GetReference(shift);
@@ -111,57 +111,58 @@ public static class Normalization
         for (int r = 0; r < rows; r++)
         {
             ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), r * channels);
-            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
             ref float ry = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), r * channels);
             int c = 0;
             for (; c < vectorEnd; c += 8)
             {
                 var h = (Vector256.LoadUnsafe(ref rx, (nuint)c) - Vector256.LoadUnsafe(ref pShift, (nuint)c)) * Vector256.LoadUnsafe(ref pInv, (nuint)c);
-                h.StoreUnsafe(ref rh, (nuint)c);
                 (Vector256.LoadUnsafe(ref pGamma, (nuint)c) * h + Vector256.LoadUnsafe(ref pBeta, (nuint)c)).StoreUnsafe(ref ry, (nuint)c);
             }
             for (; c < channels; c++)
             {
                 float h = (Unsafe.Add(ref rx, c) - Unsafe.Add(ref pShift, c)) * Unsafe.Add(ref pInv, c);
-                Unsafe.Add(ref rh, c) = h;
                 Unsafe.Add(ref ry, c) = Unsafe.Add(ref pGamma, c) * h + Unsafe.Add(ref pBeta, c);
             }
         }
     }
 
     /// <summary>The scalar twin of <see cref="Normalize"/>.</summary>
-    public static void NormalizeScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> xhat, Span<float> y)
+    public static void NormalizeScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels, Span<float> y)
     {
         for (int r = 0; r < x.Length; r += channels)
         {
             for (int c = 0; c < channels; c++)
             {
                 float h = (x[r + c] - shift[c]) * invStd[c];
-                xhat[r + c] = h;
                 y[r + c] = gamma[c] * h + beta[c];
             }
         }
     }
 
-    /// <summary>Adds each channel's Σ dy and Σ dy·x̂ over the rows, in double, row by row.</summary>
-    // dy, x̂: [rows, C] → sumDy: [C] += Σ dy, sumDyXhat: [C] += Σ dy·x̂
-    public static void AddGradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
+    // dy, x: [rows, C]; shift, invStd: [C] → sumDy: [C] += Σ dy, sumDyXhat: [C] += Σ dy·x̂ (x̂ = (x − shift)·invStd, as Normalize)
+    /// <summary>Adds each channel's Σ dy and Σ dy·x̂ over the rows, in double, row by row (x̂ recomputed from x).</summary>
+    public static void AddGradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, int channels, Span<double> sumDy, Span<double> sumDyXhat)
     {
         int rows = CheckRows(dy.Length, channels, sumDy.Length);
-        CheckLength(xhat.Length, dy.Length, nameof(xhat));
+        CheckLength(x.Length, dy.Length, nameof(x));
+        CheckLength(shift.Length, channels, nameof(shift));
+        CheckLength(invStd.Length, channels, nameof(invStd));
         CheckLength(sumDyXhat.Length, channels, nameof(sumDyXhat));
         int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float pShift = ref MemoryMarshal.GetReference(shift);
+        ref float pInv = ref MemoryMarshal.GetReference(invStd);
         ref double ps = ref MemoryMarshal.GetReference(sumDy);
         ref double pp = ref MemoryMarshal.GetReference(sumDyXhat);
         for (int r = 0; r < rows; r++)
         {
             ref float rd = ref Unsafe.Add(ref MemoryMarshal.GetReference(dy), r * channels);
-            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
+            ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), r * channels);
             int c = 0;
             for (; c < vectorEnd; c += 8)
             {
+                var h = (Vector256.LoadUnsafe(ref rx, (nuint)c) - Vector256.LoadUnsafe(ref pShift, (nuint)c)) * Vector256.LoadUnsafe(ref pInv, (nuint)c);
                 var (dlo, dhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rd, (nuint)c));
-                var (hlo, hhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rh, (nuint)c));
+                var (hlo, hhi) = Vector256.Widen(h);
                 (Vector256.LoadUnsafe(ref ps, (nuint)c) + dlo).StoreUnsafe(ref ps, (nuint)c);
                 (Vector256.LoadUnsafe(ref ps, (nuint)c + 4) + dhi).StoreUnsafe(ref ps, (nuint)c + 4);
                 // A product of two floats is exact in double, so this matches the scalar form.
@@ -171,81 +172,87 @@ public static class Normalization
             for (; c < channels; c++)
             {
                 float d = Unsafe.Add(ref rd, c);
+                float h = (Unsafe.Add(ref rx, c) - Unsafe.Add(ref pShift, c)) * Unsafe.Add(ref pInv, c);
                 Unsafe.Add(ref ps, c) += d;
-                Unsafe.Add(ref pp, c) += (double)d * Unsafe.Add(ref rh, c);
+                Unsafe.Add(ref pp, c) += (double)d * h;
             }
         }
     }
 
     /// <summary>The scalar twin of <see cref="AddGradientSums"/>.</summary>
-    public static void AddGradientSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, int channels, Span<double> sumDy, Span<double> sumDyXhat)
+    public static void AddGradientSumsScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, int channels, Span<double> sumDy, Span<double> sumDyXhat)
     {
         for (int r = 0; r < dy.Length; r += channels)
         {
             for (int c = 0; c < channels; c++)
             {
+                float h = (x[r + c] - shift[c]) * invStd[c];
                 sumDy[c] += dy[r + c];
-                sumDyXhat[c] += (double)dy[r + c] * xhat[r + c];
+                sumDyXhat[c] += (double)dy[r + c] * h;
             }
         }
     }
 
-    /// <summary>Batch normalization's input gradient from the channel means of dy and dy·x̂, masked by a preceding ReLU's output when one is given.</summary>
-    // dy, x̂: [rows, C]; scale = γ/σ, meanDy, meanDyXhat: [C] → dx = scale·(dy − meanDy − x̂·meanDyXhat),
-    // and 0 wherever rectified[r, c] ≤ 0 when a rectified input is given (a preceding ReLU's mask).
-    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
+    // dy, x: [rows, C]; shift, invStd, scale = γ/σ, meanDy, meanDyXhat: [C] →
+    // dx = scale·(dy − meanDy − x̂·meanDyXhat) with x̂ = (x − shift)·invStd as Normalize,
+    // and 0 wherever x ≤ 0 when rectify is set (x is then a preceding ReLU's output: its mask).
+    /// <summary>The input gradient of batch normalization (x̂ recomputed from x), optionally masked by a preceding ReLU.</summary>
+    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, bool rectify, int channels, Span<float> dx)
     {
         int rows = CheckRows(dy.Length, channels, scale.Length);
-        CheckLength(xhat.Length, dy.Length, nameof(xhat));
+        CheckLength(x.Length, dy.Length, nameof(x));
+        CheckLength(shift.Length, channels, nameof(shift));
+        CheckLength(invStd.Length, channels, nameof(invStd));
         CheckLength(meanDy.Length, channels, nameof(meanDy));
         CheckLength(meanDyXhat.Length, channels, nameof(meanDyXhat));
         CheckLength(dx.Length, dy.Length, nameof(dx));
-        bool mask = !rectified.IsEmpty;
-        if (mask)
-        {
-            CheckLength(rectified.Length, dy.Length, nameof(rectified));
-        }
         int vectorEnd = Vector256.IsHardwareAccelerated ? channels & ~7 : 0;
+        ref float pShift = ref MemoryMarshal.GetReference(shift);
+        ref float pInv = ref MemoryMarshal.GetReference(invStd);
         ref float pScale = ref MemoryMarshal.GetReference(scale);
         ref double pa = ref MemoryMarshal.GetReference(meanDy);
         ref double pb = ref MemoryMarshal.GetReference(meanDyXhat);
         for (int r = 0; r < rows; r++)
         {
             ref float rd = ref Unsafe.Add(ref MemoryMarshal.GetReference(dy), r * channels);
-            ref float rh = ref Unsafe.Add(ref MemoryMarshal.GetReference(xhat), r * channels);
-            ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(rectified), mask ? r * channels : 0);
+            ref float rx = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), r * channels);
             ref float rdx = ref Unsafe.Add(ref MemoryMarshal.GetReference(dx), r * channels);
             int c = 0;
             for (; c < vectorEnd; c += 8)
             {
+                var xv = Vector256.LoadUnsafe(ref rx, (nuint)c);
+                var h = (xv - Vector256.LoadUnsafe(ref pShift, (nuint)c)) * Vector256.LoadUnsafe(ref pInv, (nuint)c);
                 var (dlo, dhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rd, (nuint)c));
-                var (hlo, hhi) = Vector256.Widen(Vector256.LoadUnsafe(ref rh, (nuint)c));
+                var (hlo, hhi) = Vector256.Widen(h);
                 var lo = dlo - Vector256.LoadUnsafe(ref pa, (nuint)c) - hlo * Vector256.LoadUnsafe(ref pb, (nuint)c);
                 var hi = dhi - Vector256.LoadUnsafe(ref pa, (nuint)c + 4) - hhi * Vector256.LoadUnsafe(ref pb, (nuint)c + 4);
                 var v = Vector256.LoadUnsafe(ref pScale, (nuint)c) * Vector256.Narrow(lo, hi);
-                if (mask)
+                if (rectify)
                 {
-                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.LoadUnsafe(ref rx, (nuint)c), Vector256<float>.Zero), v, Vector256<float>.Zero);
+                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(xv, Vector256<float>.Zero), v, Vector256<float>.Zero);
                 }
                 v.StoreUnsafe(ref rdx, (nuint)c);
             }
             for (; c < channels; c++)
             {
-                float v = Unsafe.Add(ref pScale, c) * (float)(Unsafe.Add(ref rd, c) - Unsafe.Add(ref pa, c) - Unsafe.Add(ref rh, c) * Unsafe.Add(ref pb, c));
-                Unsafe.Add(ref rdx, c) = !mask || Unsafe.Add(ref rx, c) > 0 ? v : 0;
+                float xc = Unsafe.Add(ref rx, c);
+                float h = (xc - Unsafe.Add(ref pShift, c)) * Unsafe.Add(ref pInv, c);
+                float v = Unsafe.Add(ref pScale, c) * (float)(Unsafe.Add(ref rd, c) - Unsafe.Add(ref pa, c) - h * Unsafe.Add(ref pb, c));
+                Unsafe.Add(ref rdx, c) = !rectify || xc > 0 ? v : 0;
             }
         }
     }
 
     /// <summary>The scalar twin of <see cref="Backward"/>.</summary>
-    public static void BackwardScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, ReadOnlySpan<float> rectified, int channels, Span<float> dx)
+    public static void BackwardScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> invStd, ReadOnlySpan<float> scale, ReadOnlySpan<double> meanDy, ReadOnlySpan<double> meanDyXhat, bool rectify, int channels, Span<float> dx)
     {
         for (int r = 0; r < dy.Length; r += channels)
         {
             for (int c = 0; c < channels; c++)
             {
-                float v = scale[c] * (float)(dy[r + c] - meanDy[c] - xhat[r + c] * meanDyXhat[c]);
-                dx[r + c] = rectified.IsEmpty || rectified[r + c] > 0 ? v : 0;
+                float h = (x[r + c] - shift[c]) * invStd[c];
+                float v = scale[c] * (float)(dy[r + c] - meanDy[c] - h * meanDyXhat[c]);
+                dx[r + c] = !rectify || x[r + c] > 0 ? v : 0;
             }
         }
     }

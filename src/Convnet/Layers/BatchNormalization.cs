@@ -27,7 +27,6 @@ public sealed class BatchNormalization : Layer, ILayerKind
     private readonly Action<int> _gradientSumChunk;
     private Parameter? _gamma, _beta;
     private LayerState? _movingMean, _movingVariance;
-    private Tensor? _xhat;
     private double[] _partials = [];
     private double[] _partials2 = [];
     private double[] _mean = [];
@@ -175,10 +174,6 @@ public sealed class BatchNormalization : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // x̂, plus per-chunk partial sums (doubles) and per-channel work arrays.
-    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + batch * Values(input);
-
-    /// <inheritdoc/>
     protected override void OnBuild(LayerContext context)
     {
         _channels = InputShape.Channels;
@@ -202,7 +197,6 @@ public sealed class BatchNormalization : Layer, ILayerKind
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
-        _xhat = Reserve(_xhat, InputShape, batch);
         int partials = Chunks.Count(batch) * PartialStride;
         if (_partials.Length < partials)
         {
@@ -217,7 +211,6 @@ public sealed class BatchNormalization : Layer, ILayerKind
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        _xhat!.SetBatch(x.Batch);
         _training = training;
         int chunks = Chunks.Count(x.Batch);
         if (training)
@@ -289,7 +282,7 @@ public sealed class BatchNormalization : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
-        Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, _xhat!.Samples(start, count), Y!.Samples(start, count));
+        Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, Y!.Samples(start, count));
     }
 
     /// <inheritdoc/>
@@ -332,14 +325,13 @@ public sealed class BatchNormalization : Layer, ILayerKind
         var products = _partials2.AsSpan(chunk * PartialStride, _channels);
         sums.Clear();
         products.Clear();
-        Normalization.AddGradientSums(Dy.Samples(start, count), _xhat!.Samples(start, count), _channels, sums, products);
+        Normalization.AddGradientSums(Dy.Samples(start, count), X!.Samples(start, count), _shift, _invStd, _channels, sums, products);
     }
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
-        var rectified = RectifyGradient ? X!.Samples(start, count) : default;
-        Normalization.Backward(Dy!.Samples(start, count), _xhat!.Samples(start, count), _scale, _meanDy, _meanDyXhat, rectified, _channels, Dx!.Samples(start, count));
+        Normalization.Backward(Dy!.Samples(start, count), X!.Samples(start, count), _shift, _invStd, _scale, _meanDy, _meanDyXhat, RectifyGradient, _channels, Dx!.Samples(start, count));
     }
 
     /// <inheritdoc/>

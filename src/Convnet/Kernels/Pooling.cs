@@ -114,19 +114,21 @@ public static class Pooling
     /// <summary>
     /// Max-pool backward for non-overlapping windows (stride = window), vectorised across channels:
     /// writes every covered element of dx exactly once — dy where it won its window, else 0 — so dx
-    /// needs no clearing first and is written in order. With <paramref name="x"/> given, only where
-    /// x &gt; 0 (the mask of a ReLU before the pool). Needs <see cref="CanTileBackward"/>; the twins are
-    /// <see cref="MaxBackward"/> and <see cref="MaxBackwardRectified"/> on a cleared dx.
+    /// needs no clearing first and is written in order. With the forward output <paramref name="y"/>
+    /// given, only where y &gt; 0: the winner's input is y itself, so this is the mask of a ReLU
+    /// before the pool, x &gt; 0 at the argmax, read from the small output instead of the input.
+    /// Needs <see cref="CanTileBackward"/>; the twins are <see cref="MaxBackward"/> and
+    /// <see cref="MaxBackwardRectified"/> on a cleared dx.
     /// </summary>
-    // dy, argmax: [OH, OW, C], x: [H, W, C] or empty → dx: [H, W, C] (overwritten where covered, rest untouched)
-    public static void MaxBackwardTiled(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> x, in ConvGeometry g, Span<float> dx)
+    // dy, argmax, y: [OH, OW, C] (y may be empty) → dx: [H, W, C] (overwritten where covered, rest untouched)
+    public static void MaxBackwardTiled(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> y, in ConvGeometry g, Span<float> dx)
     {
         if (!CanTileBackward(g))
         {
             throw new ArgumentException("MaxBackwardTiled needs non-overlapping windows, no padding and channels divisible by the vector width.");
         }
         int c = g.Channels;
-        bool rectify = !x.IsEmpty;
+        bool rectify = !y.IsEmpty;
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
@@ -139,16 +141,16 @@ public static class Pooling
                     {
                         var grad = Vector512.Create(dy.Slice(o + ch, Vector512<float>.Count));
                         var winner = Vector512.Create(argmax.Slice(o + ch, Vector512<int>.Count));
+                        if (rectify)
+                        {
+                            grad &= Vector512.GreaterThan(Vector512.Create(y.Slice(o + ch, Vector512<float>.Count)), Vector512<float>.Zero);
+                        }
                         for (int ky = 0; ky < g.KernelHeight; ky++)
                         {
                             for (int kx = 0; kx < g.KernelWidth; kx++)
                             {
                                 int index = window + (ky * g.Width + kx) * c + ch;
                                 var won = Vector512.Equals(winner, Vector512.Create(index) + Vector512<int>.Indices).AsSingle();
-                                if (rectify)
-                                {
-                                    won &= Vector512.GreaterThan(Vector512.Create(x.Slice(index, Vector512<float>.Count)), Vector512<float>.Zero);
-                                }
                                 (grad & won).CopyTo(dx.Slice(index));
                             }
                         }
@@ -159,16 +161,16 @@ public static class Pooling
                 {
                     var grad = Vector256.Create(dy.Slice(o + ch, Vector256<float>.Count));
                     var winner = Vector256.Create(argmax.Slice(o + ch, Vector256<int>.Count));
+                    if (rectify)
+                    {
+                        grad &= Vector256.GreaterThan(Vector256.Create(y.Slice(o + ch, Vector256<float>.Count)), Vector256<float>.Zero);
+                    }
                     for (int ky = 0; ky < g.KernelHeight; ky++)
                     {
                         for (int kx = 0; kx < g.KernelWidth; kx++)
                         {
                             int index = window + (ky * g.Width + kx) * c + ch;
                             var won = Vector256.Equals(winner, Vector256.Create(index) + Vector256<int>.Indices).AsSingle();
-                            if (rectify)
-                            {
-                                won &= Vector256.GreaterThan(Vector256.Create(x.Slice(index, Vector256<float>.Count)), Vector256<float>.Zero);
-                            }
                             (grad & won).CopyTo(dx.Slice(index));
                         }
                     }

@@ -107,7 +107,7 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
                 {
                     dx.Clear();
                 }
-                Pooling.MaxBackwardTiled(Dy!.Sample(i), argmax, RectifyGradient ? X!.Sample(i) : default, Geometry, dx);
+                Pooling.MaxBackwardTiled(Dy!.Sample(i), argmax, RectifyGradient ? Y!.Sample(i) : default, Geometry, dx);
                 continue;
             }
             dx.Clear();

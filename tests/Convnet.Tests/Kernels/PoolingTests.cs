@@ -133,7 +133,7 @@ public class PoolingTests
                         }
                     }
                 }
-                Pooling.MaxBackwardTiled(dy, argmax, c.rectify ? x : default, g, actual);
+                Pooling.MaxBackwardTiled(dy, argmax, c.rectify ? y : default, g, actual);
                 Support.Numerics.AssertBitEqual(expected, actual, $"tiled {c}");
             });
 

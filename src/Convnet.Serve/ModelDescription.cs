@@ -12,7 +12,7 @@ internal static class ModelDescription
     public static byte[] Write(IClassifier model, IReadOnlyDictionary<string, string> metadata, string modelName, ServeOptions options, ModelPool pool)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, JsonOutput.Options))
         {
             var shape = model.InputShape;
             json.WriteStartObject();

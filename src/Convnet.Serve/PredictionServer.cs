@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Reflection;
 using System.Text.Json;
-using Convnet.Architecture;
 using Convnet.Data;
 using Convnet.Images;
 using Convnet.Models;
@@ -254,7 +253,7 @@ public sealed class PredictionServer : IAsyncDisposable
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = Json;
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, JsonOutput.Options))
         {
             var model = _pool.Any;
             if (batch)
@@ -395,7 +394,7 @@ public sealed class PredictionServer : IAsyncDisposable
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, JsonOutput.Options))
         {
             json.WriteStartObject();
             json.WriteString("error", message);

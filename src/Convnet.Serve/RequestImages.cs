@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Convnet.Tensors;
 using Microsoft.AspNetCore.WebUtilities;
@@ -111,7 +112,10 @@ internal static class RequestImages
             throw ApiError.BadRequest("multipart/form-data without a boundary in its Content-Type");
         }
         var images = new List<RequestImage>();
-        var reader = new MultipartReader(boundary, new MemoryStream(body.ToArray(), writable: false));
+        var stream = MemoryMarshal.TryGetArray(body, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(body.ToArray(), writable: false);
+        var reader = new MultipartReader(boundary, stream);
         try
         {
             while (await reader.ReadNextSectionAsync(cancellation).ConfigureAwait(false) is { } section)

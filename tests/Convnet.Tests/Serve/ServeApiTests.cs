@@ -290,6 +290,10 @@ public sealed class ServeApiTests
         await using var serve = await StartAsync(model);
         string error = await ErrorOf(await serve.PostAsync("/v1/predict", Encoding.UTF8.GetBytes("7"), "text/plain"), 415);
         Assert.Equal("Content-Type 'text/plain' is not accepted; send image/png, image/jpeg (or another image/*), multipart/form-data with file parts, or application/json {\"pixels\": [...]}", error);
+        // Written for people too: quotes and '×' as they are, not \u0027 or \u00D7.
+        string raw = await (await serve.PostJsonAsync("/v1/predict", """{"pixels": [1]}""")).Content.ReadAsStringAsync();
+        Assert.Equal("{\"error\":\"pixels: expected 784 numbers 0-255 (28×28×1), flat or as 28 rows of 28, got 1 numbers\"}", raw);
+        Assert.Contains("'text/plain'", await (await serve.PostAsync("/v1/predict", [1], "text/plain")).Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.StartsWith("the request has no Content-Type; ", await ErrorOf(await serve.PostAsync("/v1/predict", [1], null), 415), StringComparison.Ordinal);
         Assert.StartsWith("Content-Type 'image/png' is not accepted; a batch is multipart/form-data",
             await ErrorOf(await serve.PostAsync("/v1/predict/batch", ServeSamples.BarPng(), "image/png"), 415), StringComparison.Ordinal);

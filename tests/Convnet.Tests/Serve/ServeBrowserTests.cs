@@ -35,7 +35,7 @@ public sealed class ServeBrowserTests(ITestOutputHelper output)
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1000, Height = 520 } });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1040, Height = 470 } });
         var problems = new List<string>();
         var predictions = 0;
         page.Console += (_, message) =>

@@ -116,11 +116,15 @@ internal static class ServeCommand
         Cli.CheckExists(modelPath, "model");
 
         PredictionServer server;
+        string what;
         var (net, metadata) = ModelFile.LoadClassifier(modelPath, threads: 1);
         using (net)
         {
+            var shape = net.InputShape;
+            what = $"{(net is Ensemble ensemble ? $"an ensemble of {ensemble.Members.Count} models" : "a model")}, images of {shape.Height}×{shape.Width}×{shape.Channels}, {net.Classes} classes";
             try
             {
+                // The server keeps copies of the model (ServeOptions.Instances); this one is disposed here.
                 server = PredictionServer.Create(net, metadata, Path.GetFileName(modelPath), options, log: line => error.WriteLine(line));
             }
             catch (ArgumentException e)
@@ -128,8 +132,6 @@ internal static class ServeCommand
                 throw new UserError($"{modelPath}: cannot serve it: {e.Message}");
             }
         }
-        string what = net is Ensemble ensemble ? $"an ensemble of {ensemble.Members.Count} models" : "a model";
-        var shape = net.InputShape;
         try
         {
             try
@@ -141,7 +143,7 @@ internal static class ServeCommand
                 throw new UserError($"cannot listen on {host} port {port}: {e.Message}");
             }
             string url = server.Urls.FirstOrDefault() ?? $"http://{host}:{port}";
-            output.WriteLine($"Serving {modelPath} ({what}, images of {shape.Height}×{shape.Width}×{shape.Channels}, {net.Classes} classes) at {url}/ with {options.InstanceCount} instance(s) of {options.ThreadCount} thread(s).");
+            output.WriteLine($"Serving {modelPath} ({what}) at {url}/ with {options.InstanceCount} instance(s) of {options.ThreadCount} thread(s).");
             output.WriteLine("Stop with Ctrl-C or SIGTERM: the requests in progress are answered first.");
             output.Flush();
             cancellation.WaitHandle.WaitOne();

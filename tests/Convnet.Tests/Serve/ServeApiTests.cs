@@ -173,6 +173,21 @@ public sealed class ServeApiTests
             await ErrorOf(await serve.PostJsonAsync("/v1/predict", """{"pixels": [[1,2,3]]}"""), 400));
     }
 
+    [Fact]
+    public async Task An_ensemble_is_served_as_the_mean_of_its_members()
+    {
+        using var ensemble = new Convnet.Models.Ensemble([Tests.Models.ReferenceModel.Create(seed: 1), Tests.Models.ReferenceModel.Create(seed: 2)]);
+        await using var serve = await StartAsync(ensemble, new ServeOptions { Instances = 2, ThreadsPerInstance = 1 });
+        var m = await Ok(await serve.Client.GetAsync("/v1/model"));
+        Assert.Equal("ensemble", m.GetProperty("kind").GetString());
+        Assert.Equal(2, m.GetProperty("members").GetInt32());
+        Assert.Equal(ensemble.ParameterCount, m.GetProperty("parameters").GetInt32());
+        byte[] png = ServeSamples.BarPng();
+        var answer = await Ok(await serve.PostAsync("/v1/predict", png, "image/png"));
+        float[] expected = ensemble.Predict(PictureInput.Prepare(png, "x", ensemble).Input);
+        Assert.Equal(expected, answer.GetProperty("probabilities").EnumerateObject().Select(p => p.Value.GetSingle()));
+    }
+
     [Theory]
     [InlineData("""{"pixels": [0,0,0]}""", "pixels: expected 784 numbers 0-255 (28×28×1), flat or as 28 rows of 28, got 3 numbers")]
     [InlineData("""{"pixels": [[0,0]]}""", "pixels[0]: expected 28 values, got 2")]

@@ -51,6 +51,33 @@ public static class ImageDecoder
         return new ImageInfo(codec.Info.Width, codec.Info.Height) { IsGrayscale = codec.Info.ColorType == SKColorType.Gray8 };
     }
 
+    /// <summary>The size of an image held in memory (e.g. an upload), from its header only; <paramref name="name"/> names it in errors.</summary>
+    /// <exception cref="DataFormatException">The bytes are no image, or one above <see cref="MaxPixels"/>.</exception>
+    public static ImageInfo ReadInfo(ReadOnlySpan<byte> encoded, string name)
+    {
+        using var image = Open(encoded, name);
+        var codec = image.Codec;
+        return new ImageInfo(codec.Info.Width, codec.Info.Height) { IsGrayscale = codec.Info.ColorType == SKColorType.Gray8 };
+    }
+
+    /// <summary>
+    /// An image held in memory (e.g. an upload) as bytes [height, width, channels], at its own size
+    /// unless both <paramref name="height"/> and <paramref name="width"/> are given; <paramref name="name"/> names it in errors.
+    /// </summary>
+    /// <exception cref="DataFormatException">The bytes are no image, too large, truncated or corrupt.</exception>
+    public static byte[] Decode(ReadOnlySpan<byte> encoded, string name, int channels, int? height = null, int? width = null)
+    {
+        CheckChannels(channels);
+        CheckBoth(height, width);
+        using var image = Open(encoded, name);
+        var codec = image.Codec;
+        int h = height ?? codec.Info.Height, w = width ?? codec.Info.Width;
+        CheckSize(h, w);
+        var pixels = new byte[(long)h * w * channels];
+        DecodeInto(codec, name, channels, h, w, pixels);
+        return pixels;
+    }
+
     /// <summary>
     /// The image as bytes [height, width, channels], at the file's size unless both
     /// <paramref name="height"/> and <paramref name="width"/> are given.
@@ -59,10 +86,7 @@ public static class ImageDecoder
     public static byte[] Decode(string path, int channels, int? height = null, int? width = null)
     {
         CheckChannels(channels);
-        if (height.HasValue != width.HasValue)
-        {
-            throw new ArgumentException($"Give both height and width, or neither (got height {height?.ToString() ?? "null"}, width {width?.ToString() ?? "null"}).", height.HasValue ? nameof(width) : nameof(height));
-        }
+        CheckBoth(height, width);
         using var image = Open(path);
         var codec = image.Codec;
         int h = height ?? codec.Info.Height, w = width ?? codec.Info.Width;
@@ -159,6 +183,14 @@ public static class ImageDecoder
         }
     }
 
+    private static void CheckBoth(int? height, int? width)
+    {
+        if (height.HasValue != width.HasValue)
+        {
+            throw new ArgumentException($"Give both height and width, or neither (got height {height?.ToString() ?? "null"}, width {width?.ToString() ?? "null"}).", height.HasValue ? nameof(width) : nameof(height));
+        }
+    }
+
     private static void CheckSize(int height, int width)
     {
         if (height < 1 || width < 1 || (long)height * width > MaxPixels)
@@ -198,18 +230,37 @@ public static class ImageDecoder
             throw WhyNotOpened(path);
         }
         var codec = (data is null ? null : SKCodec.Create(data)) ?? throw Fail(data, WhyNotOpened(path));
+        return Checked(data!, codec, path);
+    }
+
+    /// <summary>A codec over a copy of <paramref name="encoded"/>, its size checked from the header; nothing decoded yet.</summary>
+    private static OpenImage Open(ReadOnlySpan<byte> encoded, string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (encoded.IsEmpty)
+        {
+            throw new DataFormatException(name, "no bytes, not an image");
+        }
+        var data = SKData.CreateCopy(encoded);
+        var codec = SKCodec.Create(data) ?? throw Fail(data, new DataFormatException(name, $"not an image this build can decode ({Formats})"));
+        return Checked(data, codec, name);
+    }
+
+    /// <summary>Refuses, from the header, an image of no pixels or more than <see cref="MaxPixels"/>.</summary>
+    private static OpenImage Checked(SKData data, SKCodec codec, string name)
+    {
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1)
         {
             codec.Dispose();
-            throw Fail(data!, new DataFormatException(path, $"the image claims a size of {width}×{height}"));
+            throw Fail(data, new DataFormatException(name, $"the image claims a size of {width}×{height}"));
         }
         if ((long)width * height > MaxPixels)
         {
             codec.Dispose();
-            throw Fail(data!, new DataFormatException(path, $"image of {width}×{height} pixels is larger than the {MaxPixels / 1_000_000} megapixels accepted; scale it down"));
+            throw Fail(data, new DataFormatException(name, $"image of {width}×{height} pixels is larger than the {MaxPixels / 1_000_000} megapixels accepted; scale it down"));
         }
-        return new OpenImage(data!, codec);
+        return new OpenImage(data, codec);
     }
 
     private static Exception Fail(SKData? data, Exception e)

@@ -20,7 +20,7 @@ internal static class PredictImages
     /// <summary>Classes charted by --image without --top (all of them when fewer).</summary>
     public const int ChartedClasses = 10;
 
-    public const string DigitRule = "input 28×28×1 and 10 classes, unnamed or named 0 to 9";
+    public const string DigitRule = PictureInput.DigitRule;
 
     public static string ExtensionList => string.Join(", ", ImageFolder.Extensions);
 
@@ -130,8 +130,7 @@ internal static class PredictImages
 
     /// <summary>
     /// predict --image: a digit model (see <see cref="DigitRule"/>) gets the picture as an MNIST
-    /// digit (<see cref="DigitImage.Preprocess"/>); any other the picture resized and converted to
-    /// its input. Shows what the model saw and its most probable classes.
+    /// digit, any other the picture resized and converted to its input (<see cref="PictureInput.Prepare(string, IClassifier)"/>). Shows what the model saw and its most probable classes.
     /// </summary>
     public static int One(string imagePath, string modelPath, int? top, int threads, int views, TextWriter output)
     {
@@ -148,27 +147,7 @@ internal static class PredictImages
             throw new UserError($"--top must be at most the model's {net.Classes} classes, got {top}");
         }
         var shape = net.InputShape;
-        bool digit = IsDigitModel(net);
-        float[] input;
-        byte[] seen;
-        if (digit)
-        {
-            var (gray, width, height) = ImageLoader.LoadGray(imagePath);
-            try
-            {
-                input = DigitImage.Preprocess(gray, width, height);
-            }
-            catch (ArgumentException e)
-            {
-                throw new UserError($"{imagePath}: {e.Message}");
-            }
-            seen = input.Select(v => (byte)Math.Clamp(MathF.Round(v * 255), 0, 255)).ToArray();
-        }
-        else
-        {
-            seen = ImageDecoder.Decode(imagePath, shape.Channels, shape.Height, shape.Width);
-            input = seen.Select(v => v / 255f).ToArray();
-        }
+        var (input, seen, digit) = PictureInput.Prepare(imagePath, net);
         var probabilities = net.Predict(input);
         int best = Classifier.ArgMax(probabilities);
 
@@ -186,14 +165,8 @@ internal static class PredictImages
         return 0;
     }
 
-    /// <summary>
-    /// A model made for MNIST-style digits: 28×28×1 input and 10 classes, unnamed or named "0" to
-    /// "9" in order. Only such a model gets a picture centred and scaled as MNIST's digits were.
-    /// </summary>
-    public static bool IsDigitModel(IClassifier net) =>
-        net.InputShape == Shape.Image(DigitImage.Side, DigitImage.Side, 1)
-        && net.Classes == 10
-        && (net.ClassNames is null || net.ClassNames.Select((name, c) => name == c.ToString(CultureInfo.InvariantCulture)).All(same => same));
+    /// <summary>A model made for MNIST-style digits (<see cref="PictureInput.IsDigitModel"/>).</summary>
+    public static bool IsDigitModel(IClassifier net) => PictureInput.IsDigitModel(net);
 
     /// <summary>
     /// The classes to chart: with --top the K most probable, most probable first; without, a digit

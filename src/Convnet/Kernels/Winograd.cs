@@ -13,10 +13,22 @@ namespace Convnet.Kernels;
 /// M[ξ] = V[ξ]·U[ξ] (tiles × C by C × F), which <see cref="Gemm"/> runs. Inference only: the results
 /// differ from the direct sum in the last bits (a few units in 1e-7 relative).
 /// </summary>
-public static class Winograd
+public static unsafe class Winograd
 {
     /// <summary>Elements of a transformed 4×4 tile: 16 products ξ per channel pair.</summary>
     public const int Points = 16;
+
+    /// <summary>
+    /// The distance between two of the 16 matrices holding <paramref name="values"/> each: rounded up
+    /// to an odd number of 64-byte lines, so that the 16 rows a transform reads or writes at once
+    /// fall on 16 different L1 sets (at a multiple of 2 or 4 KB they would crowd into one or two
+    /// sets and evict each other: the input transform ran 2× slower).
+    /// </summary>
+    public static int PointStride(int values)
+    {
+        int lines = (values + 15) / 16;
+        return (lines % 2 == 0 ? lines + 1 : lines) * 16;
+    }
 
     /// <summary>
     /// Tiles of an output of <paramref name="outHeight"/> × <paramref name="outWidth"/> pixels: ⌈h/2⌉ × ⌈w/2⌉.
@@ -71,55 +83,81 @@ public static class Winograd
             return;
         }
         CheckInput(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
-        ref float px = ref MemoryMarshal.GetReference(x);
-        ref float pv = ref MemoryMarshal.GetReference(v);
-        Span<Vector256<float>> d = stackalloc Vector256<float>[16];
+        fixed (float* px = x, pv = v)
+        {
+            TransformInputBlocks(px, height, width, channels, tileRows, tileColumns, pv, firstTile, pointStride);
+        }
+    }
+
+    private static unsafe void TransformInputBlocks(float* x, int height, int width, int channels, int tileRows, int tileColumns, float* v, int firstTile, int pointStride)
+    {
+        long row = (long)width * channels;
+        float* edge = stackalloc float[16 * 8];
         for (int ty = 0; ty < tileRows; ty++)
         {
             for (int tx = 0; tx < tileColumns; tx++)
             {
                 int y0 = 2 * ty, x0 = 2 * tx;
                 bool inside = y0 + 4 <= height && x0 + 4 <= width;
-                nuint row = (nuint)(firstTile + ty * tileColumns + tx) * (nuint)channels;
-                for (int c = 0; c < channels; c += Vector256<float>.Count)
+                float* dst = v + (long)(firstTile + ty * tileColumns + tx) * channels;
+                for (int c = 0; c < channels; c += 8)
                 {
-                    for (int i = 0; i < 4; i++)
+                    // The 4×4 block's rows r0..r3 (four pixels each, channels-last); at the image's edge a
+                    // copy with zeros where the block reaches past it.
+                    float* r0 = x + (y0 * width + x0) * (long)channels + c;
+                    long step = channels;
+                    long next = row;
+                    if (!inside)
                     {
-                        for (int j = 0; j < 4; j++)
+                        for (int i = 0; i < 4; i++)
                         {
-                            int yy = y0 + i, xx = x0 + j;
-                            d[i * 4 + j] = inside || (yy < height && xx < width)
-                                ? Vector256.LoadUnsafe(ref px, (nuint)((yy * width + xx) * channels + c))
-                                : Vector256<float>.Zero;
+                            for (int j = 0; j < 4; j++)
+                            {
+                                int yy = y0 + i, xx = x0 + j;
+                                var value = yy < height && xx < width ? Vector256.Load(x + (yy * width + xx) * (long)channels + c) : Vector256<float>.Zero;
+                                value.Store(edge + (i * 4 + j) * 8);
+                            }
                         }
+                        r0 = edge;
+                        step = 8;
+                        next = 32;
                     }
                     // Bᵀ·d (rows), then ·B (columns): Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
-                    for (int j = 0; j < 4; j++)
-                    {
-                        var d0 = d[j];
-                        var d1 = d[4 + j];
-                        var d2 = d[8 + j];
-                        var d3 = d[12 + j];
-                        d[j] = d0 - d2;
-                        d[4 + j] = d1 + d2;
-                        d[8 + j] = d2 - d1;
-                        d[12 + j] = d1 - d3;
-                    }
-                    for (int i = 0; i < 4; i++)
-                    {
-                        var t0 = d[i * 4];
-                        var t1 = d[i * 4 + 1];
-                        var t2 = d[i * 4 + 2];
-                        var t3 = d[i * 4 + 3];
-                        nuint at = row + (nuint)c;
-                        (t0 - t2).StoreUnsafe(ref pv, at + (nuint)((i * 4) * pointStride));
-                        (t1 + t2).StoreUnsafe(ref pv, at + (nuint)((i * 4 + 1) * pointStride));
-                        (t2 - t1).StoreUnsafe(ref pv, at + (nuint)((i * 4 + 2) * pointStride));
-                        (t1 - t3).StoreUnsafe(ref pv, at + (nuint)((i * 4 + 3) * pointStride));
-                    }
+                    float* r1 = r0 + next, r2 = r1 + next, r3 = r2 + next;
+                    var t00 = Vector256.Load(r0) - Vector256.Load(r2);
+                    var t01 = Vector256.Load(r0 + step) - Vector256.Load(r2 + step);
+                    var t02 = Vector256.Load(r0 + 2 * step) - Vector256.Load(r2 + 2 * step);
+                    var t03 = Vector256.Load(r0 + 3 * step) - Vector256.Load(r2 + 3 * step);
+                    var t10 = Vector256.Load(r1) + Vector256.Load(r2);
+                    var t11 = Vector256.Load(r1 + step) + Vector256.Load(r2 + step);
+                    var t12 = Vector256.Load(r1 + 2 * step) + Vector256.Load(r2 + 2 * step);
+                    var t13 = Vector256.Load(r1 + 3 * step) + Vector256.Load(r2 + 3 * step);
+                    var t20 = Vector256.Load(r2) - Vector256.Load(r1);
+                    var t21 = Vector256.Load(r2 + step) - Vector256.Load(r1 + step);
+                    var t22 = Vector256.Load(r2 + 2 * step) - Vector256.Load(r1 + 2 * step);
+                    var t23 = Vector256.Load(r2 + 3 * step) - Vector256.Load(r1 + 3 * step);
+                    var t30 = Vector256.Load(r1) - Vector256.Load(r3);
+                    var t31 = Vector256.Load(r1 + step) - Vector256.Load(r3 + step);
+                    var t32 = Vector256.Load(r1 + 2 * step) - Vector256.Load(r3 + 2 * step);
+                    var t33 = Vector256.Load(r1 + 3 * step) - Vector256.Load(r3 + 3 * step);
+                    float* o = dst + c;
+                    Columns(t00, t01, t02, t03, o, pointStride);
+                    Columns(t10, t11, t12, t13, o + 4L * pointStride, pointStride);
+                    Columns(t20, t21, t22, t23, o + 8L * pointStride, pointStride);
+                    Columns(t30, t31, t32, t33, o + 12L * pointStride, pointStride);
                 }
             }
         }
+    }
+
+    // One row of Bᵀ·d times B, stored at points o, o + stride, o + 2·stride, o + 3·stride.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Columns(Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3, float* o, int stride)
+    {
+        (t0 - t2).Store(o);
+        (t1 + t2).Store(o + stride);
+        (t2 - t1).Store(o + 2L * stride);
+        (t1 - t3).Store(o + 3L * stride);
     }
 
     /// <summary>The scalar twin of <see cref="TransformInput"/>: the same operations in the same order, one channel at a time.</summary>

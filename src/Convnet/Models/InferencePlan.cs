@@ -345,8 +345,8 @@ internal sealed class InferencePlan
             if (_winograd)
             {
                 int tiles = _images * _tileRows * _tileColumns;
-                sizes.Transformed = Math.Max(sizes.Transformed, Winograd.Points * tiles * _g.Channels);
-                sizes.Products = Math.Max(sizes.Products, Winograd.Points * tiles * _filters);
+                sizes.Transformed = Math.Max(sizes.Transformed, Winograd.Points * Winograd.PointStride(tiles * _g.Channels));
+                sizes.Products = Math.Max(sizes.Products, Winograd.Points * Winograd.PointStride(tiles * _filters));
                 return;
             }
             sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
@@ -389,21 +389,22 @@ internal sealed class InferencePlan
             int perImage = _tileRows * _tileColumns;
             int tiles = images * perImage;
             int inSize = _g.Height * _g.Width * c;
-            var v = ws.Transformed.AsSpan(0, Winograd.Points * tiles * c);
-            var m = ws.Products.AsSpan(0, Winograd.Points * tiles * _filters);
+            int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
+            var v = ws.Transformed.AsSpan(0, Winograd.Points * vStride);
+            var m = ws.Products.AsSpan(0, Winograd.Points * mStride);
             for (int j = 0; j < images; j++)
             {
-                Winograd.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, tiles * c);
+                Winograd.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
             }
             for (int p = 0; p < Winograd.Points; p++)
             {
-                Gemm.MultiplyPacked(v.Slice(p * tiles * c, tiles * c), c, false, _packed.AsSpan(p * _packedPoint, _packedPoint), tiles, _filters, c, m.Slice(p * tiles * _filters, tiles * _filters), _filters, accumulate: false);
+                Gemm.MultiplyPacked(v.Slice(p * vStride, tiles * c), c, false, _packed.AsSpan(p * _packedPoint, _packedPoint), tiles, _filters, c, m.Slice(p * mStride, tiles * _filters), _filters, accumulate: false);
             }
             var epilogue = new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null);
             int outSize = Output.Size;
             for (int j = 0; j < images; j++)
             {
-                Winograd.TransformOutput(m, j * perImage, tiles * _filters, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
+                Winograd.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
             }
         }
 

@@ -252,7 +252,7 @@ internal sealed class InferencePlan
     /// <summary>One step of the plan: reads count samples of its input shape, writes count of <see cref="Output"/>.</summary>
     private abstract class Stage(string description, Shape output)
     {
-        public string Description { get; } = description;
+        public string Description { get; protected init; } = description;
         public Shape Output { get; } = output;
         /// <summary>Writes its output over its input (the executor then keeps the same buffer).</summary>
         public virtual bool InPlace => false;
@@ -275,6 +275,9 @@ internal sealed class InferencePlan
         private readonly float[] _shift = [];
         private readonly ConvGeometry? _pool;
         private readonly bool _winograd;
+        // F(4×4, 3×3) rather than F(2×2, 3×3): 36 points.
+        private readonly bool _four;
+        private readonly int _points;
         private readonly bool _direct;
         private readonly float[] _packed;
         private readonly int _packedPoint;
@@ -282,7 +285,7 @@ internal sealed class InferencePlan
         private readonly int _images;
 
         public ConvStage(Conv2D conv, bool relu, BatchNormalization? bn, MaxPooling2D? pool, string names)
-            : base(names + (IsWinograd(conv, pool) ? " (Winograd)" : IsDirect(conv, pool) ? " (direct)" : ""), pool?.OutputShape ?? bn?.OutputShape ?? conv.OutputShape)
+            : base(names, pool?.OutputShape ?? bn?.OutputShape ?? conv.OutputShape)
         {
             var input = conv.InputShape;
             _g = ConvGeometry.Create(input.Height, input.Width, input.Channels, conv.KernelSize, conv.Stride, conv.Padding == Padding.Same);
@@ -299,6 +302,7 @@ internal sealed class InferencePlan
             }
             _winograd = IsWinograd(conv, pool);
             _direct = IsDirect(conv, pool);
+            Description = names + (_direct ? " (direct)" : "");
             if (_direct)
             {
                 _packed = conv.Kernel.Value.ToArray();
@@ -307,17 +311,30 @@ internal sealed class InferencePlan
             else if (_winograd)
             {
                 int c = input.Channels;
-                var u = new float[Winograd.Points * c * _filters];
-                Winograd.TransformWeights(conv.Kernel.Value, c, _filters, u);
+                // The larger tiles when they take fewer products (not with a fused pool: a 4×4 tile is four windows).
+                var (rows2, columns2) = Winograd.Tiles(_g.OutHeight, _g.OutWidth);
+                var (rows4, columns4) = Winograd4.Tiles(_g.OutHeight, _g.OutWidth);
+                _four = _pool is null && rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
+                _points = _four ? Winograd4.Points : Winograd.Points;
+                var u = new float[_points * c * _filters];
+                if (_four)
+                {
+                    Winograd4.TransformWeights(conv.Kernel.Value, c, _filters, u);
+                }
+                else
+                {
+                    Winograd.TransformWeights(conv.Kernel.Value, c, _filters, u);
+                }
                 _packedPoint = Gemm.PackedSize(_filters, c);
-                _packed = new float[Winograd.Points * _packedPoint];
-                for (int p = 0; p < Winograd.Points; p++)
+                _packed = new float[_points * _packedPoint];
+                for (int p = 0; p < _points; p++)
                 {
                     Gemm.PackB(u.AsSpan(p * c * _filters, c * _filters), _filters, false, _filters, c, _packed.AsSpan(p * _packedPoint, _packedPoint));
                 }
                 // With the pool fused, each tile is one pooling window: the row or column the pool drops is never computed.
-                (_tileRows, _tileColumns) = _pool is { } pg ? (pg.OutHeight, pg.OutWidth) : Winograd.Tiles(_g.OutHeight, _g.OutWidth);
+                (_tileRows, _tileColumns) = _pool is { } pg ? (pg.OutHeight, pg.OutWidth) : _four ? (rows4, columns4) : (rows2, columns2);
                 _images = Math.Clamp(GroupRows / (_tileRows * _tileColumns), 1, Chunks.Size);
+                Description = names + (_four ? " (Winograd 4×4)" : " (Winograd 2×2)");
             }
             else
             {
@@ -345,8 +362,8 @@ internal sealed class InferencePlan
             if (_winograd)
             {
                 int tiles = _images * _tileRows * _tileColumns;
-                sizes.Transformed = Math.Max(sizes.Transformed, Winograd.Points * Winograd.PointStride(tiles * _g.Channels));
-                sizes.Products = Math.Max(sizes.Products, Winograd.Points * Winograd.PointStride(tiles * _filters));
+                sizes.Transformed = Math.Max(sizes.Transformed, _points * Winograd.PointStride(tiles * _g.Channels));
+                sizes.Products = Math.Max(sizes.Products, _points * Winograd.PointStride(tiles * _filters));
                 return;
             }
             sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
@@ -390,13 +407,20 @@ internal sealed class InferencePlan
             int tiles = images * perImage;
             int inSize = _g.Height * _g.Width * c;
             int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
-            var v = ws.Transformed.AsSpan(0, Winograd.Points * vStride);
-            var m = ws.Products.AsSpan(0, Winograd.Points * mStride);
+            var v = ws.Transformed.AsSpan(0, _points * vStride);
+            var m = ws.Products.AsSpan(0, _points * mStride);
             for (int j = 0; j < images; j++)
             {
-                Winograd.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
+                if (_four)
+                {
+                    Winograd4.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
+                }
+                else
+                {
+                    Winograd.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
+                }
             }
-            for (int p = 0; p < Winograd.Points; p++)
+            for (int p = 0; p < _points; p++)
             {
                 Gemm.MultiplyPacked(v.Slice(p * vStride, tiles * c), c, false, _packed.AsSpan(p * _packedPoint, _packedPoint), tiles, _filters, c, m.Slice(p * mStride, tiles * _filters), _filters, accumulate: false);
             }
@@ -404,7 +428,14 @@ internal sealed class InferencePlan
             int outSize = Output.Size;
             for (int j = 0; j < images; j++)
             {
-                Winograd.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
+                if (_four)
+                {
+                    Winograd4.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
+                }
+                else
+                {
+                    Winograd.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
+                }
             }
         }
 

@@ -39,12 +39,12 @@ public class InferencePlanTests
 
     public static TheoryData<string, string> Models => new()
     {
-        { "simple", "conv2d_1 + re_lu_1 + max_pooling2d_1 (Winograd)" },
-        { "strong", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd)" },
-        { "general", "conv2d_1 + re_lu_1 + batch_normalization + max_pooling2d_1 (Winograd)" },
+        { "simple", "conv2d_1 + re_lu_1 + max_pooling2d_1 (Winograd 2×2)" },
+        { "strong", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd 4×4)" },
+        { "general", "conv2d_2 + re_lu_2 + batch_normalization_1 (Winograd 4×4)" },
         // BN without ReLU and ReLU on its own, an odd Winograd map (23×23) without a pool, a 3×3 stride-2
         // pool after im2col, "same" padding with a stride, a vector BN.
-        { "conv8k4-bn-relu,conv16k3,conv16k3,maxpool3s2,conv16k3s2same-relu,flatten,dense32-bn-relu", "conv2d_1 (Winograd)" },
+        { "conv8k4-bn-relu,conv16k3,conv16k3,maxpool3s2,conv16k3s2same-relu,flatten,dense32-bn-relu", "conv2d_1 (Winograd 4×4)" },
     };
 
     [Theory]
@@ -75,12 +75,12 @@ public class InferencePlanTests
     {
         using var simple = Architectures.Create("simple", Shape.Image(28, 28, 1), 10, seed: 1);
         Assert.Equal(
-            ["conv2d + re_lu + max_pooling2d (direct)", "conv2d_1 + re_lu_1 + max_pooling2d_1 (Winograd)", "dense + re_lu_2", "dense_1", "softmax"],
+            ["conv2d + re_lu + max_pooling2d (direct)", "conv2d_1 + re_lu_1 + max_pooling2d_1 (Winograd 2×2)", "dense + re_lu_2", "dense_1", "softmax"],
             simple.InferenceStages);
         using var strong = Architectures.Create("strong", Shape.Image(28, 28, 1), 10, seed: 1);
         Assert.Equal(
-            ["conv2d + re_lu + batch_normalization (direct)", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd)", "conv2d_2 + re_lu_2 + batch_normalization_2",
-             "conv2d_3 + re_lu_3 + batch_normalization_3 (Winograd)", "conv2d_4 + re_lu_4 + batch_normalization_4 (Winograd)", "conv2d_5 + re_lu_5 + batch_normalization_5",
+            ["conv2d + re_lu + batch_normalization (direct)", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd 4×4)", "conv2d_2 + re_lu_2 + batch_normalization_2",
+             "conv2d_3 + re_lu_3 + batch_normalization_3 (Winograd 4×4)", "conv2d_4 + re_lu_4 + batch_normalization_4 (Winograd 4×4)", "conv2d_5 + re_lu_5 + batch_normalization_5",
              "conv2d_6 + re_lu_6 + batch_normalization_6", "dense", "softmax"],
             strong.InferenceStages);
     }

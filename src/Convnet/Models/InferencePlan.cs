@@ -367,7 +367,7 @@ internal sealed class InferencePlan
                 return;
             }
             sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
-            if (_pool is not null || _scale.Length > 0)
+            if (_pool is not null)
             {
                 sizes.Scratch = Math.Max(sizes.Scratch, _images * _g.OutPixels * _filters);
             }
@@ -450,9 +450,20 @@ internal sealed class InferencePlan
             {
                 Convolution.Im2Col(x.Slice(j * inSize, inSize), _g, col.Slice(j * patches, patches));
             }
-            bool after = _pool is not null || _scale.Length > 0;
-            var z = after ? ws.Scratch.AsSpan(0, rows * _filters) : y[..(rows * _filters)];
-            Gemm.MultiplyPacked(col, _g.PatchSize, false, _packed, rows, _filters, _g.PatchSize, z, _filters, accumulate: false, bias: _bias, relu: _relu);
+            // The products [rows, F]: in y, unless a pool follows.
+            var z = _pool is not null ? ws.Scratch.AsSpan(0, rows * _filters) : y[..(rows * _filters)];
+            if (rows <= Gemm.SmallRows)
+            {
+                // A 1×1 map of one image (strong's last layer at batch 1): row by row, the same sums.
+                for (int i = 0; i < rows; i++)
+                {
+                    Gemv.MultiplyPacked(col.Slice(i * _g.PatchSize, _g.PatchSize), _packed, _filters, _g.PatchSize, z.Slice(i * _filters, _filters), _bias, _relu);
+                }
+            }
+            else
+            {
+                Gemm.MultiplyPacked(col, _g.PatchSize, false, _packed, rows, _filters, _g.PatchSize, z, _filters, accumulate: false, bias: _bias, relu: _relu);
+            }
             if (_scale.Length > 0)
             {
                 InferencePasses.Affine(z, _scale, _shift, _filters);
@@ -464,10 +475,6 @@ internal sealed class InferencePlan
                 {
                     InferencePasses.MaxPool(z.Slice(j * map, map), pg, y.Slice(j * Output.Size, Output.Size));
                 }
-            }
-            else if (after)
-            {
-                z.CopyTo(y);
             }
         }
     }

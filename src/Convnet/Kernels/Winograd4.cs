@@ -89,8 +89,9 @@ public static unsafe class Winograd4
             TransformInputScalar(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
             return;
         }
-        var d = stackalloc Vector256<float>[36];
         var t = stackalloc Vector256<float>[36];
+        float* edge = stackalloc float[36 * 8];
+        long row = (long)width * channels;
         fixed (float* px = x, pv = v)
         {
             for (int ty = 0; ty < tileRows; ty++)
@@ -102,32 +103,55 @@ public static unsafe class Winograd4
                     float* dst = pv + (long)(firstTile + ty * tileColumns + tx) * channels;
                     for (int c = 0; c < channels; c += 8)
                     {
-                        for (int i = 0; i < 6; i++)
+                        // The 6×6 block: pixel (i, j) at d + i·next + j·step; at the image's edge a copy with zeros past it.
+                        float* d = px + ((long)y0 * width + x0) * channels + c;
+                        long step = channels, next = row;
+                        if (!inside)
                         {
-                            for (int j = 0; j < 6; j++)
+                            for (int i = 0; i < 6; i++)
                             {
-                                int yy = y0 + i, xx = x0 + j;
-                                d[i * 6 + j] = inside || (yy < height && xx < width) ? Vector256.Load(px + ((long)yy * width + xx) * channels + c) : Vector256<float>.Zero;
+                                for (int j = 0; j < 6; j++)
+                                {
+                                    int yy = y0 + i, xx = x0 + j;
+                                    var value = yy < height && xx < width ? Vector256.Load(px + ((long)yy * width + xx) * channels + c) : Vector256<float>.Zero;
+                                    value.Store(edge + (i * 6 + j) * 8);
+                                }
                             }
+                            d = edge;
+                            step = 8;
+                            next = 48;
                         }
-                        // Bᵀ·d down each column, then ·B along each row.
+                        // Bᵀ·d down each column, then ·B along each row, stored as the 36 points.
                         for (int j = 0; j < 6; j++)
                         {
-                            In(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t + j, 6);
+                            float* col = d + j * step;
+                            In(Vector256.Load(col), Vector256.Load(col + next), Vector256.Load(col + 2 * next), Vector256.Load(col + 3 * next),
+                                Vector256.Load(col + 4 * next), Vector256.Load(col + 5 * next), t + j, 6);
                         }
                         for (int i = 0; i < 6; i++)
                         {
                             Vector256<float>* r = t + i * 6;
-                            In(r[0], r[1], r[2], r[3], r[4], r[5], d + i * 6, 1);
-                        }
-                        for (int p = 0; p < Points; p++)
-                        {
-                            d[p].Store(dst + (long)p * pointStride + c);
+                            Store(r[0], r[1], r[2], r[3], r[4], r[5], dst + (long)(i * 6) * pointStride + c, pointStride);
                         }
                     }
                 }
             }
         }
+    }
+
+    // ·B along one row of Bᵀ·d, stored at six points o, o + stride, ….
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5, float* o, long stride)
+    {
+        var four = Vector256.Create(4f);
+        var five = Vector256.Create(5f);
+        var two = Vector256.Create(2f);
+        (four * d0 - five * d2 + d4).Store(o);
+        ((d3 + d4) - four * (d1 + d2)).Store(o + stride);
+        ((d4 - d3) + four * (d1 - d2)).Store(o + 2 * stride);
+        ((d4 - d2) + two * (d3 - d1)).Store(o + 3 * stride);
+        ((d4 - d2) - two * (d3 - d1)).Store(o + 4 * stride);
+        (four * d1 - five * d3 + d5).Store(o + 5 * stride);
     }
 
     /// <summary>The scalar twin of <see cref="TransformInput"/>.</summary>
@@ -205,7 +229,7 @@ public static unsafe class Winograd4
             TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
             return;
         }
-        var q = stackalloc Vector256<float>[36];
+        var q = stackalloc Vector256<float>[4];
         var s = stackalloc Vector256<float>[24];
         bool affine = !epilogue.Scale.IsEmpty;
         fixed (float* pm = m, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
@@ -217,13 +241,13 @@ public static unsafe class Winograd4
                     float* src = pm + (long)(firstTile + ty * tileColumns + tx) * filters;
                     for (int f = 0; f < filters; f += 8)
                     {
-                        for (int p = 0; p < Points; p++)
-                        {
-                            q[p] = Vector256.Load(src + (long)p * pointStride + f);
-                        }
+                        // Aᵀ·m down each column, read straight from the six points of the column.
                         for (int j = 0; j < 6; j++)
                         {
-                            Out(q[j], q[6 + j], q[12 + j], q[18 + j], q[24 + j], q[30 + j], s + j, 6);
+                            float* col = src + (long)j * pointStride + f;
+                            long down = 6L * pointStride;
+                            Out(Vector256.Load(col), Vector256.Load(col + down), Vector256.Load(col + 2 * down), Vector256.Load(col + 3 * down),
+                                Vector256.Load(col + 4 * down), Vector256.Load(col + 5 * down), s + j, 6);
                         }
                         var bias = Vector256.Load(pBias + f);
                         var scale = affine ? Vector256.Load(pScale + f) : default;

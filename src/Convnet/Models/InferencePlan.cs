@@ -42,6 +42,9 @@ internal sealed class InferencePlan
         _runGroup = RunGroup;
     }
 
+    /// <summary>Bytes of one thread's buffers: two groups of activations and the largest workspaces.</summary>
+    public long WorkspaceBytes => (2L * Chunks.Size * _activation + _sizes.Columns + _sizes.Scratch + _sizes.Transformed + _sizes.Products) * sizeof(float);
+
     /// <summary>The stages' names, e.g. "conv2d (Winograd) + re_lu + max_pooling2d", for tests and benchmarks.</summary>
     public IReadOnlyList<string> Describe() => [.. _stages.Select(s => s.Description)];
 
@@ -422,7 +425,17 @@ internal sealed class InferencePlan
             }
             for (int p = 0; p < _points; p++)
             {
-                Gemm.MultiplyPacked(v.Slice(p * vStride, tiles * c), c, false, _packed.AsSpan(p * _packedPoint, _packedPoint), tiles, _filters, c, m.Slice(p * mStride, tiles * _filters), _filters, accumulate: false);
+                var packed = _packed.AsSpan(p * _packedPoint, _packedPoint);
+                if (tiles <= Gemm.SmallRows)
+                {
+                    // One image of a small map (strong's 8×8 at batch 1: 4 tiles): row by row, the same sums.
+                    for (int i = 0; i < tiles; i++)
+                    {
+                        Gemv.MultiplyPacked(v.Slice(p * vStride + i * c, c), packed, _filters, c, m.Slice(p * mStride + i * _filters, _filters), default, relu: false);
+                    }
+                    continue;
+                }
+                Gemm.MultiplyPacked(v.Slice(p * vStride, tiles * c), c, false, packed, tiles, _filters, c, m.Slice(p * mStride, tiles * _filters), _filters, accumulate: false);
             }
             var epilogue = new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null);
             int outSize = Output.Size;

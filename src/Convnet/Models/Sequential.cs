@@ -112,6 +112,7 @@ public sealed class Sequential : IClassifier
             }
             _pool.Dispose();
             _pool = new WorkerPool(value);
+            InvalidateInference();
             foreach (var context in _contexts)
             {
                 context.Pool = _pool;
@@ -504,13 +505,19 @@ public sealed class Sequential : IClassifier
     {
         if (!_planned)
         {
-            _plan = _fusionEnabled && _layers.Count > 0 ? InferencePlan.TryCreate(_layers, InputShape) : null;
+            var plan = _fusionEnabled && _layers.Count > 0 ? InferencePlan.TryCreate(_layers, InputShape) : null;
+            if (plan is not null)
+            {
+                // Every thread may hold a group's buffers.
+                MemoryBudget.Check(MemoryBudget.ParameterBytes(ParameterCount, NonTrainableParameterCount), plan.WorkspaceBytes * _pool.ThreadCount, Chunks.Size);
+            }
+            _plan = plan;
             _planned = true;
         }
         return _plan;
     }
 
-    /// <summary>Drops the inference plan (its packed weights are stale): on adding a layer, every training step, SetWeights and the end of Fit.</summary>
+    /// <summary>Drops the inference plan (its packed weights are stale): on adding a layer, every training step, SetWeights, the end of Fit, and a new thread count (its memory check).</summary>
     internal void InvalidateInference()
     {
         _plan = null;

@@ -142,6 +142,7 @@ internal sealed class InferencePlan
         _source = source;
         _data = null;
         Run(result, count, pool);
+        _source = null;
         return result;
     }
 

@@ -427,7 +427,10 @@ public sealed class Sequential : IClassifier
     /// Runs the inference plan (fused stages, Winograd 3×3 convolutions, prepacked weights; see
     /// <see cref="InferencePlan"/>) when every layer has a stage, <paramref name="batchSize"/> then
     /// being irrelevant; its outputs agree with <see cref="Evaluate"/>'s layer-by-layer pass to about
-    /// 1e-6 and are the same bits for any batch size and thread count.
+    /// 1e-6 and are the same bits for any batch size and thread count. The plan is built on first use
+    /// after the weights change through the model (Fit, TrainBatch, SetWeights, a new thread count);
+    /// values written straight into a <see cref="Parameter"/> or a layer's state after a Predict are
+    /// seen once one of those has run.
     /// </summary>
     public float[] Predict(Dataset data, int batchSize = InferenceBatch)
     {

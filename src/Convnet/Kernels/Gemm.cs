@@ -253,7 +253,7 @@ public static unsafe class Gemm
     private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
 
     // Equal k blocks of at most KC, so no block is a short remainder.
-    private static int KBlock(int k) => (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+    internal static int KBlock(int k) => (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
 
     // The blocked product over raw pointers; b comes either as (pB, ldb, transB), packed here block
     // by block, or already packed (prepacked, laid out by PackB).

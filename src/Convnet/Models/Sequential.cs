@@ -112,6 +112,7 @@ public sealed class Sequential : IClassifier
             }
             _pool.Dispose();
             _pool = new WorkerPool(value);
+            InvalidateInference();
             foreach (var context in _contexts)
             {
                 context.Pool = _pool;
@@ -144,6 +145,7 @@ public sealed class Sequential : IClassifier
         _layers.Add(layer);
         _contexts.Add(context);
         PlanFusion();
+        InvalidateInference();
         return this;
     }
 
@@ -322,6 +324,7 @@ public sealed class Sequential : IClassifier
         // As Keras: the moving averages of the weights (if the optimizer keeps them) replace the
         // weights before OnTrainEnd, so EarlyStopping's restored best weights still win.
         Optimizer.FinalizeVariableValues(_store.Parameters);
+        InvalidateInference();
         hooks.OnTrainEnd();
         return history;
     }
@@ -380,6 +383,7 @@ public sealed class Sequential : IClassifier
     private double TrainLoadedBatch(int count, out int correct)
     {
         _step++;
+        InvalidateInference();
         foreach (var context in _contexts)
         {
             context.TrainingStep = _step;
@@ -418,9 +422,23 @@ public sealed class Sequential : IClassifier
         return (total / data.Count, (double)correct / data.Count);
     }
 
-    /// <summary>The model's outputs (class probabilities when it ends with Softmax): [data.Count, Classes].</summary>
+    /// <summary>
+    /// The model's outputs (class probabilities when it ends with Softmax): [data.Count, Classes].
+    /// Runs the inference plan (fused stages, Winograd 3×3 convolutions, prepacked weights; see
+    /// <see cref="InferencePlan"/>) when every layer has a stage, <paramref name="batchSize"/> then
+    /// being irrelevant; its outputs agree with <see cref="Evaluate"/>'s layer-by-layer pass to about
+    /// 1e-6 and are the same bits for any batch size and thread count. The plan is built on first use
+    /// after the weights change through the model (Fit, TrainBatch, SetWeights, a new thread count);
+    /// values written straight into a <see cref="Parameter"/> or a layer's state after a Predict are
+    /// seen once one of those has run.
+    /// </summary>
     public float[] Predict(Dataset data, int batchSize = InferenceBatch)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        if (_layers.Count > 0 && data.SampleShape == InputShape && Plan() is { } plan)
+        {
+            return plan.Predict(data, _pool);
+        }
         var result = new float[data.Count * Classes];
         ForEachBatch(data, batchSize, logitsOnly: false, (start, count, output) => output.Span.CopyTo(result.AsSpan(start * Classes)));
         return result;
@@ -435,6 +453,16 @@ public sealed class Sequential : IClassifier
             throw new ArgumentException($"Input length {x.Length} is not a positive multiple of the sample size {size}.", nameof(x));
         }
         int n = x.Length / size;
+        if (Plan() is { } plan)
+        {
+            unsafe
+            {
+                fixed (float* source = x)
+                {
+                    return plan.Predict(source, n, _pool);
+                }
+            }
+        }
         var result = new float[n * Classes];
         for (int start = 0; start < n; start += InferenceBatch)
         {
@@ -472,6 +500,36 @@ public sealed class Sequential : IClassifier
         }
     }
 
+    private InferencePlan? _plan;
+    private bool _planned;
+
+    /// <summary>The inference plan for the current layers and weights, built on first use after they change; null when a layer has no stage or fusion is off.</summary>
+    private InferencePlan? Plan()
+    {
+        if (!_planned)
+        {
+            var plan = _fusionEnabled && _layers.Count > 0 ? InferencePlan.TryCreate(_layers, InputShape) : null;
+            if (plan is not null)
+            {
+                // Every thread may hold a group's buffers.
+                MemoryBudget.Check(MemoryBudget.ParameterBytes(ParameterCount, NonTrainableParameterCount), plan.WorkspaceBytes * _pool.ThreadCount, Chunks.Size);
+            }
+            _plan = plan;
+            _planned = true;
+        }
+        return _plan;
+    }
+
+    /// <summary>Drops the inference plan (its packed weights are stale): on adding a layer, every training step, SetWeights, the end of Fit, and a new thread count (its memory check).</summary>
+    internal void InvalidateInference()
+    {
+        _plan = null;
+        _planned = false;
+    }
+
+    /// <summary>The inference plan's stages (e.g. "conv2d_1 + re_lu_1 + max_pooling2d_1 (Winograd)"), or null when Predict runs layer by layer.</summary>
+    internal IReadOnlyList<string>? InferenceStages => Plan()?.Describe();
+
     private Tensor Forward(int layerCount)
     {
         var t = _input!;
@@ -508,6 +566,7 @@ public sealed class Sequential : IClassifier
         {
             _fusionEnabled = value;
             PlanFusion();
+            InvalidateInference();
         }
     }
 
@@ -636,6 +695,7 @@ public sealed class Sequential : IClassifier
             weights.Slice(at, state.Values.Length).CopyTo(state.Values);
             at += state.Values.Length;
         }
+        InvalidateInference();
     }
 
     /// <summary>Whether <paramref name="other"/> has the same layers with the same settings, in the same order, on the same input.</summary>

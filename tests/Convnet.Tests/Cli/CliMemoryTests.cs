@@ -1,4 +1,5 @@
 using System.Globalization;
+using Convnet.Data;
 using Convnet.IO;
 using Convnet.Layers;
 using Convnet.Models;
@@ -103,15 +104,17 @@ public sealed class CliMemoryTests
         model.Add(new Conv2D(8, 3)).Add(new Flatten()).Add(new Dense(10));
         long parameters = MemoryBudget.ParameterBytes(model.ParameterCount, 0);
         long batch64 = MemoryBudget.BufferBytes(model.Layers, model.InputShape, 64);
+        // Evaluate sizes the layers' batch buffers as training does (Predict's inference plan works 16 images at a time).
+        var data = new Dataset(new byte[64 * 784], new byte[64], Shape.Image(28, 28, 1));
         using (MemoryBudget.Use(parameters + batch64 - 1))
         {
-            var e = Assert.Throws<ModelTooLargeException>(() => model.Predict(new float[64 * 784]));
+            var e = Assert.Throws<ModelTooLargeException>(() => model.Evaluate(data, batchSize: 64));
             Assert.True(e.AboveLimit);
             Assert.Contains("a batch of 64", e.Message, StringComparison.Ordinal);
         }
         using (MemoryBudget.Use(parameters + batch64))
         {
-            Assert.Equal(64 * 10, model.Predict(new float[64 * 784]).Length);
+            Assert.True(double.IsFinite(model.Evaluate(data, batchSize: 64).Loss));
         }
     }
 

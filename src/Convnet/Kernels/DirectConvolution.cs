@@ -1,0 +1,255 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Convnet.Kernels;
+
+/// <summary>
+/// Direct convolution for inputs of few channels (a first layer on grayscale or RGB images), where
+/// im2col's rows are too short (9·C values) for a GEMM to pay: each output pixel is a chain of
+/// fused multiply-adds of an input value broadcast against a vector of the filters' weights, four
+/// pixels at a time (a 2×2 pooling window, or four along a row) for independent chains, with the
+/// <see cref="ConvEpilogue"/> applied before the pixels are stored or pooled. Inference only.
+/// </summary>
+public static unsafe class DirectConvolution
+{
+    /// <summary>Whether <see cref="Forward"/> vectorises this convolution (filters a multiple of 8, with Vector256).</summary>
+    public static bool IsAccelerated(int filters) => Vector256.IsHardwareAccelerated && filters % 8 == 0;
+
+    /// <summary>
+    /// y = epilogue(conv(x, w) + bias), or with <see cref="ConvEpilogue.Pool2"/> its max over 2×2
+    /// blocks (the pooled map [OH/2, OW/2, F]). Each output is Σ over (ky, kx, c) in that order,
+    /// fused from 0, taps outside the image reading 0, then + bias.
+    /// </summary>
+    // x: [H, W, C], w: [KH, KW, C, F] → y: [OH, OW, F], or [OH/2, OW/2, F] pooled
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, in ConvGeometry g, int filters, in ConvEpilogue epilogue, Span<float> y)
+    {
+        Check(x, w, g, filters, epilogue, y);
+        if (!IsAccelerated(filters))
+        {
+            ForwardScalar(x, w, g, filters, epilogue, y);
+            return;
+        }
+        fixed (float* px = x, pw = w, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
+        {
+            Run(px, pw, g, filters, pBias, epilogue.Relu, epilogue.Scale.IsEmpty ? null : pScale, pShift, epilogue.Pool2, py);
+        }
+    }
+
+    private static unsafe void Run(float* x, float* w, in ConvGeometry g, int filters, float* bias, bool relu, float* scale, float* shift, bool pool, float* y)
+    {
+        int outW = pool ? g.OutWidth / 2 : g.OutWidth;
+        int outH = pool ? g.OutHeight / 2 : g.OutHeight;
+        int c = g.Channels, k = g.KernelHeight, kw = g.KernelWidth, width = g.Width, stride = g.Stride;
+        int* iy = stackalloc int[4];
+        int* ix = stackalloc int[4];
+        for (int oy = 0; oy < outH; oy++)
+        {
+            for (int ox = 0; ox < outW; ox += pool ? 1 : 4)
+            {
+                // Four pixels per step: a pooling window's 2×2, else four along a row (the last step of a
+                // row repeats its last pixel and stores only the real ones).
+                int count = pool ? 4 : Math.Min(4, outW - ox);
+                bool inside = true;
+                for (int i = 0; i < 4; i++)
+                {
+                    int yy = pool ? 2 * oy + i / 2 : oy, xx = pool ? 2 * ox + i % 2 : ox + Math.Min(i, count - 1);
+                    iy[i] = yy * stride - g.PadTop;
+                    ix[i] = xx * stride - g.PadLeft;
+                    inside &= iy[i] >= 0 && ix[i] >= 0 && iy[i] + k <= g.Height && ix[i] + kw <= width;
+                }
+                float* x0 = x + ((long)iy[0] * width + ix[0]) * c, x1 = x + ((long)iy[1] * width + ix[1]) * c;
+                float* x2 = x + ((long)iy[2] * width + ix[2]) * c, x3 = x + ((long)iy[3] * width + ix[3]) * c;
+                int f = 0;
+                if (inside)
+                {
+                    for (; f <= filters - 32; f += 32)
+                    {
+                        Wide(x0, x1, x2, x3, w + f, k, kw, c, width, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count,
+                            y + ((long)oy * outW + ox) * filters + f);
+                    }
+                }
+                for (; f < filters; f += 8)
+                {
+                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    float* wf = w + f;
+                    for (int ky = 0; ky < k; ky++)
+                    {
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            for (int ch = 0; ch < c; ch++)
+                            {
+                                var wv = Vector256.Load(wf + (long)((ky * kw + kx) * c + ch) * filters);
+                                if (inside)
+                                {
+                                    long at = ((long)ky * width + kx) * c + ch;
+                                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(x0[at]), wv, a0);
+                                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(x1[at]), wv, a1);
+                                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(x2[at]), wv, a2);
+                                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(x3[at]), wv, a3);
+                                }
+                                else
+                                {
+                                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(At(x, g, iy[0] + ky, ix[0] + kx, ch)), wv, a0);
+                                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(At(x, g, iy[1] + ky, ix[1] + kx, ch)), wv, a1);
+                                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(At(x, g, iy[2] + ky, ix[2] + kx, ch)), wv, a2);
+                                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(At(x, g, iy[3] + ky, ix[3] + kx, ch)), wv, a3);
+                                }
+                            }
+                        }
+                    }
+                    Finish(a0, a1, a2, a3, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, filters, y + ((long)oy * outW + ox) * filters + f);
+                }
+            }
+        }
+    }
+
+    // Four pixels (x0..x3: their windows' first inputs) × 32 filters, all taps inside the image:
+    // sixteen chains, each input broadcast once for four weight vectors.
+    private static unsafe void Wide(float* x0, float* x1, float* x2, float* x3, float* w, int k, int kw, int c, int width, int filters,
+        float* bias, bool relu, float* scale, float* shift, bool pool, int count, float* y)
+    {
+        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+        for (int ky = 0; ky < k; ky++)
+        {
+            for (int kx = 0; kx < kw; kx++)
+            {
+                long at = ((long)ky * width + kx) * c;
+                float* wt = w + (long)(ky * kw + kx) * c * filters;
+                for (int ch = 0; ch < c; ch++)
+                {
+                    var w0 = Vector256.Load(wt);
+                    var w1 = Vector256.Load(wt + 8);
+                    var w2 = Vector256.Load(wt + 16);
+                    var w3 = Vector256.Load(wt + 24);
+                    var v = Vector256.Create(x0[at + ch]);
+                    a00 = Vector256.FusedMultiplyAdd(v, w0, a00);
+                    a01 = Vector256.FusedMultiplyAdd(v, w1, a01);
+                    a02 = Vector256.FusedMultiplyAdd(v, w2, a02);
+                    a03 = Vector256.FusedMultiplyAdd(v, w3, a03);
+                    v = Vector256.Create(x1[at + ch]);
+                    a10 = Vector256.FusedMultiplyAdd(v, w0, a10);
+                    a11 = Vector256.FusedMultiplyAdd(v, w1, a11);
+                    a12 = Vector256.FusedMultiplyAdd(v, w2, a12);
+                    a13 = Vector256.FusedMultiplyAdd(v, w3, a13);
+                    v = Vector256.Create(x2[at + ch]);
+                    a20 = Vector256.FusedMultiplyAdd(v, w0, a20);
+                    a21 = Vector256.FusedMultiplyAdd(v, w1, a21);
+                    a22 = Vector256.FusedMultiplyAdd(v, w2, a22);
+                    a23 = Vector256.FusedMultiplyAdd(v, w3, a23);
+                    v = Vector256.Create(x3[at + ch]);
+                    a30 = Vector256.FusedMultiplyAdd(v, w0, a30);
+                    a31 = Vector256.FusedMultiplyAdd(v, w1, a31);
+                    a32 = Vector256.FusedMultiplyAdd(v, w2, a32);
+                    a33 = Vector256.FusedMultiplyAdd(v, w3, a33);
+                    wt += filters;
+                }
+            }
+        }
+        Finish(a00, a10, a20, a30, bias, relu, scale, shift, pool, count, filters, y);
+        Finish(a01, a11, a21, a31, bias + 8, relu, scale is null ? null : scale + 8, shift + 8, pool, count, filters, y + 8);
+        Finish(a02, a12, a22, a32, bias + 16, relu, scale is null ? null : scale + 16, shift + 16, pool, count, filters, y + 16);
+        Finish(a03, a13, a23, a33, bias + 24, relu, scale is null ? null : scale + 24, shift + 24, pool, count, filters, y + 24);
+    }
+
+    // The epilogue of four pixels' sums for 8 filters, then their max or the real pixels stored.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Finish(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, float* bias, bool relu, float* scale, float* shift, bool pool, int count, int filters, float* y)
+    {
+        var b = Vector256.Load(bias);
+        a0 += b;
+        a1 += b;
+        a2 += b;
+        a3 += b;
+        if (relu)
+        {
+            a0 = Vector256.Max(a0, Vector256<float>.Zero);
+            a1 = Vector256.Max(a1, Vector256<float>.Zero);
+            a2 = Vector256.Max(a2, Vector256<float>.Zero);
+            a3 = Vector256.Max(a3, Vector256<float>.Zero);
+        }
+        if (scale is not null)
+        {
+            var sc = Vector256.Load(scale);
+            var sh = Vector256.Load(shift);
+            a0 = a0 * sc + sh;
+            a1 = a1 * sc + sh;
+            a2 = a2 * sc + sh;
+            a3 = a3 * sc + sh;
+        }
+        if (pool)
+        {
+            Vector256.Max(Vector256.Max(a0, a1), Vector256.Max(a2, a3)).Store(y);
+            return;
+        }
+        a0.Store(y);
+        if (count > 1)
+        {
+            a1.Store(y + filters);
+        }
+        if (count > 2)
+        {
+            a2.Store(y + 2 * filters);
+        }
+        if (count > 3)
+        {
+            a3.Store(y + 3 * filters);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float At(float* x, in ConvGeometry g, int yy, int xx, int ch) =>
+        (uint)yy < (uint)g.Height && (uint)xx < (uint)g.Width ? x[((long)yy * g.Width + xx) * g.Channels + ch] : 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float At(ReadOnlySpan<float> x, in ConvGeometry g, int yy, int xx, int ch) =>
+        (uint)yy < (uint)g.Height && (uint)xx < (uint)g.Width ? x[(yy * g.Width + xx) * g.Channels + ch] : 0;
+
+    /// <summary>The scalar twin of <see cref="Forward"/>: the same sums in the same order, one output at a time.</summary>
+    public static void ForwardScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> w, in ConvGeometry g, int filters, in ConvEpilogue epilogue, Span<float> y)
+    {
+        Check(x, w, g, filters, epilogue, y);
+        int outW = epilogue.Pool2 ? g.OutWidth / 2 : g.OutWidth;
+        int outH = epilogue.Pool2 ? g.OutHeight / 2 : g.OutHeight;
+        for (int oy = 0; oy < outH; oy++)
+        {
+            for (int ox = 0; ox < outW; ox++)
+            {
+                for (int f = 0; f < filters; f++)
+                {
+                    float best = float.NegativeInfinity;
+                    for (int i = 0; i < (epilogue.Pool2 ? 4 : 1); i++)
+                    {
+                        int yy = epilogue.Pool2 ? 2 * oy + i / 2 : oy, xx = epilogue.Pool2 ? 2 * ox + i % 2 : ox;
+                        float sum = 0;
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        {
+                            for (int kx = 0; kx < g.KernelWidth; kx++)
+                            {
+                                for (int ch = 0; ch < g.Channels; ch++)
+                                {
+                                    float v = At(x, g, yy * g.Stride - g.PadTop + ky, xx * g.Stride - g.PadLeft + kx, ch);
+                                    sum = MathF.FusedMultiplyAdd(v, w[((ky * g.KernelWidth + kx) * g.Channels + ch) * filters + f], sum);
+                                }
+                            }
+                        }
+                        float value = epilogue.Apply(sum + epilogue.Bias[f], f);
+                        best = i == 0 ? value : MathF.Max(best, value);
+                    }
+                    y[(oy * outW + ox) * filters + f] = best;
+                }
+            }
+        }
+    }
+
+    private static void Check(ReadOnlySpan<float> x, ReadOnlySpan<float> w, in ConvGeometry g, int filters, in ConvEpilogue epilogue, Span<float> y)
+    {
+        epilogue.Check(filters);
+        long outputs = (epilogue.Pool2 ? (long)(g.OutHeight / 2) * (g.OutWidth / 2) : g.OutPixels) * filters;
+        if (x.Length < g.Height * g.Width * g.Channels || w.Length < g.PatchSize * filters || y.Length < outputs)
+        {
+            throw new ArgumentException($"Direct convolution of {x.Length} inputs, {w.Length} weights into {y.Length} outputs for {g} and {filters} filters.");
+        }
+    }
+}

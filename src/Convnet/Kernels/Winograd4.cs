@@ -1,0 +1,348 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Convnet.Kernels;
+
+/// <summary>
+/// Winograd's F(4×4, 3×3) (Lavin and Gray, CVPR 2016, with the points 0, ±1, ±2, ∞): each 4×4
+/// block of outputs from a 6×6 block of inputs, 36 products per (input, output) channel pair where
+/// the direct sum takes 144 (F(2×2, 3×3): 64 for the same outputs). The layout and the products are
+/// <see cref="Winograd"/>'s with 36 points; the larger transforms lose a few more bits (about 1e-6
+/// relative on a 3×3×64 sum). Inference only, without a fused pool.
+/// </summary>
+public static unsafe class Winograd4
+{
+    /// <summary>Elements of a transformed 6×6 tile.</summary>
+    public const int Points = 36;
+
+    /// <summary>Tiles of an output of <paramref name="outHeight"/> × <paramref name="outWidth"/> pixels: ⌈h/4⌉ × ⌈w/4⌉.</summary>
+    public static (int Rows, int Columns) Tiles(int outHeight, int outWidth) => ((outHeight + 3) / 4, (outWidth + 3) / 4);
+
+    // G [6, 3]: u = G·g·Gᵀ.
+    private static readonly double[] G =
+    [
+        1 / 4.0, 0, 0,
+        -1 / 6.0, -1 / 6.0, -1 / 6.0,
+        -1 / 6.0, 1 / 6.0, -1 / 6.0,
+        1 / 24.0, 1 / 12.0, 1 / 6.0,
+        1 / 24.0, -1 / 12.0, 1 / 6.0,
+        0, 0, 1,
+    ];
+
+    /// <summary>U = G·g·Gᵀ (in double, rounded once) for every channel pair, as 36 matrices [C, F].</summary>
+    // w: [3, 3, C, F] → u: [36, C, F]
+    public static void TransformWeights(ReadOnlySpan<float> w, int channels, int filters, Span<float> u)
+    {
+        int cf = channels * filters;
+        Span<double> t = stackalloc double[18];
+        for (int p = 0; p < cf; p++)
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                for (int j = 0; j < 3; j++)
+                {
+                    t[i * 3 + j] = G[i * 3] * w[j * cf + p] + G[i * 3 + 1] * w[(3 + j) * cf + p] + G[i * 3 + 2] * w[(6 + j) * cf + p];
+                }
+            }
+            for (int i = 0; i < 6; i++)
+            {
+                for (int j = 0; j < 6; j++)
+                {
+                    u[(i * 6 + j) * cf + p] = (float)(t[i * 3] * G[j * 3] + t[i * 3 + 1] * G[j * 3 + 1] + t[i * 3 + 2] * G[j * 3 + 2]);
+                }
+            }
+        }
+    }
+
+    // Bᵀ·d of six values: Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void In(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5, Vector256<float>* v, int stride)
+    {
+        var four = Vector256.Create(4f);
+        var five = Vector256.Create(5f);
+        var two = Vector256.Create(2f);
+        v[0] = four * d0 - five * d2 + d4;
+        v[stride] = (d3 + d4) - four * (d1 + d2);
+        v[2 * stride] = (d4 - d3) + four * (d1 - d2);
+        v[3 * stride] = (d4 - d2) + two * (d3 - d1);
+        v[4 * stride] = (d4 - d2) - two * (d3 - d1);
+        v[5 * stride] = four * d1 - five * d3 + d5;
+    }
+
+    private static void InScalar(float d0, float d1, float d2, float d3, float d4, float d5, Span<float> v, int at, int stride)
+    {
+        v[at] = 4f * d0 - 5f * d2 + d4;
+        v[at + stride] = (d3 + d4) - 4f * (d1 + d2);
+        v[at + 2 * stride] = (d4 - d3) + 4f * (d1 - d2);
+        v[at + 3 * stride] = (d4 - d2) + 2f * (d3 - d1);
+        v[at + 4 * stride] = (d4 - d2) - 2f * (d3 - d1);
+        v[at + 5 * stride] = 4f * d1 - 5f * d3 + d5;
+    }
+
+    /// <summary>V = Bᵀ·d·B of every tile of one image into rows <paramref name="firstTile"/>.. of the 36 matrices [tiles, C]; inputs past the edge read as 0.</summary>
+    // x: [H, W, C] → v: [36][tiles, C]
+    public static void TransformInput(ReadOnlySpan<float> x, int height, int width, int channels, int tileRows, int tileColumns, Span<float> v, int firstTile, int pointStride)
+    {
+        Check(x.Length, height, width, channels, tileRows, tileColumns, v.Length, firstTile, pointStride);
+        if (!Vector256.IsHardwareAccelerated || channels % 8 != 0)
+        {
+            TransformInputScalar(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
+            return;
+        }
+        var t = stackalloc Vector256<float>[36];
+        float* edge = stackalloc float[36 * 8];
+        long row = (long)width * channels;
+        fixed (float* px = x, pv = v)
+        {
+            for (int ty = 0; ty < tileRows; ty++)
+            {
+                for (int tx = 0; tx < tileColumns; tx++)
+                {
+                    int y0 = 4 * ty, x0 = 4 * tx;
+                    bool inside = y0 + 6 <= height && x0 + 6 <= width;
+                    float* dst = pv + (long)(firstTile + ty * tileColumns + tx) * channels;
+                    for (int c = 0; c < channels; c += 8)
+                    {
+                        // The 6×6 block: pixel (i, j) at d + i·next + j·step; at the image's edge a copy with zeros past it.
+                        float* d = px + ((long)y0 * width + x0) * channels + c;
+                        long step = channels, next = row;
+                        if (!inside)
+                        {
+                            for (int i = 0; i < 6; i++)
+                            {
+                                for (int j = 0; j < 6; j++)
+                                {
+                                    int yy = y0 + i, xx = x0 + j;
+                                    var value = yy < height && xx < width ? Vector256.Load(px + ((long)yy * width + xx) * channels + c) : Vector256<float>.Zero;
+                                    value.Store(edge + (i * 6 + j) * 8);
+                                }
+                            }
+                            d = edge;
+                            step = 8;
+                            next = 48;
+                        }
+                        // Bᵀ·d down each column, then ·B along each row, stored as the 36 points.
+                        for (int j = 0; j < 6; j++)
+                        {
+                            float* col = d + j * step;
+                            In(Vector256.Load(col), Vector256.Load(col + next), Vector256.Load(col + 2 * next), Vector256.Load(col + 3 * next),
+                                Vector256.Load(col + 4 * next), Vector256.Load(col + 5 * next), t + j, 6);
+                        }
+                        for (int i = 0; i < 6; i++)
+                        {
+                            Vector256<float>* r = t + i * 6;
+                            Store(r[0], r[1], r[2], r[3], r[4], r[5], dst + (long)(i * 6) * pointStride + c, pointStride);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ·B along one row of Bᵀ·d, stored at six points o, o + stride, ….
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5, float* o, long stride)
+    {
+        var four = Vector256.Create(4f);
+        var five = Vector256.Create(5f);
+        var two = Vector256.Create(2f);
+        (four * d0 - five * d2 + d4).Store(o);
+        ((d3 + d4) - four * (d1 + d2)).Store(o + stride);
+        ((d4 - d3) + four * (d1 - d2)).Store(o + 2 * stride);
+        ((d4 - d2) + two * (d3 - d1)).Store(o + 3 * stride);
+        ((d4 - d2) - two * (d3 - d1)).Store(o + 4 * stride);
+        (four * d1 - five * d3 + d5).Store(o + 5 * stride);
+    }
+
+    /// <summary>The scalar twin of <see cref="TransformInput"/>.</summary>
+    public static void TransformInputScalar(ReadOnlySpan<float> x, int height, int width, int channels, int tileRows, int tileColumns, Span<float> v, int firstTile, int pointStride)
+    {
+        Check(x.Length, height, width, channels, tileRows, tileColumns, v.Length, firstTile, pointStride);
+        Span<float> d = stackalloc float[36];
+        Span<float> t = stackalloc float[36];
+        for (int ty = 0; ty < tileRows; ty++)
+        {
+            for (int tx = 0; tx < tileColumns; tx++)
+            {
+                int row = (firstTile + ty * tileColumns + tx) * channels;
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int i = 0; i < 6; i++)
+                    {
+                        for (int j = 0; j < 6; j++)
+                        {
+                            int yy = 4 * ty + i, xx = 4 * tx + j;
+                            d[i * 6 + j] = yy < height && xx < width ? x[(yy * width + xx) * channels + c] : 0;
+                        }
+                    }
+                    for (int j = 0; j < 6; j++)
+                    {
+                        InScalar(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t, j, 6);
+                    }
+                    for (int i = 0; i < 6; i++)
+                    {
+                        InScalar(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5], d, i * 6, 1);
+                    }
+                    for (int p = 0; p < Points; p++)
+                    {
+                        v[p * pointStride + row + c] = d[p];
+                    }
+                }
+            }
+        }
+    }
+
+    // Aᵀ·m of six values: Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Out(Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5, Vector256<float>* s, int stride)
+    {
+        var a = m1 + m2;
+        var b = m1 - m2;
+        var e = m3 + m4;
+        var f = m3 - m4;
+        s[0] = m0 + a + e;
+        s[stride] = b + Vector256.Create(2f) * f;
+        s[2 * stride] = a + Vector256.Create(4f) * e;
+        s[3 * stride] = b + Vector256.Create(8f) * f + m5;
+    }
+
+    private static void OutScalar(float m0, float m1, float m2, float m3, float m4, float m5, Span<float> s, int at, int stride)
+    {
+        float a = m1 + m2, b = m1 - m2, e = m3 + m4, f = m3 - m4;
+        s[at] = m0 + a + e;
+        s[at + stride] = b + 2f * f;
+        s[at + 2 * stride] = a + 4f * e;
+        s[at + 3 * stride] = b + 8f * f + m5;
+    }
+
+    /// <summary>
+    /// Y = Aᵀ·m·A of every tile of one image (rows <paramref name="firstTile"/>.. of the 36 products
+    /// [tiles, F]), then + bias, ReLU and the affine of <paramref name="epilogue"/> (no pool), the
+    /// outputs inside [outHeight, outWidth, F] stored.
+    /// </summary>
+    // m: [36][tiles, F] → y: [OH, OW, F]
+    public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+    {
+        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y.Length, outHeight, outWidth);
+        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0)
+        {
+            TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
+            return;
+        }
+        var q = stackalloc Vector256<float>[4];
+        var s = stackalloc Vector256<float>[24];
+        bool affine = !epilogue.Scale.IsEmpty;
+        fixed (float* pm = m, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
+        {
+            for (int ty = 0; ty < tileRows; ty++)
+            {
+                for (int tx = 0; tx < tileColumns; tx++)
+                {
+                    float* src = pm + (long)(firstTile + ty * tileColumns + tx) * filters;
+                    for (int f = 0; f < filters; f += 8)
+                    {
+                        // Aᵀ·m down each column, read straight from the six points of the column.
+                        for (int j = 0; j < 6; j++)
+                        {
+                            float* col = src + (long)j * pointStride + f;
+                            long down = 6L * pointStride;
+                            Out(Vector256.Load(col), Vector256.Load(col + down), Vector256.Load(col + 2 * down), Vector256.Load(col + 3 * down),
+                                Vector256.Load(col + 4 * down), Vector256.Load(col + 5 * down), s + j, 6);
+                        }
+                        var bias = Vector256.Load(pBias + f);
+                        var scale = affine ? Vector256.Load(pScale + f) : default;
+                        var shift = affine ? Vector256.Load(pShift + f) : default;
+                        for (int r = 0; r < 4; r++)
+                        {
+                            int oy = 4 * ty + r;
+                            if (oy >= outHeight)
+                            {
+                                break;
+                            }
+                            Vector256<float>* row = s + r * 6;
+                            Out(row[0], row[1], row[2], row[3], row[4], row[5], q, 1);
+                            for (int col = 0; col < 4; col++)
+                            {
+                                int ox = 4 * tx + col;
+                                if (ox >= outWidth)
+                                {
+                                    break;
+                                }
+                                var v = q[col] + bias;
+                                if (epilogue.Relu)
+                                {
+                                    v = Vector256.Max(v, Vector256<float>.Zero);
+                                }
+                                if (affine)
+                                {
+                                    v = v * scale + shift;
+                                }
+                                v.Store(py + ((long)oy * outWidth + ox) * filters + f);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="TransformOutput"/>.</summary>
+    public static void TransformOutputScalar(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+    {
+        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y.Length, outHeight, outWidth);
+        Span<float> q = stackalloc float[36];
+        Span<float> s = stackalloc float[24];
+        Span<float> o = stackalloc float[4];
+        for (int ty = 0; ty < tileRows; ty++)
+        {
+            for (int tx = 0; tx < tileColumns; tx++)
+            {
+                int row = (firstTile + ty * tileColumns + tx) * filters;
+                for (int f = 0; f < filters; f++)
+                {
+                    for (int p = 0; p < Points; p++)
+                    {
+                        q[p] = m[p * pointStride + row + f];
+                    }
+                    for (int j = 0; j < 6; j++)
+                    {
+                        OutScalar(q[j], q[6 + j], q[12 + j], q[18 + j], q[24 + j], q[30 + j], s, j, 6);
+                    }
+                    for (int r = 0; r < 4 && 4 * ty + r < outHeight; r++)
+                    {
+                        OutScalar(s[r * 6], s[r * 6 + 1], s[r * 6 + 2], s[r * 6 + 3], s[r * 6 + 4], s[r * 6 + 5], o, 0, 1);
+                        for (int col = 0; col < 4 && 4 * tx + col < outWidth; col++)
+                        {
+                            y[((4 * ty + r) * outWidth + 4 * tx + col) * filters + f] = epilogue.Apply(o[col] + epilogue.Bias[f], f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Check(int xLength, int height, int width, int channels, int tileRows, int tileColumns, int vLength, int firstTile, int pointStride)
+    {
+        if (xLength < height * width * channels)
+        {
+            throw new ArgumentException($"Input of {xLength} values is smaller than {height}×{width}×{channels}.");
+        }
+        if (vLength < (Points - 1L) * pointStride + (long)(firstTile + tileRows * tileColumns) * channels)
+        {
+            throw new ArgumentException($"Transformed input of {vLength} values is too small for tiles up to {firstTile + tileRows * tileColumns} of {channels} channels.");
+        }
+    }
+
+    private static void CheckOutput(int mLength, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, int yLength, int outHeight, int outWidth)
+    {
+        if (mLength < (Points - 1L) * pointStride + (long)(firstTile + tileRows * tileColumns) * filters)
+        {
+            throw new ArgumentException($"Products of {mLength} values are too small for tiles up to {firstTile + tileRows * tileColumns} of {filters} filters.");
+        }
+        epilogue.Check(filters);
+        if (epilogue.Pool2 || yLength < (long)outHeight * outWidth * filters || outHeight > 4 * tileRows || outWidth > 4 * tileColumns)
+        {
+            throw new ArgumentException($"Output of {yLength} values does not fit {outHeight}×{outWidth}×{filters} from {tileRows}×{tileColumns} tiles (F(4×4, 3×3) fuses no pool).");
+        }
+    }
+}

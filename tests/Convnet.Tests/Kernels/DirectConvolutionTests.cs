@@ -1,0 +1,101 @@
+using Convnet.Kernels;
+using Convnet.Runtime;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Convnet.Tests.Kernels;
+
+/// <summary>
+/// The inference kernels of first layers and batch-1 products: the direct convolution against its
+/// scalar twin bit for bit and against im2col's reference within rounding (padding, strides,
+/// pooling, the affine; filters of 32-wide and 8-wide blocks and the twin's odd counts), and the
+/// one-row product against the blocked GEMM bit for bit (a sample's bits do not depend on its batch).
+/// </summary>
+public class DirectConvolutionTests
+{
+    public sealed record DirectCase(int Height, int Width, int Channels, int Kernel, int Stride, bool Same, int Filters, bool Relu, bool Affine, bool Pool, int Seed);
+
+    private static Arbitrary<DirectCase> Cases =>
+        (from height in Gen.Choose(5, 12)
+         from width in Gen.Choose(5, 12)
+         from channels in Gen.Choose(1, 4)
+         from kernel in Gen.Choose(1, 5)
+         from stride in Gen.Choose(1, 2)
+         from same in Gen.Elements(false, true)
+         from filters in Gen.Elements(3, 8, 16, 32, 40, 64)
+         from relu in Gen.Elements(false, true)
+         from affine in Gen.Elements(false, true)
+         from pool in Gen.Elements(false, true)
+         from seed in Gen.Choose(0, int.MaxValue)
+         select new DirectCase(height, width, channels, kernel, stride, same, filters, relu, affine, pool, seed)).ToArbitrary();
+
+    [Property(MaxTest = 150)]
+    public Property Forward_equals_its_scalar_twin_and_the_im2col_reference()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, c.Stride, c.Same);
+            if (g.OutHeight < 2 || g.OutWidth < 2)
+            {
+                return;
+            }
+            var x = Support.Numerics.Uniform(ref rng, c.Height * c.Width * c.Channels);
+            var w = Support.Numerics.Uniform(ref rng, g.PatchSize * c.Filters);
+            var bias = Support.Numerics.Uniform(ref rng, c.Filters);
+            var scale = c.Affine ? Support.Numerics.Uniform(ref rng, c.Filters, 0.5f, 2) : [];
+            var shift = c.Affine ? Support.Numerics.Uniform(ref rng, c.Filters) : [];
+            var epilogue = new ConvEpilogue(bias, c.Relu, scale, shift, c.Pool);
+            int outputs = (c.Pool ? (g.OutHeight / 2) * (g.OutWidth / 2) : g.OutPixels) * c.Filters;
+            var y = new float[outputs];
+            var yScalar = new float[outputs];
+            DirectConvolution.Forward(x, w, g, c.Filters, epilogue, y);
+            DirectConvolution.ForwardScalar(x, w, g, c.Filters, epilogue, yScalar);
+            Support.Numerics.AssertBitEqual(yScalar, y, $"direct {c}");
+
+            var plain = new float[g.OutPixels * c.Filters];
+            Convolution.ForwardScalar(x, w, bias, g, c.Filters, plain);
+            for (int i = 0; i < plain.Length; i++)
+            {
+                plain[i] = epilogue.Apply(plain[i], i % c.Filters);
+            }
+            var expected = plain;
+            if (c.Pool)
+            {
+                expected = new float[outputs];
+                InferencePasses.MaxPoolScalar(plain, ConvGeometry.Create(g.OutHeight, g.OutWidth, c.Filters, 2, 2, same: false), expected);
+            }
+            for (int i = 0; i < outputs; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"{c}: output {i} is {y[i]}, reference {expected[i]}");
+            }
+        });
+
+    [Property(MaxTest = 100)]
+    public Property Gemv_equals_the_blocked_product_and_its_scalar_twin()
+        => Prop.ForAll(
+            (from n in Gen.Choose(1, 150)
+             from k in Gen.Choose(1, 700)
+             from bias in Gen.Elements(false, true)
+             from relu in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (n, k, bias, relu, seed)).ToArbitrary(),
+            c =>
+            {
+                var rng = new Rng((ulong)c.seed);
+                var a = Support.Numerics.Uniform(ref rng, c.k);
+                var b = Support.Numerics.Uniform(ref rng, c.k * c.n);
+                var bias = c.bias ? Support.Numerics.Uniform(ref rng, c.n) : [];
+                var packed = new float[Gemm.PackedSize(c.n, c.k)];
+                Gemm.PackB(b, c.n, false, c.n, c.k, packed);
+                var y = new float[c.n];
+                var blocked = new float[c.n];
+                var scalar = new float[c.n];
+                Gemv.MultiplyPacked(a, packed, c.n, c.k, y, bias, c.relu);
+                Gemm.MultiplyPacked(a, c.k, false, packed, 1, c.n, c.k, blocked, c.n, accumulate: false, bias, c.relu);
+                Gemv.MultiplyScalar(a, b, c.n, c.k, scalar, bias, c.relu);
+                Support.Numerics.AssertBitEqual(blocked, y, $"gemv against the blocked product {c}");
+                Support.Numerics.AssertBitEqual(scalar, y, $"gemv against its twin {c}");
+            });
+}

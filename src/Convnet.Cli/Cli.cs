@@ -50,6 +50,7 @@ public static class Cli
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(TuneCommand.Create());
         return root;
     }
 

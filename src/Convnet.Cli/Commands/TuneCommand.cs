@@ -221,6 +221,10 @@ internal static class TuneCommand
         {
             throw new UserError($"--out '{r.Out}' is a file; give a folder (it is created when missing)");
         }
+        if (Directory.Exists(r.Out) && !File.Exists(Path.Combine(r.Out, TrialStore.SearchFile)) && Directory.EnumerateFileSystemEntries(r.Out).Any())
+        {
+            throw new UserError($"--out '{r.Out}' is not empty and holds no {TrialStore.SearchFile} (no search of ours); give a new or empty folder");
+        }
         _ = Drawing.Regular; // no font: say so now rather than after the search
 
         var read = DataInput.ReadLabelled(r.DataPath, r.Images);

@@ -9,7 +9,7 @@ public static class Leaderboard
 {
     /// <summary>
     /// The header: rank, trial, each parameter (and <c>arch</c> filled in when the space has a template),
-    /// the mean and standard deviation of val_accuracy and val_loss over the folds, epochs trained (mean over
+    /// the mean and standard deviation of val_accuracy and val_loss over the folds (no deviation for one validation split), epochs trained (mean over
     /// the folds), training seconds (all folds), the rung (successive halving), and why a trial failed.
     /// </summary>
     public static IReadOnlyList<string> Columns(SearchSpace space)
@@ -41,7 +41,9 @@ public static class Leaderboard
             {
                 row.Add(space.OptionValues(r.Trial.Point).First(v => v.Key == "arch").Value);
             }
-            row.AddRange([N(r.MeanAccuracy, "F6"), N(r.StdAccuracy, "F6"), N(r.MeanLoss, "F6"), N(r.StdLoss, "F6"),
+            // A standard deviation needs folds: one validation split has none.
+            bool folds = r.Folds.Count > 1;
+            row.AddRange([N(r.MeanAccuracy, "F6"), folds ? N(r.StdAccuracy, "F6") : "", N(r.MeanLoss, "F6"), folds ? N(r.StdLoss, "F6") : "",
                 r.EpochsTrained.ToString("0.##", CultureInfo.InvariantCulture), r.Seconds.ToString("F1", CultureInfo.InvariantCulture),
                 r.Rung.ToString(CultureInfo.InvariantCulture), r.Failure ?? ""]);
             rows.Add(row);

@@ -23,6 +23,9 @@ public sealed class TrialStore
     /// <summary>The folder of trial files.</summary>
     public const string TrialsFolder = "trials";
 
+    // Specs and settings stay readable: no \u0022 for quotes (the files are never embedded in HTML).
+    private static readonly JsonWriterOptions Options = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private TrialStore(string directory) => Directory = directory;
 
     /// <summary>The search directory.</summary>
@@ -50,9 +53,10 @@ public sealed class TrialStore
                 }
             }
         }
-        else if (System.IO.Directory.Exists(Path.Combine(directory, TrialsFolder)) && System.IO.Directory.EnumerateFiles(Path.Combine(directory, TrialsFolder), "*.json").Any())
+        else if (System.IO.Directory.Exists(directory) && System.IO.Directory.EnumerateFileSystemEntries(directory).Any())
         {
-            throw new SearchDirectoryException($"{directory} holds trials but no {SearchFile}; give another --out");
+            // Not ours: its files could be overwritten by the leaderboard, the report or the model.
+            throw new SearchDirectoryException($"{directory} is not empty and holds no {SearchFile}; give a new or empty folder");
         }
         System.IO.Directory.CreateDirectory(Path.Combine(directory, TrialsFolder));
         if (!File.Exists(file))
@@ -80,7 +84,7 @@ public sealed class TrialStore
     private static string WriteFingerprint(IReadOnlyDictionary<string, string> fingerprint)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, Options))
         {
             writer.WriteStartObject();
             foreach (var (key, value) in fingerprint)
@@ -141,7 +145,7 @@ public sealed class TrialStore
     {
         ArgumentNullException.ThrowIfNull(result);
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, Options))
         {
             writer.WriteStartObject();
             writer.WriteNumber("trial", result.Trial.Index);

@@ -147,6 +147,14 @@ public class CliTuneTests
         Assert.Matches(@"^error: --out: .*search holds another search \(space is '.*0\.01.*' there, '.*0\.02.*' here\); run the same command to continue it, or give another --out\n$", other.Err.Replace("\r", ""));
         Assert.Equal(board, File.ReadAllText(Path.Combine(output, "leaderboard.csv")));
         Assert.Single(Directory.GetFiles(Path.Combine(output, "trials")));
+
+        string mine = dir.File("mine");
+        Directory.CreateDirectory(mine);
+        File.WriteAllText(Path.Combine(mine, "report.html"), "my own report");
+        var notOurs = CliHarness.Run(["tune", csv, "--space", """{"lr": [0.01]}""", "--out", mine, .. Fixed]);
+        Assert.Equal(1, notOurs.ExitCode);
+        Assert.Contains("is not empty and holds no search.json", notOurs.Err);
+        Assert.Equal("my own report", File.ReadAllText(Path.Combine(mine, "report.html")));
     }
 
     [Fact]

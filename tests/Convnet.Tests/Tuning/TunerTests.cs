@@ -1,4 +1,5 @@
 using Convnet.Data;
+using Convnet.Saving;
 using Convnet.Tests.Data;
 using Convnet.Tests.Models;
 using Convnet.Tuning;
@@ -175,5 +176,27 @@ public class TunerTests
         Assert.Equal(3, run.History!.Epochs.Count);
         Assert.Equal(best.Seed, run.Seed);
         Assert.Equal(best.Trial.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), run.Metadata["tune_trial"]);
+    }
+
+    [Fact]
+    public void The_readme_searches_keeps_the_trials_writes_the_leaderboard_and_refits_in_a_few_lines()
+    {
+        using var dir = new TempDir();
+        var data = Digits;
+        // The README's lines, with a smaller network, fewer epochs and fewer trials.
+        var space = SearchSpace.Parse("""{"lr": {"min": 0.0003, "max": 0.01, "log": true}, "batch-size": [32, 64, 128]}""", [new("arch", "flatten"), new("epochs", "1")]);
+        var tuner = new Tuner(space, new RandomSearch(trials: 3), new TrialObjective(data, folds: 3, validationSplit: 0, seed: 1))
+        {
+            Directory = dir.File("search"),
+        };
+        var result = tuner.Run();
+        Leaderboard.WriteCsv(dir.File("leaderboard.csv"), space, result.Leaderboard);
+        using var best = tuner.Refit(result.Best!);
+        best.Model.Save(dir.File("best.safetensors"), best.Metadata);
+
+        Assert.Equal(4, File.ReadAllLines(dir.File("leaderboard.csv")).Length);
+        Assert.Equal(3, Directory.GetFiles(dir.File("search/trials")).Length);
+        Assert.All(result.Leaderboard, r => Assert.Equal(3, r.Folds.Count));
+        Assert.True(File.Exists(dir.File("best.safetensors")));
     }
 }

@@ -64,13 +64,16 @@ internal static class TuneReport
         string budget = epochs is { } e ? $" ({e} epoch{(e == 1 ? "" : "s")} each)" : "";
         plot.Title($"val_accuracy against {parameter.Name}{budget}", 16);
         plot.YLabel("mean val_accuracy", 14);
-        plot.XLabel(parameter.Name + (parameter.Domain.IsLog ? " (log scale)" : ""), 14);
         double[] ys = [.. results.Select(r => r.MeanAccuracy)];
         double[] xs;
-        if (parameter.Domain.IsNumeric)
+        bool categories = !parameter.Domain.IsNumeric;
+        bool log = false;
+        if (!categories)
         {
             xs = [.. results.Select(r => Value(r.Trial.Point[index]))];
-            if (parameter.Domain.IsLog)
+            // A log range, or positive values a decade or more apart (lists of rates), on a log axis.
+            log = parameter.Domain.IsLog || (xs.Min() > 0 && xs.Max() / xs.Min() >= 10);
+            if (log)
             {
                 xs = [.. xs.Select(Math.Log10)];
                 plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
@@ -90,14 +93,15 @@ internal static class TuneReport
             }
             plot.Axes.Bottom.TickGenerator = ticks;
         }
+        plot.XLabel(parameter.Name + (log ? " (log scale)" : ""), 14);
         var scatter = plot.Add.ScatterPoints(xs, ys, ScottPlot.Color.FromHex(Palette[0]));
         scatter.MarkerSize = 10;
         scatter.MarkerShape = MarkerShape.FilledCircle;
         plot.Axes.AutoScale();
-        var limits = plot.Axes.GetLimits();
-        double padX = Math.Max(0.25, (limits.Right - limits.Left) * 0.06);
-        double padY = Math.Max(0.002, (limits.Top - limits.Bottom) * 0.08);
-        plot.Axes.SetLimits(limits.Left - padX, limits.Right + padX, Math.Max(0, limits.Bottom - padY), Math.Min(1.01, limits.Top + padY));
+        double left = xs.Min(), right = xs.Max(), bottom = ys.Min(), top = ys.Max();
+        double padX = categories ? 0.5 : right > left ? (right - left) * 0.08 : Math.Max(Math.Abs(left) * 0.1, 0.01);
+        double padY = Math.Max(0.002, (top - bottom) * 0.1);
+        plot.Axes.SetLimits(left - padX, right + padX, Math.Max(0, bottom - padY), Math.Min(1.005, top + padY));
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             LabelFormatter = v => (100 * v).ToString("0.##", CultureInfo.InvariantCulture) + "%",
@@ -127,6 +131,7 @@ internal static class TuneReport
         plot.Title($"val_accuracy per epoch of the {best.Count} best trial{(best.Count == 1 ? "" : "s")}", 16);
         plot.XLabel("epoch", 14);
         plot.YLabel("val_accuracy (mean over folds)", 14);
+        int longest = 1;
         for (int i = 0; i < best.Count; i++)
         {
             var r = best[i];
@@ -134,6 +139,7 @@ internal static class TuneReport
             double[] xs = [.. Enumerable.Range(1, epochs).Select(e => (double)e)];
             double[] ys = [.. Enumerable.Range(0, epochs).Select(e => r.Folds.Average(f => f.History[e].ValidationAccuracy))];
             var line = plot.Add.Scatter(xs, ys, ScottPlot.Color.FromHex(Palette[i % Palette.Length]));
+            longest = Math.Max(longest, epochs);
             line.LegendText = string.Create(CultureInfo.InvariantCulture, $"#{i + 1}: trial {r.Trial.Index} ({100 * r.MeanAccuracy:F2}%)");
             line.LineWidth = 2.5f;
             line.MarkerSize = 7;
@@ -142,6 +148,16 @@ internal static class TuneReport
         {
             LabelFormatter = v => (100 * v).ToString("0.##", CultureInfo.InvariantCulture) + "%",
         };
+        // Whole epochs only.
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        int step = Math.Max(1, (int)Math.Ceiling(longest / 12.0));
+        for (int e = 1; e <= longest; e += step)
+        {
+            ticks.AddMajor(e, e.ToString(CultureInfo.InvariantCulture));
+        }
+        plot.Axes.Bottom.TickGenerator = ticks;
+        plot.Axes.AutoScale();
+        plot.Axes.SetLimitsX(0.5, longest + 0.5);
         plot.ShowLegend(Edge.Bottom);
         plot.Legend.FontSize = 13;
         return plot.GetImageBytes(Width + 300, Height, ImageFormat.Png);

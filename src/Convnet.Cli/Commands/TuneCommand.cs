@@ -285,7 +285,7 @@ internal static class TuneCommand
             output.WriteLine($"Fixed: {string.Join(", ", space.Fixed.Select(f => $"--{f.Key} {f.Value}"))}.");
         }
 
-        var display = new TuneDisplay(output, space, objective.Splits, TrainDisplay.TerminalWidth(output));
+        var display = new TuneDisplay(output, space, [.. Enumerable.Range(0, objective.Splits).Select(i => objective.Split(i).Train.Count)], TrainDisplay.TerminalWidth(output));
         tuner.TrialFinished = display.Finished;
         tuner.FoldCallbacks = display.FoldCallbacks;
         TuningResult result;

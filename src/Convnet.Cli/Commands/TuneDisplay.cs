@@ -9,7 +9,8 @@ namespace Convnet.Cli.Commands;
 /// <summary>
 /// What <c>convnet tune</c> shows while it searches: a line per finished trial (its point and scores)
 /// and, on a terminal, a live line with the models in training (trial, fold, epoch, progress) and
-/// the time so far, redrawn at most ten times a second. Trials finish on several threads: every
+/// the time so far, redrawn at most ten times a second; otherwise (a log, a pipe) each model's
+/// epoch lines as they end, prefixed with the trial. Trials finish on several threads: every
 /// write holds one lock.
 /// </summary>
 internal sealed class TuneDisplay
@@ -19,6 +20,7 @@ internal sealed class TuneDisplay
     private readonly TextWriter _output;
     private readonly SearchSpace _space;
     private readonly int _splits;
+    private readonly IReadOnlyList<int> _trainCounts;
     private readonly int? _width;
     private readonly List<Progress> _running = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -26,10 +28,11 @@ internal sealed class TuneDisplay
     private long _lastDraw;
     private bool _drawn;
 
-    /// <param name="width">The terminal's columns for the live line, or null for plain lines only.</param>
-    public TuneDisplay(TextWriter output, SearchSpace space, int splits, int? width)
+    /// <param name="trainCounts">Each split's training images (for images/s).</param>
+    /// <param name="width">The terminal's columns for the live line, or null for plain lines.</param>
+    public TuneDisplay(TextWriter output, SearchSpace space, IReadOnlyList<int> trainCounts, int? width)
     {
-        (_output, _space, _splits, _width) = (output, space, splits, width);
+        (_output, _space, _splits, _trainCounts, _width) = (output, space, trainCounts.Count, trainCounts, width);
     }
 
     /// <summary>Trials finished so far (read back or trained).</summary>
@@ -55,12 +58,23 @@ internal sealed class TuneDisplay
 
     public IEnumerable<Callback> FoldCallbacks(Trial trial, Rung rung, int split)
     {
-        if (_width is null)
+        string rungText = rung.Index > 0 ? $" [rung {rung.Index}]" : "";
+        string fold = _splits > 1 ? $" fold {split + 1}/{_splits}" : "";
+        return [new Progress(this, trial.Index, split, $"Trial {trial.Index}{rungText}{fold}: ")];
+    }
+
+    private void EpochEnded(EpochLog log, int epochs, int samples, string prefix)
+    {
+        if (_width is not null)
         {
-            return [];
+            return;
         }
-        var progress = new Progress(this, trial.Index, split);
-        return [progress];
+        lock (_gate)
+        {
+            // Flushed: a log or a pipe (tee) sees each epoch as it ends.
+            _output.WriteLine(TrainDisplay.EpochLine(log, epochs, samples, prefix));
+            _output.Flush();
+        }
     }
 
     /// <summary>Takes the live line off the terminal.</summary>
@@ -119,7 +133,7 @@ internal sealed class TuneDisplay
     }
 
     /// <summary>One model's progress: it writes its numbers on every step (no allocation) and asks for a redraw at most ten times a second.</summary>
-    private sealed class Progress(TuneDisplay display, int trial, int split) : Callback
+    private sealed class Progress(TuneDisplay display, int trial, int split, string prefix) : Callback
     {
         private long _last;
 
@@ -138,9 +152,15 @@ internal sealed class TuneDisplay
             }
         }
 
+        public override void OnEpochEnd(EpochLog log) => display.EpochEnded(log, Epochs, display._trainCounts[Split], prefix);
+
         public override void OnBatchEnd(in BatchLog log)
         {
             (Epoch, Epochs, Batch, Batches) = (log.Epoch, log.Epochs, log.Batch, log.Batches);
+            if (display._width is null)
+            {
+                return;
+            }
             long now = Stopwatch.GetTimestamp();
             if (now - _last >= RedrawTicks)
             {

@@ -311,7 +311,9 @@ internal static class TuneCommand
         output.WriteLine();
         ShowTable(output, space, ranked);
         string done = result.OutOfTime ? $"The time budget ({r.TimeBudget}) ran out; run the same command again to continue. " : "";
-        output.WriteLine($"{done}{ranked.Count} trial(s) ({result.Resumed} from an earlier run) in {result.Seconds:F1} s. Wrote {leaderboard}.");
+        string rungs = result.Rungs.Count > 1 ? $", {result.All.Count} results in {result.Rungs.Count} rungs," : "";
+        string earlier = result.Resumed > 0 ? $" ({result.Resumed} of the {result.All.Count} results from an earlier run)" : "";
+        output.WriteLine($"{done}{ranked.Count} trial(s){rungs} in {result.Seconds:F1} s{earlier}. Wrote {leaderboard}.");
         string report = TuneReport.Write(r.Out, space, result, metric, Path.GetFileName(Path.TrimEndingDirectorySeparator(r.DataPath)));
         output.WriteLine($"Wrote the report to {report}.");
         if (result.Best is not { } best)

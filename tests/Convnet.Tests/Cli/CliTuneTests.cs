@@ -47,7 +47,7 @@ public class CliTuneTests
         Assert.Equal("100", metadata["train_images"]);                       // all the data, no validation split
 
         var second = CliHarness.Succeeds(["tune", csv, "--space", """{"lr": [0.003, 0.03], "label-smoothing": [0, 0.1]}""", "--out", output, .. Fixed, "--refit", "false"]);
-        Assert.Contains("4 trial(s) (4 from an earlier run)", second.Out);
+        Assert.Matches(@"4 trial\(s\) in [0-9.]+ s \(4 of the 4 results from an earlier run\)\. Wrote ", second.Out);
         Assert.DoesNotContain("Training the best settings", second.Out);
         string[] before = [.. csvLines.Select(l => string.Join(',', l.Split(',').Where((_, i) => i != 9)))];
         Assert.Equal(before, LeaderboardWithoutSeconds(Path.Combine(output, "leaderboard.csv")));
@@ -79,7 +79,7 @@ public class CliTuneTests
         Assert.InRange(kept, 2, 5);
         Assert.False(File.Exists(Path.Combine(killed, "leaderboard.csv")));
         var again = CliHarness.Succeeds([.. search, "--out", killed]);
-        Assert.Contains($"({kept} from an earlier run)", again.Out);
+        Assert.Contains($"({kept} of the 6 results from an earlier run)", again.Out);
         Assert.Equal(LeaderboardWithoutSeconds(dir.File("whole/leaderboard.csv")), LeaderboardWithoutSeconds(Path.Combine(killed, "leaderboard.csv")));
     }
 

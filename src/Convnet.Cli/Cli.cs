@@ -51,6 +51,7 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(TuneCommand.Create());
         return root;
     }
 

@@ -9,7 +9,7 @@ namespace Convnet.Models;
 /// <summary>
 /// <see cref="Sequential.Predict(Dataset, int)"/>'s fast path: the model's layers compiled once per
 /// weights version into stages that run a group of up to <see cref="Chunks.Size"/> images at a time
-/// through the whole network, one group per work item, in per-thread buffers. A stage fuses a
+/// through the whole network, one group per work item, in the plan's own buffers. A stage fuses a
 /// convolution with the ReLU, BatchNormalization (inference form: a per-channel affine) and
 /// 2×2 max pooling after it; 3×3 stride-1 "valid" convolutions use Winograd F(2×2, 3×3); weights
 /// are transformed and packed into GEMM panels when the plan is built; Flatten is folded into the
@@ -182,8 +182,53 @@ internal sealed class InferencePlan
 
     private unsafe void RunGroup(int group)
     {
+        var ws = RentWorkspace();
+        try
+        {
+            RunGroup(group, ws);
+        }
+        finally
+        {
+            ReturnWorkspace(ws);
+        }
+    }
+
+    // The plan's own workspaces, one per work item running at once (the model's threads, or the
+    // caller): a server's many request threads share them rather than each keeping its own.
+    private readonly Workspace[] _idle = new Workspace[MaxIdleWorkspaces];
+    private int _idleCount;
+    private const int MaxIdleWorkspaces = 64;
+
+    private Workspace RentWorkspace()
+    {
+        Workspace? ws = null;
+        lock (_idle)
+        {
+            if (_idleCount > 0)
+            {
+                ws = _idle[--_idleCount];
+                _idle[_idleCount] = null!;
+            }
+        }
+        ws ??= new Workspace();
+        ws.Ensure(_sizes, _activation * Chunks.Size);
+        return ws;
+    }
+
+    private void ReturnWorkspace(Workspace ws)
+    {
+        lock (_idle)
+        {
+            if (_idleCount < _idle.Length)
+            {
+                _idle[_idleCount++] = ws;
+            }
+        }
+    }
+
+    private unsafe void RunGroup(int group, Workspace ws)
+    {
         var (start, count) = Chunks.Range(group, _count);
-        var ws = Workspace.For(_sizes, _activation);
         var x = ws.Activations(0, count * _activation);
         if (_data is { } data)
         {
@@ -219,10 +264,9 @@ internal sealed class InferencePlan
         public int Products;
     }
 
-    /// <summary>One thread's buffers, grown to the largest plan it has run; reused by every call.</summary>
+    /// <summary>One work item's buffers, owned by the plan and reused by every call.</summary>
     internal sealed class Workspace
     {
-        [ThreadStatic] private static Workspace? t_current;
         private float[] _a = [];
         private float[] _b = [];
 
@@ -231,16 +275,9 @@ internal sealed class InferencePlan
         public float[] Transformed { get; private set; } = [];
         public float[] Products { get; private set; } = [];
 
-        public static Workspace For(in WorkspaceSizes sizes, int activation)
-        {
-            var ws = t_current ??= new Workspace();
-            ws.Ensure(sizes, activation * Chunks.Size);
-            return ws;
-        }
-
         public Span<float> Activations(int which, int length) => (which == 0 ? _a : _b).AsSpan(0, length);
 
-        private void Ensure(in WorkspaceSizes sizes, int activations)
+        public void Ensure(in WorkspaceSizes sizes, int activations)
         {
             _a = Grow(_a, activations);
             _b = Grow(_b, activations);

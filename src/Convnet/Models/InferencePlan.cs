@@ -42,7 +42,7 @@ internal sealed class InferencePlan
         _runGroup = RunGroup;
     }
 
-    /// <summary>Bytes of one thread's buffers: two groups of activations and the largest workspaces.</summary>
+    /// <summary>Bytes of one work item's buffers: two groups of activations and the largest workspaces.</summary>
     public long WorkspaceBytes => (2L * Chunks.Size * _activation + _sizes.Columns + _sizes.Scratch + _sizes.Transformed + _sizes.Products) * sizeof(float);
 
     /// <summary>The stages' names, e.g. "conv2d (Winograd) + re_lu + max_pooling2d", for tests and benchmarks.</summary>

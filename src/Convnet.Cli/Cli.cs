@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using System.CommandLine.Help;
 using Convnet.Cli.Commands;
@@ -67,6 +68,24 @@ public static class Cli
         }
         var config = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         return parse.InvokeAsync(config, cancellation).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a token that Ctrl-C or SIGTERM cancel (as does
+    /// <paramref name="cancellation"/>) instead of ending the process, so a long command stops
+    /// between two steps and says what it kept.
+    /// </summary>
+    public static int RunCancellable(CancellationToken cancellation, Func<CancellationToken, int> body)
+    {
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            interrupt.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        return body(interrupt.Token);
     }
 
     /// <summary>Runs a command body; maps the errors a user can cause to a message on stderr and exit code 1.</summary>

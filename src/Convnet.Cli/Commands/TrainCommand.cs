@@ -25,18 +25,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a CNN (or an ensemble of them, --ensemble N) on a labelled CSV or a folder of images (one subfolder per class) and save it as safetensors.");
         options.AddTo(command);
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, output =>
-        {
-            // Ctrl-C (or SIGTERM) cancels training between two steps instead of ending the process, so the run can say what it kept.
-            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            void Cancel(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupt.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
-            return Run(options.Read(parse), output, parse.InvocationConfiguration.Error, interrupt.Token);
-        })));
+            Cli.RunCancellable(cancellation, token => Run(options.Read(parse), output, parse.InvocationConfiguration.Error, token)))));
         return command;
     }
 

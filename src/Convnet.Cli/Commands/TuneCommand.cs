@@ -122,14 +122,6 @@ internal static class TuneCommand
         images.AddTo(command);
         command.SetAction((parse, cancellation) => Task.FromResult(Cli.Execute(parse, writer =>
         {
-            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            void Cancel(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupt.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
             int t = Options.CheckThreads(parse.GetValue(threads));
             var request = new TuneRequest(
                 parse.GetValue(data)!, parse.GetValue(space)!, parse.GetValue(output)!)
@@ -149,7 +141,7 @@ internal static class TuneCommand
                 Fixed = [.. FixedOptions.Where(n => parse.GetValue(fixedOptions[n]) is not null).Select(n => new KeyValuePair<string, string>(n, parse.GetValue(fixedOptions[n])!))],
                 Images = images.Read(parse, t),
             };
-            return Run(request, writer, parse.InvocationConfiguration.Error, interrupt.Token);
+            return Cli.RunCancellable(cancellation, token => Run(request, writer, parse.InvocationConfiguration.Error, token));
         })));
         return command;
     }

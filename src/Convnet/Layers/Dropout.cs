@@ -127,11 +127,7 @@ public sealed class Dropout : Layer, ILayerKind
         for (int i = start; i < start + count; i++)
         {
             var rng = Rng.Derive(_stepKey, (ulong)i);
-            var mask = _mask.AsSpan(i * size, size);
-            for (int j = 0; j < size; j++)
-            {
-                mask[j] = rng.NextFloat() < Rate ? 0 : scale;
-            }
+            rng.FillDropoutMask(_mask.AsSpan(i * size, size), Rate, scale);
         }
         var m = _mask.AsSpan(start * size, count * size);
         Elementwise.Map<MultiplyOperator>(X!.Samples(start, count), m, Y!.Samples(start, count));

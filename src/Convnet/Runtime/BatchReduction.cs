@@ -17,6 +17,9 @@ internal sealed class BatchReduction
     private readonly Action<int> _rowBlockItem;
     private readonly Action<int> _segmentItem;
     private readonly Action<int> _sumItem;
+    private readonly Action<int> _addPartialsItem;
+    private float[] _packedDy = [];
+    private bool _dyPacked;
     private float[] _partials = [];
     private float[] _a = [];
     private float[] _dy = [];
@@ -29,6 +32,7 @@ internal sealed class BatchReduction
         _rowBlockItem = RowBlockItem;
         _segmentItem = SegmentItem;
         _sumItem = SumItem;
+        _addPartialsItem = AddPartialsItem;
     }
 
     // dy: [rows, n] → db: [n] (accumulated column sums)
@@ -69,35 +73,29 @@ internal sealed class BatchReduction
         (_a, _aOffset, _dy, _dyOffset, _dw, _dwOffset, _rows, _m, _n) = (a, aOffset, dy, dyOffset, dw, dwOffset, rows, m, n);
         int blocks = (m + RowBlock - 1) / RowBlock;
         _segments = (rows + SegmentRows - 1) / SegmentRows;
-        // Splitting the summed dimension packs each operand once; row blocks would each repack all of dy.
+        // Splitting the summed dimension packs each operand once; row blocks share one packing of dy.
         if (_segments < 2)
         {
+            // dy packed once for every block when the GEMM cannot read it in place (each block
+            // packed all of dy again: 12 times for strong's 8×8 convolution).
+            _dyPacked = !Gemm.CanReadBInPlace(false, n, n);
+            if (_dyPacked)
+            {
+                int size = Gemm.PackedSize(n, rows);
+                if (_packedDy.Length < size)
+                {
+                    _packedDy = GC.AllocateArray<float>(size, pinned: true);
+                }
+                Gemm.PackB(dy.AsSpan(dyOffset), n, false, n, rows, _packedDy);
+            }
             pool.For(blocks, _rowBlockItem);
         }
         else
         {
             EnsurePartials(_segments * m * n);
             pool.For(_segments, _segmentItem);
-            var target = dw.AsSpan(dwOffset, m * n);
-            for (int s = 0; s < _segments; s++)
-            {
-                var partial = _partials.AsSpan(s * m * n, m * n);
-                if (TransposedPartials)
-                {
-                    // partial: [n, m] → dw: [m, n]
-                    for (int i = 0; i < m; i++)
-                    {
-                        for (int j = 0; j < n; j++)
-                        {
-                            target[i * n + j] += partial[j * m + i];
-                        }
-                    }
-                }
-                else
-                {
-                    Elementwise.Map<AddOperator>(target, partial, target);
-                }
-            }
+            // The partials are added in segment order by blocks of dw's rows, on every thread.
+            pool.For(blocks, _addPartialsItem);
         }
         _a = _dy = _dw = [];
     }
@@ -106,7 +104,16 @@ internal sealed class BatchReduction
     {
         int r0 = block * RowBlock;
         int count = Math.Min(RowBlock, _m - r0);
-        Gemm.Multiply(_a.AsSpan(_aOffset + r0), _m, true, _dy.AsSpan(_dyOffset), _n, false, count, _n, _rows, _dw.AsSpan(_dwOffset + r0 * _n), _n, accumulate: true);
+        var a = _a.AsSpan(_aOffset + r0);
+        var dw = _dw.AsSpan(_dwOffset + r0 * _n);
+        if (_dyPacked)
+        {
+            Gemm.MultiplyPacked(a, _m, true, _packedDy, count, _n, _rows, dw, _n, accumulate: true);
+        }
+        else
+        {
+            Gemm.Multiply(a, _m, true, _dy.AsSpan(_dyOffset), _n, false, count, _n, _rows, dw, _n, accumulate: true);
+        }
     }
 
     // The GEMM packs its transposed operand element by element, so transpose the narrower one:
@@ -127,6 +134,35 @@ internal sealed class BatchReduction
         else
         {
             Gemm.Multiply(a, _m, true, dy, _n, false, _m, _n, count, partial, _n, accumulate: false);
+        }
+    }
+
+    // dw rows [r0, r0 + RowBlock) += the segments' partials, added in segment order.
+    private void AddPartialsItem(int block)
+    {
+        int r0 = block * RowBlock;
+        int rowCount = Math.Min(RowBlock, _m - r0);
+        int m = _m, n = _n;
+        var target = _dw.AsSpan(_dwOffset + r0 * n, rowCount * n);
+        for (int s = 0; s < _segments; s++)
+        {
+            var partial = _partials.AsSpan(s * m * n, m * n);
+            if (TransposedPartials)
+            {
+                // partial: [n, m] → dw: [m, n]
+                for (int i = 0; i < rowCount; i++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        target[i * n + j] += partial[j * m + r0 + i];
+                    }
+                }
+            }
+            else
+            {
+                var rowsOfPartial = partial.Slice(r0 * n, rowCount * n);
+                Elementwise.Map<AddOperator>(target, rowsOfPartial, target);
+            }
         }
     }
 }

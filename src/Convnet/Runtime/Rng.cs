@@ -43,6 +43,35 @@ public struct Rng
         return result;
     }
 
+    /// <summary>
+    /// Draws one number per value of <paramref name="mask"/>, as a loop of
+    /// <c>mask[j] = NextFloat() &lt; rate ? 0 : keep</c> would, with the same values and the same
+    /// state afterwards: the state stays in registers and the choice is made without a branch
+    /// (a dropout rate of 0.4 would mispredict it for almost half the values).
+    /// </summary>
+    public void FillDropoutMask(Span<float> mask, float rate, float keep)
+    {
+        // NextFloat() < rate ⟺ (x >> 40) · 2⁻²⁴ < rate ⟺ (x >> 40) < ⌈rate · 2²⁴⌉ (both sides exact).
+        long threshold = (long)Math.Ceiling(rate * (double)(1 << 24));
+        uint keepBits = BitConverter.SingleToUInt32Bits(keep);
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int j = 0; j < mask.Length; j++)
+        {
+            ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t;
+            s3 = ulong.RotateLeft(s3, 45);
+            // All ones when the value is kept, zero when it is dropped.
+            uint kept = (uint)~(((long)(result >> 40) - threshold) >> 63);
+            mask[j] = BitConverter.UInt32BitsToSingle(keepBits & kept);
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
     /// <summary>Uniform in [0, 1) with 24 random bits.</summary>
     public float NextFloat() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 

@@ -14,7 +14,7 @@ public class StratifiedKFoldTests
     [Property(MaxTest = 60)]
     public void Folds_are_disjoint_cover_the_data_and_hold_each_class_in_proportion(PositiveInt seed)
     {
-        var rng = new Runtime.Rng((ulong)seed.Get);
+        var rng = new Convnet.Runtime.Rng((ulong)seed.Get);
         int k = 2 + rng.NextInt(6);
         int count = k + rng.NextInt(300);
         var labels = new byte[count];

@@ -181,50 +181,88 @@ internal sealed class ConvStage : InferenceStage
     // x: [images, H, W, C] → y: [images, ...Output]
     private void RunWinograd(Span<float> x, int images, Span<float> y, InferenceWorkspace ws)
     {
-        int c = _g.Channels;
         int perImage = _tileRows * _tileColumns;
         int tiles = images * perImage;
-        int inSize = _g.Height * _g.Width * c;
-        int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
-        var v = ws.Transformed.AsSpan(0, _points * vStride);
-        var m = ws.Products.AsSpan(0, _points * mStride);
-        for (int j = 0; j < images; j++)
-        {
-            if (_four)
-            {
-                Winograd4.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
-            }
-            else
-            {
-                Winograd.TransformInput(x.Slice(j * inSize, inSize), _g.Height, _g.Width, c, _tileRows, _tileColumns, v, j * perImage, vStride);
-            }
-        }
-        for (int p = 0; p < _points; p++)
-        {
-            var packed = _packed.AsSpan(p * _packedPoint, _packedPoint);
-            if (tiles <= Gemm.SmallRows)
-            {
-                // One image of a small map (strong's 8×8 at batch 1: 4 tiles): row by row, the same sums.
-                for (int i = 0; i < tiles; i++)
-                {
-                    Gemv.MultiplyPacked(v.Slice(p * vStride + i * c, c), packed, _filters, c, m.Slice(p * mStride + i * _filters, _filters), default, relu: false);
-                }
-                continue;
-            }
-            Gemm.MultiplyPacked(v.Slice(p * vStride, tiles * c), c, false, packed, tiles, _filters, c, m.Slice(p * mStride, tiles * _filters), _filters, accumulate: false);
-        }
-        var epilogue = new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null);
+        int inSize = _g.Height * _g.Width * _g.Channels;
         int outSize = Output.Size;
         for (int j = 0; j < images; j++)
         {
-            if (_four)
+            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, ws);
+        }
+        Products(0, tiles, tiles, ws);
+        for (int j = 0; j < images; j++)
+        {
+            TransformOutput(j * perImage, 0, _tileRows, tiles, y.Slice(j * outSize, outSize), ws);
+        }
+    }
+
+    // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C].
+    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, InferenceWorkspace ws)
+    {
+        int c = _g.Channels;
+        int vStride = Winograd.PointStride(tiles * c);
+        var v = ws.Transformed.AsSpan(0, _points * vStride);
+        // The band's tiles read the image from row first·m on (m: output rows per tile).
+        int top = first * (_four ? 4 : 2);
+        var band = x[(top * _g.Width * c)..];
+        int start = firstTile + first * _tileColumns;
+        if (_four)
+        {
+            Winograd4.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+        }
+        else
+        {
+            Winograd.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+        }
+    }
+
+    // Tiles [first, first + count) of every point: m[p] = v[p]·u[p], [count, C]·[C, F].
+    private void Products(int first, int count, int tiles, InferenceWorkspace ws)
+    {
+        int c = _g.Channels;
+        int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
+        var v = ws.Transformed.AsSpan(0, _points * vStride);
+        var m = ws.Products.AsSpan(0, _points * mStride);
+        for (int p = 0; p < _points; p++)
+        {
+            var packed = _packed.AsSpan(p * _packedPoint, _packedPoint);
+            int vAt = p * vStride + first * c, mAt = p * mStride + first * _filters;
+            if (count <= Gemm.SmallRows)
             {
-                Winograd4.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
+                // One image of a small map (strong's 8×8 at batch 1: 4 tiles): row by row, the same sums.
+                for (int i = 0; i < count; i++)
+                {
+                    Gemv.MultiplyPacked(v.Slice(vAt + i * c, c), packed, _filters, c, m.Slice(mAt + i * _filters, _filters), default, relu: false);
+                }
+                continue;
             }
-            else
-            {
-                Winograd.TransformOutput(m, j * perImage, mStride, _tileRows, _tileColumns, _filters, epilogue, y.Slice(j * outSize, outSize), _g.OutHeight, _g.OutWidth);
-            }
+            Gemm.MultiplyPacked(v.Slice(vAt, count * c), c, false, packed, count, _filters, c, m.Slice(mAt, count * _filters), _filters, accumulate: false);
+        }
+    }
+
+    // Tile rows [first, end) of the image whose tiles start at firstTile in m: [points][tiles, F] → its y: [...Output].
+    private void TransformOutput(int firstTile, int first, int end, int tiles, Span<float> y, InferenceWorkspace ws)
+    {
+        int mStride = Winograd.PointStride(tiles * _filters);
+        var m = ws.Products.AsSpan(0, _points * mStride);
+        var epilogue = new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null);
+        int start = firstTile + first * _tileColumns;
+        if (_four)
+        {
+            int top = 4 * first;
+            int rows = Math.Min(_g.OutHeight, 4 * end) - top;
+            Winograd4.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
+        }
+        else if (_pool is not null)
+        {
+            // Each tile is one pixel of the pooled map.
+            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(first * _tileColumns * _filters)..], 2 * (end - first), _g.OutWidth);
+        }
+        else
+        {
+            int top = 2 * first;
+            int rows = Math.Min(_g.OutHeight, 2 * end) - top;
+            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
         }
     }
 
@@ -241,6 +279,20 @@ internal sealed class ConvStage : InferenceStage
         }
         // The products [rows, F]: in y, unless a pool follows.
         var z = _pool is not null ? ws.Scratch.AsSpan(0, rows * _filters) : y[..(rows * _filters)];
+        Multiply(col, rows, z);
+        if (_pool is { } pg)
+        {
+            int map = _g.OutPixels * _filters;
+            for (int j = 0; j < images; j++)
+            {
+                InferencePasses.MaxPool(z.Slice(j * map, map), pg, y.Slice(j * Output.Size, Output.Size));
+            }
+        }
+    }
+
+    // col: [rows, K·K·C] → z: [rows, F], + bias, ReLU and the affine.
+    private void Multiply(Span<float> col, int rows, Span<float> z)
+    {
         if (rows <= Gemm.SmallRows)
         {
             // A 1×1 map of one image (strong's last layer at batch 1): row by row, the same sums.
@@ -257,13 +309,38 @@ internal sealed class ConvStage : InferenceStage
         {
             InferencePasses.Affine(z, _scale, _shift, _filters);
         }
-        if (_pool is { } pg)
+    }
+
+    // One image split over threads in two bands of output rows (of tile rows for Winograd: each band's
+    // input transform, products and output transform, so its data stays with its thread). More bands
+    // measured slower on two threads: the products get fewer rows. A GEMM stage with a pool runs whole.
+    public override int Parts => Math.Min(SplitParts, _direct ? DirectConvolution.OutputRows(_g, _pool is not null)
+        : _winograd ? _tileRows
+        : _pool is null ? _g.OutHeight : 0);
+
+    public override void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws)
+    {
+        int parts = Parts;
+        if (_direct)
         {
-            int map = _g.OutPixels * _filters;
-            for (int j = 0; j < images; j++)
-            {
-                InferencePasses.MaxPool(z.Slice(j * map, map), pg, y.Slice(j * Output.Size, Output.Size));
-            }
+            var (first, end) = Band(part, parts, DirectConvolution.OutputRows(_g, _pool is not null));
+            DirectConvolution.ForwardRows(x, _packed, _g, _filters, new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null), y, first, end - first);
+        }
+        else if (_winograd)
+        {
+            var (first, end) = Band(part, parts, _tileRows);
+            int tiles = _tileRows * _tileColumns;
+            TransformInput(x, first, end, 0, tiles, ws);
+            Products(first * _tileColumns, (end - first) * _tileColumns, tiles, ws);
+            TransformOutput(0, first, end, tiles, y, ws);
+        }
+        else
+        {
+            var (first, end) = Band(part, parts, _g.OutHeight);
+            int pixel = first * _g.OutWidth, pixels = (end - first) * _g.OutWidth;
+            var col = ws.Columns.AsSpan(pixel * _g.PatchSize, pixels * _g.PatchSize);
+            Convolution.Im2Col(x, _g, col, first, end - first);
+            Multiply(col, pixels, y.Slice(pixel * _filters, pixels * _filters));
         }
     }
 }

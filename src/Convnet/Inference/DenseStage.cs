@@ -52,6 +52,18 @@ internal sealed class DenseStage : InferenceStage
         return true;
     }
 
+    // One sample's row in bands of columns: at batch 1 the weights are the memory traffic, each thread reads its share.
+    public override int Parts => Gemv.CanSplitColumns && _units >= 2 * Gemv.ColumnBlock ? SplitParts : 0;
+
+    public override void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws)
+    {
+        // Bands of whole column blocks (two panels).
+        int blocks = (_units + Gemv.ColumnBlock - 1) / Gemv.ColumnBlock;
+        var (first, end) = Band(part, Parts, blocks);
+        int from = first * Gemv.ColumnBlock, to = Math.Min(end * Gemv.ColumnBlock, _units);
+        Gemv.MultiplyPackedColumns(x, _packed, _units, _inputs, y, _bias, _relu, from, to - from);
+    }
+
     public override void Run(Span<float> x, int count, Span<float> y, InferenceWorkspace ws)
     {
         if (count <= Gemm.SmallRows)

@@ -43,4 +43,25 @@ internal abstract class InferenceStage(string description, Shape output)
 
     // x: [count, ...input] → y: [count, ...Output]
     public abstract void Run(Span<float> x, int count, Span<float> y, InferenceWorkspace ws);
+
+    /// <summary>
+    /// The independent parts one sample's work splits into for several threads (see
+    /// <see cref="RunPart"/>), a number fixed by the shapes, whatever the thread count; 0 when it
+    /// does not split.
+    /// </summary>
+    public virtual int Parts => 0;
+
+    /// <summary>
+    /// Part <paramref name="part"/> of one sample: its parts, run in any order on any threads in the
+    /// same workspace, write together what <see cref="Run"/> writes for that sample, the same bits.
+    /// </summary>
+    // x: [...input] → y: [...Output]
+    public virtual void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws) =>
+        throw new NotSupportedException($"{Description} does not split.");
+
+    /// <summary>The parts a stage splits one sample into: two halves (finer parts measured slower on two threads).</summary>
+    protected const int SplitParts = 2;
+
+    /// <summary>[start, end) of band <paramref name="part"/> when <paramref name="total"/> items are cut into <paramref name="parts"/> near-equal bands.</summary>
+    protected static (int Start, int End) Band(int part, int parts, int total) => (part * total / parts, (part + 1) * total / parts);
 }

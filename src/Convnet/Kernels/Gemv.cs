@@ -26,11 +26,44 @@ public static class Gemv
             Gemm.MultiplyPacked(a[..k], k, false, packedB, 1, n, k, c[..n], n, accumulate: false, bias, relu);
             return;
         }
-        MultiplyPacked32(a, packedB, n, k, c, bias, relu);
+        MultiplyPacked32(a, packedB, n, k, c, bias, relu, 0, n);
+    }
+
+    /// <summary>Columns a <see cref="MultiplyPackedColumns"/> band starts at a multiple of (two panels).</summary>
+    public static int ColumnBlock => 2 * Gemm.NR;
+
+    /// <summary>Whether <see cref="MultiplyPackedColumns"/> runs here (32-column panels and Vector256).</summary>
+    public static bool CanSplitColumns => Gemm.NR == 32 && Vector256.IsHardwareAccelerated;
+
+    /// <summary>
+    /// <see cref="MultiplyPacked"/>'s columns [<paramref name="firstColumn"/>, + <paramref name="columns"/>)
+    /// of c, the same bits, the rest of c untouched: bands of columns can run on different threads.
+    /// firstColumn is a multiple of <see cref="ColumnBlock"/>; needs <see cref="CanSplitColumns"/>.
+    /// </summary>
+    // a: [k], packedB: PackB of [k, n], bias: [n] or empty → c: [n], columns firstColumn.. written
+    public static void MultiplyPackedColumns(ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, int n, int k, Span<float> c, ReadOnlySpan<float> bias, bool relu, int firstColumn, int columns)
+    {
+        if (a.Length < k || c.Length < n || packedB.Length < Gemm.PackedSize(n, k) || (!bias.IsEmpty && bias.Length != n))
+        {
+            throw new ArgumentException($"Row of {a.Length}, packed b of {packedB.Length}, c of {c.Length} and bias of {bias.Length} values for k={k}, n={n}.");
+        }
+        if (!CanSplitColumns)
+        {
+            throw new NotSupportedException("Column bands need 32-column panels and Vector256.");
+        }
+        if (firstColumn < 0 || columns < 0 || firstColumn + columns > n || firstColumn % ColumnBlock != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstColumn), $"Columns {firstColumn}..{firstColumn + columns} of {n} (bands start at multiples of {ColumnBlock}).");
+        }
+        if (k > 0)
+        {
+            MultiplyPacked32(a, packedB, n, k, c, bias, relu, firstColumn, firstColumn + columns);
+        }
     }
 
     // Panels of 32 columns: four Vector256 each.
-    private static void MultiplyPacked32(ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, int n, int k, Span<float> c, ReadOnlySpan<float> bias, bool relu)
+    // Only the panel pairs starting in [columnStart, columnEnd).
+    private static void MultiplyPacked32(ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, int n, int k, Span<float> c, ReadOnlySpan<float> bias, bool relu, int columnStart, int columnEnd)
     {
         const int nr = 32;
         Span<float> padded = stackalloc float[2 * nr];
@@ -47,6 +80,10 @@ public static class Gemv
                 int kc = Math.Min(kBlock, k - pc);
                 for (int panel = 0; panel < panels; panel += 2)
                 {
+                    if (jc + panel * nr < columnStart || jc + panel * nr >= columnEnd)
+                    {
+                        continue;
+                    }
                     bool two = panel + 1 < panels;
                     nuint p0 = block + (nuint)(panel * nr * kc);
                     nuint p1 = two ? p0 + (nuint)(nr * kc) : p0;

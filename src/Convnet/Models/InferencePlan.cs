@@ -14,7 +14,9 @@ namespace Convnet.Models;
 /// stage takes in the ReLU, BatchNormalization (inference form: a per-channel affine) and max pool
 /// after it, and runs Winograd for 3×3 stride-1 "valid" kernels; weights are transformed and packed
 /// into GEMM panels when the plan is built; Flatten is folded into the next Dense's rows; Dropout
-/// is the identity. An image's outputs depend on nothing but the image
+/// is the identity. One image on a model of several threads is split instead: each stage's parts
+/// (<see cref="InferenceStage.Parts"/>, two bands of rows) are claimed by the threads, all of a
+/// stage's parts done before the next stage starts. An image's outputs depend on nothing but the image
 /// (no product mixes images' sums), so they are the same bits at any batch size and thread count,
 /// but not the bits of the layer-by-layer path: they agree to about 1e-6.
 /// </summary>
@@ -27,6 +29,16 @@ internal sealed class InferencePlan
     private readonly long _workFlops;
     private readonly Action<int> _runGroup;
     private InferenceWorkspaceSizes _sizes;
+    // Each stage's input and output: which of the two activation buffers.
+    private readonly (int From, int To)[] _buffers;
+    // One image split over the threads: each stage's parts (0: run whole by one thread).
+    private readonly int[] _parts;
+    // Per stage, the parts claimed and the parts done, each on its own cache line.
+    private readonly int[] _counters;
+    private const int CounterSpacing = 16;
+    private readonly Action<int> _runSplit;
+    private InferenceWorkspace? _splitWorkspace;
+    private int _splitting;
     private Dataset? _data;
     private unsafe float* _source;
     private float[] _result = [];
@@ -41,6 +53,17 @@ internal sealed class InferencePlan
         _sizes = sizes;
         _workFlops = workFlops;
         _runGroup = RunGroup;
+        _runSplit = RunSplit;
+        _buffers = new (int, int)[stages.Length];
+        int current = 0;
+        for (int i = 0; i < stages.Length; i++)
+        {
+            int next = stages[i].InPlace ? current : 1 - current;
+            _buffers[i] = (current, next);
+            current = next;
+        }
+        _parts = [.. stages.Select(stage => stage.Parts)];
+        _counters = new int[stages.Length * 2 * CounterSpacing];
     }
 
     /// <summary>Bytes of one work item's buffers: two groups of activations and the largest workspaces.</summary>
@@ -104,8 +127,20 @@ internal sealed class InferencePlan
         _result = result;
         _count = count;
         int groups = Chunks.Count(count);
+        if (count == 1 && pool.ThreadCount > 1 && _workFlops >= SplitFlops && Interlocked.CompareExchange(ref _splitting, 1, 0) == 0)
+        {
+            // One image, several threads: its stages' parts shared out (one call at a time; another caller runs alone).
+            try
+            {
+                RunSplit(pool);
+            }
+            finally
+            {
+                Volatile.Write(ref _splitting, 0);
+            }
+        }
         // One image of a small network is a few microseconds of work: handing it to a worker costs more.
-        if (groups == 1 || (long)count * _workFlops < SerialFlops)
+        else if (groups == 1 || (long)count * _workFlops < SerialFlops)
         {
             for (int g = 0; g < groups; g++)
             {
@@ -121,6 +156,69 @@ internal sealed class InferencePlan
 
     /// <summary>Below this much work a call runs on the calling thread.</summary>
     private const long SerialFlops = 20_000_000;
+
+    /// <summary>From this much work on, one image is split over the threads.</summary>
+    private const long SplitFlops = 2_000_000;
+
+    private void RunSplit(WorkerPool pool)
+    {
+        var ws = RentWorkspace();
+        try
+        {
+            int last = Load(0, 1, ws);
+            Array.Clear(_counters);
+            _splitWorkspace = ws;
+            pool.For(pool.ThreadCount, _runSplit);
+            ws.Activations(last, _outputSize).CopyTo(_result.AsSpan(0, _outputSize));
+        }
+        finally
+        {
+            _splitWorkspace = null;
+            ReturnWorkspace(ws);
+        }
+    }
+
+    // One thread's share of a split image: every step's unclaimed parts, then a wait for the step's
+    // other parts. Parts are claimed, never assigned, so a thread that starts late (or never) only
+    // leaves more to the others, and which thread runs a part does not change its bits.
+    private void RunSplit(int thread)
+    {
+        var ws = _splitWorkspace!;
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            var stage = _stages[s];
+            var (from, to) = _buffers[s];
+            var x = ws.Activations(from, s == 0 ? _inputSize : _stages[s - 1].Output.Size);
+            var y = ws.Activations(to, stage.Output.Size);
+            ref int claimed = ref _counters[2 * s * CounterSpacing];
+            ref int done = ref _counters[(2 * s + 1) * CounterSpacing];
+            int parts = Math.Max(_parts[s], 1);
+            int part;
+            while ((part = Interlocked.Increment(ref claimed) - 1) < parts)
+            {
+                try
+                {
+                    if (_parts[s] == 0)
+                    {
+                        stage.Run(x, 1, y, ws);
+                    }
+                    else
+                    {
+                        stage.RunPart(part, x, y, ws);
+                    }
+                }
+                finally
+                {
+                    Interlocked.Increment(ref done);
+                }
+            }
+            var spin = new SpinWait();
+            while (Volatile.Read(ref done) < parts)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+    }
 
     private unsafe void RunGroup(int group)
     {
@@ -168,9 +266,23 @@ internal sealed class InferencePlan
         }
     }
 
-    private unsafe void RunGroup(int group, InferenceWorkspace ws)
+    private void RunGroup(int group, InferenceWorkspace ws)
     {
         var (start, count) = Chunks.Range(group, _count);
+        int last = Load(start, count, ws);
+        int size = _inputSize;
+        for (int i = 0; i < _stages.Length; i++)
+        {
+            var (stage, (from, to)) = (_stages[i], _buffers[i]);
+            stage.Run(ws.Activations(from, count * size), count, ws.Activations(to, count * stage.Output.Size), ws);
+            size = stage.Output.Size;
+        }
+        ws.Activations(last, count * size).CopyTo(_result.AsSpan(start * _outputSize, count * _outputSize));
+    }
+
+    // Samples [start, start + count) into activation buffer 0; returns the buffer the last stage writes.
+    private unsafe int Load(int start, int count, InferenceWorkspace ws)
+    {
         var x = ws.Activations(0, count * _activation);
         if (_data is { } data)
         {
@@ -185,15 +297,6 @@ internal sealed class InferencePlan
         {
             new ReadOnlySpan<float>(_source + (long)start * _inputSize, count * _inputSize).CopyTo(x);
         }
-        int current = 0;
-        int size = _inputSize;
-        foreach (var stage in _stages)
-        {
-            int next = stage.InPlace ? current : 1 - current;
-            stage.Run(ws.Activations(current, count * size), count, ws.Activations(next, count * stage.Output.Size), ws);
-            current = next;
-            size = stage.Output.Size;
-        }
-        ws.Activations(current, count * size).CopyTo(_result.AsSpan(start * _outputSize, count * _outputSize));
+        return _stages.Length == 0 ? 0 : _buffers[^1].To;
     }
 }

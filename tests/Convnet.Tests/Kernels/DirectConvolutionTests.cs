@@ -160,4 +160,34 @@ public class DirectConvolutionTests
                 }
                 Support.Numerics.AssertBitEqual(whole, banded, $"gemv by column blocks {c}");
             });
+
+    [Property(MaxTest = 100)]
+    public Property Gemv_of_a_few_rows_at_once_writes_each_rows_bits()
+        => Prop.ForAll(
+            (from rows in Gen.Choose(1, 4)
+             from n in Gen.Choose(1, 150)
+             from k in Gen.Choose(1, 700)
+             from gap in Gen.Choose(0, 3)
+             from bias in Gen.Elements(false, true)
+             from relu in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (rows, n, k, gap, bias, relu, seed)).ToArbitrary(),
+            c =>
+            {
+                var rng = new Rng((ulong)c.seed);
+                int lda = c.k + c.gap, ldc = c.n + c.gap;
+                var a = Support.Numerics.Uniform(ref rng, c.rows * lda);
+                var b = Support.Numerics.Uniform(ref rng, c.k * c.n);
+                var bias = c.bias ? Support.Numerics.Uniform(ref rng, c.n) : [];
+                var packed = new float[Gemm.PackedSize(c.n, c.k)];
+                Gemm.PackB(b, c.n, false, c.n, c.k, packed);
+                var together = new float[c.rows * ldc];
+                var oneByOne = new float[c.rows * ldc];
+                Gemv.MultiplyPackedRows(a, lda, c.rows, packed, c.n, c.k, together, ldc, bias, c.relu);
+                for (int r = 0; r < c.rows; r++)
+                {
+                    Gemv.MultiplyPacked(a.AsSpan(r * lda, c.k), packed, c.n, c.k, oneByOne.AsSpan(r * ldc, c.n), bias, c.relu);
+                }
+                Support.Numerics.AssertBitEqual(oneByOne, together, $"gemv of {c.rows} rows {c}");
+            });
 }

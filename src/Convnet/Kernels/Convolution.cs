@@ -38,16 +38,20 @@ public static class Convolution
 {
     /// <summary>Copies every receptive field of one image into a row of <paramref name="col"/>; padding reads as 0.</summary>
     // x: [H, W, C] → col: [OH * OW, KH * KW * C]
-    public static void Im2Col(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> col)
+    public static void Im2Col(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> col) => Im2Col(x, g, col, 0, g.OutHeight);
+
+    /// <summary>The rows of <see cref="Im2Col(ReadOnlySpan{float}, in ConvGeometry, Span{float})"/> for output rows [<paramref name="firstRow"/>, + <paramref name="rows"/>), written from the start of <paramref name="col"/>.</summary>
+    // x: [H, W, C] → col: [rows * OW, KH * KW * C]
+    public static void Im2Col(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> col, int firstRow, int rows)
     {
         int c = g.Channels;
         int rowLength = g.PatchSize;
         int run = g.KernelWidth * c;
-        for (int oy = 0; oy < g.OutHeight; oy++)
+        for (int oy = firstRow; oy < firstRow + rows; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
             {
-                var row = col.Slice((oy * g.OutWidth + ox) * rowLength, rowLength);
+                var row = col.Slice(((oy - firstRow) * g.OutWidth + ox) * rowLength, rowLength);
                 int y0 = oy * g.Stride - g.PadTop;
                 int x0 = ox * g.Stride - g.PadLeft;
                 bool inside = x0 >= 0 && x0 + g.KernelWidth <= g.Width;
@@ -94,7 +98,7 @@ public static class Convolution
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Col"/>: adds each row of <paramref name="col"/> back onto the pixels it was read from.</summary>
+    /// <summary>The adjoint of <see cref="Im2Col(ReadOnlySpan{float}, in ConvGeometry, Span{float})"/>: adds each row of <paramref name="col"/> back onto the pixels it was read from.</summary>
     // col: [OH * OW, KH * KW * C] → dx: [H, W, C] (accumulated)
     public static void Col2Im(ReadOnlySpan<float> col, in ConvGeometry g, Span<float> dx)
     {

@@ -32,18 +32,44 @@ public static unsafe class DirectConvolution
         }
         fixed (float* px = x, pw = w, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
         {
-            Run(px, pw, g, filters, pBias, epilogue.Relu, epilogue.Scale.IsEmpty ? null : pScale, pShift, epilogue.Pool2, py);
+            Run(px, pw, g, filters, pBias, epilogue.Relu, epilogue.Scale.IsEmpty ? null : pScale, pShift, epilogue.Pool2, py, 0, OutputRows(g, epilogue.Pool2));
         }
     }
 
-    private static unsafe void Run(float* x, float* w, in ConvGeometry g, int filters, float* bias, bool relu, float* scale, float* shift, bool pool, float* y)
+    /// <summary>Rows of y (pooled rows with <see cref="ConvEpilogue.Pool2"/>) a <see cref="Forward"/> writes.</summary>
+    public static int OutputRows(in ConvGeometry g, bool pool2) => pool2 ? g.OutHeight / 2 : g.OutHeight;
+
+    /// <summary>
+    /// <see cref="Forward"/>'s rows [<paramref name="firstRow"/>, + <paramref name="rows"/>) of y
+    /// (pooled rows with <see cref="ConvEpilogue.Pool2"/>), the same bits; the rest of y untouched.
+    /// Bands of rows of one image can run on different threads. Needs <see cref="IsAccelerated"/>.
+    /// </summary>
+    // x: [H, W, C], w: [KH, KW, C, F] → y: [OH, OW, F] or [OH/2, OW/2, F], rows firstRow.. written
+    public static void ForwardRows(ReadOnlySpan<float> x, ReadOnlySpan<float> w, in ConvGeometry g, int filters, in ConvEpilogue epilogue, Span<float> y, int firstRow, int rows)
+    {
+        Check(x, w, g, filters, epilogue, y);
+        if (!IsAccelerated(filters))
+        {
+            throw new NotSupportedException($"Direct convolution by rows needs Vector256 and filters a multiple of 8, got {filters}.");
+        }
+        if (firstRow < 0 || rows < 0 || firstRow + rows > OutputRows(g, epilogue.Pool2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Rows {firstRow}..{firstRow + rows} of {OutputRows(g, epilogue.Pool2)}.");
+        }
+        fixed (float* px = x, pw = w, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
+        {
+            Run(px, pw, g, filters, pBias, epilogue.Relu, epilogue.Scale.IsEmpty ? null : pScale, pShift, epilogue.Pool2, py, firstRow, firstRow + rows);
+        }
+    }
+
+    // Output rows [rowStart, rowEnd) of y.
+    private static unsafe void Run(float* x, float* w, in ConvGeometry g, int filters, float* bias, bool relu, float* scale, float* shift, bool pool, float* y, int rowStart, int rowEnd)
     {
         int outW = pool ? g.OutWidth / 2 : g.OutWidth;
-        int outH = pool ? g.OutHeight / 2 : g.OutHeight;
         int c = g.Channels, k = g.KernelHeight, kw = g.KernelWidth, width = g.Width, stride = g.Stride;
         int* iy = stackalloc int[4];
         int* ix = stackalloc int[4];
-        for (int oy = 0; oy < outH; oy++)
+        for (int oy = rowStart; oy < rowEnd; oy++)
         {
             for (int ox = 0; ox < outW; ox += pool ? 1 : 4)
             {

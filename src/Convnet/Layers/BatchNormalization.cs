@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using System.Globalization;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
@@ -123,6 +124,23 @@ public sealed class BatchNormalization : Layer, ILayerKind
 
     /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
+
+    /// <inheritdoc/>
+    // Inference form: γ·(x − mean)/√(var + ε) + β as x·scale + shift.
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        int c = Gamma.Length;
+        var scale = new float[c];
+        var shift = new float[c];
+        for (int i = 0; i < c; i++)
+        {
+            double s = Gamma.Value[i] / Math.Sqrt((double)MovingVariance[i] + Epsilon);
+            scale[i] = (float)s;
+            shift[i] = (float)(Beta.Value[i] - MovingMean[i] * s);
+        }
+        compiler.Affine(scale, shift, Name, OutputShape);
+        return true;
+    }
 
     /// <summary>Weight of the old moving statistics in each update, in [0, 1] (Keras's convention; PyTorch's momentum is 1 − this).</summary>
     public float Momentum { get; }

@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using System.Globalization;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
@@ -143,6 +144,13 @@ public sealed class Conv2D : Layer, ILayerKind
 
     /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        compiler.Add(new ConvStage(InputShape, Filters, KernelSize, Stride, Padding == Padding.Same, Kernel.Value, Bias.Value, Name, OutputShape));
+        return true;
+    }
 
     /// <summary>[KH, KW, C, F].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");

@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using System.Globalization;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
@@ -130,6 +131,15 @@ public sealed class Dense : Layer, ILayerKind
 
     /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        // A Flatten just before reorders (H, W, C) into (C, H, W): the stage reorders W's rows instead.
+        var image = compiler.TakeFlatten();
+        compiler.Add(new DenseStage(Kernel.Value, Bias.Value, InputShape.Size, Units, image, Name, OutputShape));
+        return true;
+    }
 
     /// <summary>[in, units].</summary>
     public Parameter Kernel => _kernel ?? throw new InvalidOperationException("Not built.");

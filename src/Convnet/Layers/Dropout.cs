@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using System.Globalization;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
@@ -157,6 +158,10 @@ public sealed class Dropout : Layer, ILayerKind
         int size = InputShape.Size;
         Elementwise.Map<MultiplyOperator>(Dy!.Samples(start, count), _mask.AsSpan(start * size, count * size), Dx!.Samples(start, count));
     }
+
+    /// <inheritdoc/>
+    // The identity at inference: no stage.
+    internal override bool CompileInference(InferenceCompiler compiler) => true;
 
     /// <inheritdoc/>
     // The identity at inference: no node.

@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
@@ -109,6 +110,13 @@ public sealed class Flatten : Layer, ILayerKind
             }
         }
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        compiler.Flatten(InputShape, OutputShape, Name);
+        return true;
     }
 
     /// <inheritdoc/>

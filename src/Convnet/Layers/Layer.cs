@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using Convnet.IO.Onnx;
 using Convnet.Runtime;
 using Convnet.Tensors;
@@ -47,7 +48,7 @@ public sealed class LayerState(string name, float[] values)
 /// Each layer class also knows itself (see <see cref="ILayerKind"/> and <see cref="LayerRegistry"/>):
 /// its <see cref="Config"/> and spec token (<see cref="FormatToken"/>), the tensors it saves under
 /// PyTorch's names (<see cref="DeclareTensors"/>, <see cref="SaveOwnTensors"/>,
-/// <see cref="LoadOwnTensors"/>), what it fuses with (<see cref="PlanFusion"/>) and the memory its
+/// <see cref="LoadOwnTensors"/>), what it fuses with (<see cref="PlanFusion"/>), its inference stage (<see cref="CompileInference"/>) and the memory its
 /// batch buffers take (<see cref="BufferValues"/>).
 /// </summary>
 public abstract class Layer
@@ -145,6 +146,13 @@ public abstract class Layer
     protected internal virtual void PlanFusion(Layer? previous, Layer? next)
     {
     }
+
+    /// <summary>
+    /// Adds this built layer's part of an inference plan (Predict's fast path) to
+    /// <paramref name="compiler"/>: a stage of its own, or something the previous stage takes in
+    /// (a ReLU, an affine, a pool); false when it has none (Predict then runs layer by layer).
+    /// </summary>
+    internal virtual bool CompileInference(InferenceCompiler compiler) => false;
 
     /// <summary>True for a layer that can apply a following ReLU in its own output pass (a GEMM epilogue).</summary>
     protected internal virtual bool CanRectifyOutput => false;

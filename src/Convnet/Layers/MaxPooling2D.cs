@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
@@ -47,6 +48,13 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
 
     /// <inheritdoc/>
     protected internal override void PlanFusion(Layer? previous, Layer? next) => RectifyGradient = previous is ReLU;
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        compiler.MaxPool(PoolSize, Stride, InputShape, OutputShape, Name);
+        return true;
+    }
 
     /// <inheritdoc/>
     public override string TypeName => KindName;

@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
 using Convnet.Tensors;
@@ -93,6 +94,13 @@ public sealed class ReLU : Layer, ILayerKind
     protected override void BackwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluGradientOperator>(X!.Samples(start, count), Dy!.Samples(start, count), Dx!.Samples(start, count));
+    }
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        compiler.Rectify(Name, OutputShape);
+        return true;
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using Convnet.Inference;
 using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
@@ -78,6 +79,13 @@ public sealed class Softmax : Layer, ILayerKind
         StartBackward(dy);
         Kernels.Softmax.Backward(Y!.Span, dy.Span, dy.Batch, InputShape.Size, Dx!.Span);
         return Dx;
+    }
+
+    /// <inheritdoc/>
+    internal override bool CompileInference(InferenceCompiler compiler)
+    {
+        compiler.Add(new SoftmaxStage(Name, OutputShape));
+        return true;
     }
 
     /// <inheritdoc/>

@@ -77,6 +77,29 @@ public class ConvolutionTests
             }
         });
 
+    [Theory]
+    [InlineData(9, 7, 3, 3, 1, false)]
+    [InlineData(12, 12, 2, 5, 2, true)]
+    [InlineData(8, 8, 4, 5, 2, true)]
+    public void Im2Col_of_a_band_of_output_rows_is_that_band_of_the_whole(int height, int width, int channels, int kernel, int stride, bool same)
+    {
+        var g = ConvGeometry.Create(height, width, channels, kernel, stride, same);
+        var rng = new Rng(5);
+        var x = Support.Numerics.Uniform(ref rng, height * width * channels);
+        var whole = new float[g.OutPixels * g.PatchSize];
+        Convolution.Im2Col(x, g, whole);
+        int row = g.OutWidth * g.PatchSize;
+        for (int first = 0; first < g.OutHeight; first++)
+        {
+            for (int rows = 1; first + rows <= g.OutHeight; rows++)
+            {
+                var band = new float[rows * row];
+                Convolution.Im2Col(x, g, band, first, rows);
+                Support.Numerics.AssertBitEqual(whole.AsSpan(first * row, rows * row).ToArray(), band, $"rows {first}..{first + rows}");
+            }
+        }
+    }
+
     [Fact]
     public void Im2Col_reads_zero_padding_around_the_image()
     {

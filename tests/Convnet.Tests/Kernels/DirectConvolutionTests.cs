@@ -98,4 +98,96 @@ public class DirectConvolutionTests
                 Support.Numerics.AssertBitEqual(blocked, y, $"gemv against the blocked product {c}");
                 Support.Numerics.AssertBitEqual(scalar, y, $"gemv against its twin {c}");
             });
+
+    [Property(MaxTest = 100)]
+    public Property ForwardRows_in_bands_write_the_bits_of_Forward()
+        => Prop.ForAll(Cases, Gen.Choose(1, 4).ToArbitrary(), (c, bands) =>
+        {
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, c.Stride, c.Same);
+            if (g.OutHeight < 2 || g.OutWidth < 2 || !DirectConvolution.IsAccelerated(c.Filters))
+            {
+                return;
+            }
+            var rng = new Rng((ulong)c.Seed);
+            var x = Support.Numerics.Uniform(ref rng, c.Height * c.Width * c.Channels);
+            var w = Support.Numerics.Uniform(ref rng, g.PatchSize * c.Filters);
+            var bias = Support.Numerics.Uniform(ref rng, c.Filters);
+            var scale = c.Affine ? Support.Numerics.Uniform(ref rng, c.Filters, 0.5f, 2) : [];
+            var shift = c.Affine ? Support.Numerics.Uniform(ref rng, c.Filters) : [];
+            var epilogue = new ConvEpilogue(bias, c.Relu, scale, shift, c.Pool);
+            int rows = DirectConvolution.OutputRows(g, c.Pool);
+            int outputs = rows * (c.Pool ? g.OutWidth / 2 : g.OutWidth) * c.Filters;
+            var whole = new float[outputs];
+            var banded = Enumerable.Repeat(float.NaN, outputs).ToArray();
+            DirectConvolution.Forward(x, w, g, c.Filters, epilogue, whole);
+            bands = Math.Min(bands, rows);
+            // The bands in reverse order: each writes its rows only.
+            for (int b = bands - 1; b >= 0; b--)
+            {
+                int first = b * rows / bands, end = (b + 1) * rows / bands;
+                DirectConvolution.ForwardRows(x, w, g, c.Filters, epilogue, banded, first, end - first);
+            }
+            Support.Numerics.AssertBitEqual(whole, banded, $"direct by {bands} bands {c}");
+        });
+
+    [Property(MaxTest = 100)]
+    public Property Gemv_by_bands_of_columns_writes_the_bits_of_the_whole_row()
+        => Prop.ForAll(
+            (from n in Gen.Choose(1, 300)
+             from k in Gen.Choose(1, 700)
+             from bias in Gen.Elements(false, true)
+             from relu in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (n, k, bias, relu, seed)).ToArbitrary(),
+            c =>
+            {
+                if (!Gemv.CanSplitColumns)
+                {
+                    return;
+                }
+                var rng = new Rng((ulong)c.seed);
+                var a = Support.Numerics.Uniform(ref rng, c.k);
+                var b = Support.Numerics.Uniform(ref rng, c.k * c.n);
+                var bias = c.bias ? Support.Numerics.Uniform(ref rng, c.n) : [];
+                var packed = new float[Gemm.PackedSize(c.n, c.k)];
+                Gemm.PackB(b, c.n, false, c.n, c.k, packed);
+                var whole = new float[c.n];
+                var banded = Enumerable.Repeat(float.NaN, c.n).ToArray();
+                Gemv.MultiplyPacked(a, packed, c.n, c.k, whole, bias, c.relu);
+                for (int first = 0; first < c.n; first += Gemv.ColumnBlock)
+                {
+                    Gemv.MultiplyPackedColumns(a, packed, c.n, c.k, banded, bias, c.relu, first, Math.Min(Gemv.ColumnBlock, c.n - first));
+                }
+                Support.Numerics.AssertBitEqual(whole, banded, $"gemv by column blocks {c}");
+            });
+
+    [Property(MaxTest = 100)]
+    public Property Gemv_of_a_few_rows_at_once_writes_each_rows_bits()
+        => Prop.ForAll(
+            (from rows in Gen.Choose(1, 4)
+             from n in Gen.Choose(1, 150)
+             from k in Gen.Choose(1, 700)
+             from gap in Gen.Choose(0, 3)
+             from bias in Gen.Elements(false, true)
+             from relu in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (rows, n, k, gap, bias, relu, seed)).ToArbitrary(),
+            c =>
+            {
+                var rng = new Rng((ulong)c.seed);
+                int lda = c.k + c.gap, ldc = c.n + c.gap;
+                var a = Support.Numerics.Uniform(ref rng, c.rows * lda);
+                var b = Support.Numerics.Uniform(ref rng, c.k * c.n);
+                var bias = c.bias ? Support.Numerics.Uniform(ref rng, c.n) : [];
+                var packed = new float[Gemm.PackedSize(c.n, c.k)];
+                Gemm.PackB(b, c.n, false, c.n, c.k, packed);
+                var together = new float[c.rows * ldc];
+                var oneByOne = new float[c.rows * ldc];
+                Gemv.MultiplyPackedRows(a, lda, c.rows, packed, c.n, c.k, together, ldc, bias, c.relu);
+                for (int r = 0; r < c.rows; r++)
+                {
+                    Gemv.MultiplyPacked(a.AsSpan(r * lda, c.k), packed, c.n, c.k, oneByOne.AsSpan(r * ldc, c.n), bias, c.relu);
+                }
+                Support.Numerics.AssertBitEqual(oneByOne, together, $"gemv of {c.rows} rows {c}");
+            });
 }

@@ -112,6 +112,34 @@ public class InferencePlanTests
         }
     }
 
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("strong")]
+    [InlineData("general")]
+    [InlineData("conv8k4-bn-relu,conv16k3,conv16k3,maxpool3s2,conv16k3s2same-relu,flatten,dense32-bn-relu")]
+    public void One_image_split_over_two_threads_gives_the_bits_of_one_thread(string arch)
+    {
+        var data = SyntheticDigits.Create(5, seed: 8);
+        var x = new float[784];
+        float[] Run(int threads, int image)
+        {
+            using var model = Architectures.Create(arch, data.SampleShape, 10, seed: 4, threads: threads);
+            Perturb(model, seed: 2);
+            Convnet.Kernels.Elementwise.BytesToUnit(data.Image(image), x);
+            // Many calls, so that the two threads race for the parts in different orders.
+            var first = model.Predict(x);
+            for (int i = 0; i < 20; i++)
+            {
+                Assert.Equal(first, model.Predict(x));
+            }
+            return first;
+        }
+        for (int image = 0; image < data.Count; image++)
+        {
+            Assert.Equal(Run(1, image).Select(BitConverter.SingleToInt32Bits), Run(2, image).Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
     [Fact]
     public void The_plan_follows_the_weights_through_SetWeights_and_training()
     {

@@ -190,13 +190,14 @@ public sealed class Conv2D : Layer, ILayerKind
         long columns = (long)g.OutHeight * g.OutWidth * patch;
         long kernel = patch * Filters;
         long winograd = 0;
+        int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch));
         if (WinogradConvolution.Applies(g, input.Channels))
         {
-            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, batch);
+            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads);
         }
         if (WinogradConvolution.Applies(g, Filters))
         {
-            winograd += WinogradConvolution.BufferValues(Filters, 2 - g.PadTop, input.Height, input.Width, input.Channels, batch);
+            winograd += WinogradConvolution.BufferValues(Filters, 2 - g.PadTop, input.Height, input.Width, input.Channels, threads);
         }
         return base.BufferValues(input, batch) + (batch + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + winograd;
     }
@@ -252,8 +253,10 @@ public sealed class Conv2D : Layer, ILayerKind
             // dx = dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
             _inputGradientWinograd = new WinogradConvolution(_g.OutHeight, _g.OutWidth, Filters, 2 - _g.PadTop, _g.Height, _g.Width, _g.Channels);
         }
-        _forwardWinograd?.EnsureCapacity(batch);
-        _inputGradientWinograd?.EnsureCapacity(batch);
+        // Buffers for the chunks run at once (Forward calls this for every batch: a new pool is seen).
+        int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
+        _forwardWinograd?.EnsureCapacity(threads);
+        _inputGradientWinograd?.EnsureCapacity(threads);
         _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         if (!ComputeInputGradient || _inputGradientWinograd is not null)
         {
@@ -305,7 +308,7 @@ public sealed class Conv2D : Layer, ILayerKind
             {
                 Convolution.Im2Col(X!.Sample(i), _g, _col.AsSpan(i * patches, patches));
             }
-            _forwardWinograd.Run(chunk, X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
+            _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
             return;
         }
         // A group of images at a time (one image unless the map is small), so the columns are still
@@ -359,7 +362,7 @@ public sealed class Conv2D : Layer, ILayerKind
     {
         if (_inputGradientWinograd is not null)
         {
-            _inputGradientWinograd.Run(chunk, Dy!.Samples(start, count), count, default, relu: false, Dx!.Samples(start, count));
+            _inputGradientWinograd.Run(Dy!.Samples(start, count), count, default, relu: false, Dx!.Samples(start, count));
             return;
         }
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.

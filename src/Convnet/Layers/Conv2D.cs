@@ -22,6 +22,8 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _dcol = [];
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
+    // Winograd for a 3×3 stride-1 forward and input gradient (null: im2col + GEMM); the weight gradient is the columns' GEMM either way.
+    private WinogradConvolution? _forwardWinograd, _inputGradientWinograd;
 
     /// <param name="filters">Output channels F, at least 1.</param>
     /// <param name="kernelSize">Side K of the square kernel, at least 1.</param>
@@ -195,7 +197,17 @@ public sealed class Conv2D : Layer, ILayerKind
         long patch = (long)KernelSize * KernelSize * input.Channels;
         long columns = (long)g.OutHeight * g.OutWidth * patch;
         long kernel = patch * Filters;
-        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel;
+        long winograd = 0;
+        int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch));
+        if (WinogradConvolution.Applies(g, input.Channels))
+        {
+            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads);
+        }
+        if (WinogradConvolution.Applies(g, Filters))
+        {
+            winograd += WinogradConvolution.BufferValues(Filters, 2 - g.PadTop, input.Height, input.Width, input.Channels, threads);
+        }
+        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + winograd;
     }
 
     /// <summary>
@@ -240,11 +252,28 @@ public sealed class Conv2D : Layer, ILayerKind
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
-        _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
-        _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
+        if (_forwardWinograd is null && WinogradConvolution.Applies(_g, _g.Channels))
+        {
+            _forwardWinograd = new WinogradConvolution(_g.Height, _g.Width, _g.Channels, _g.PadTop, _g.OutHeight, _g.OutWidth, Filters);
+        }
+        if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(_g, Filters))
+        {
+            // dx = dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
+            _inputGradientWinograd = new WinogradConvolution(_g.OutHeight, _g.OutWidth, Filters, 2 - _g.PadTop, _g.Height, _g.Width, _g.Channels);
+        }
+        // Buffers for the chunks run at once (Forward calls this for every batch: a new pool is seen).
+        int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
+        _forwardWinograd?.EnsureCapacity(threads);
+        _inputGradientWinograd?.EnsureCapacity(threads);
+        _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
+        if (!ComputeInputGradient || _inputGradientWinograd is not null)
+        {
+            return;
+        }
+        _packedKernelT = _packedKernelT.Length > 0 ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
         // One image's column gradient per chunk: small enough to stay in L2 between GEMM and col2im.
         int dcolLength = Chunks.Count(batch) * Group * _g.OutPixels * _g.PatchSize;
-        if (ComputeInputGradient && _dcol.Length < dcolLength)
+        if (_dcol.Length < dcolLength)
         {
             _dcol = GC.AllocateArray<float>(dcolLength, pinned: true);
         }
@@ -258,13 +287,20 @@ public sealed class Conv2D : Layer, ILayerKind
         // Sized here, where the mode is known: inference needs one image's columns per chunk, not the
         // batch's (an inference batch of 256 would hold ~170 MB of columns in one layer of `strong`).
         _colsKept = training;
-        int colLength = (training ? x.Batch : Chunks.Count(x.Batch) * Group) * _g.OutPixels * _g.PatchSize;
+        int colLength = (training ? x.Batch : _forwardWinograd is null ? Chunks.Count(x.Batch) * Group : 0) * _g.OutPixels * _g.PatchSize;
         if (_col.Length < colLength)
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
         }
-        // W: [K, F], packed once for every image of the batch.
-        Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
+        if (_forwardWinograd is not null)
+        {
+            _forwardWinograd.SetKernel(Kernel.Value, rotated: false);
+        }
+        else
+        {
+            // W: [K, F], packed once for every image of the batch.
+            Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
+        }
         ForwardChunks();
         return Y;
     }
@@ -273,6 +309,16 @@ public sealed class Conv2D : Layer, ILayerKind
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int patches = _g.OutPixels * _g.PatchSize;
+        if (_forwardWinograd is not null)
+        {
+            // The weight gradient's columns, then the outputs by Winograd.
+            for (int i = start; _colsKept && i < start + count; i++)
+            {
+                Convolution.Im2Col(X!.Sample(i), _g, _col.AsSpan(i * patches, patches));
+            }
+            _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
+            return;
+        }
         // A group of images at a time (one image unless the map is small), so the columns are still
         // in cache when the GEMM reads them.
         for (int i = start; i < start + count; i += Group)
@@ -306,8 +352,15 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         StartBackward(dy);
         Dx!.SetBatch(batch);
-        // Wᵀ: [F, K], packed once for every image of the batch.
-        Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
+        if (_inputGradientWinograd is not null)
+        {
+            _inputGradientWinograd.SetKernel(Kernel.Value, rotated: true);
+        }
+        else
+        {
+            // Wᵀ: [F, K], packed once for every image of the batch.
+            Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
+        }
         BackwardChunks();
         return Dx;
     }
@@ -315,6 +368,11 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
+        if (_inputGradientWinograd is not null)
+        {
+            _inputGradientWinograd.Run(Dy!.Samples(start, count), count, default, relu: false, Dx!.Samples(start, count));
+            return;
+        }
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
         int patches = _g.OutPixels * _g.PatchSize;
         for (int i = start; i < start + count; i += Group)

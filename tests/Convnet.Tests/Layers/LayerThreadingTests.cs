@@ -22,6 +22,9 @@ public class LayerThreadingTests
         // 3×3 and 1×1 output maps: several images share one GEMM (8 and 16 per product).
         "conv-small-map",
         "conv-one-pixel",
+        // 3×3 stride 1 with ≥ 8 channels each way: Winograd forward and input gradient (4×4 and 2×2 tiles).
+        "conv-winograd-valid",
+        "conv-winograd-same",
         "dense-row-blocks",
         "dense-small",
         "maxpool",
@@ -42,6 +45,8 @@ public class LayerThreadingTests
         "conv-valid-row-blocks" => (new Conv2D(20, 3, 2, Padding.Valid), Shape.Image(9, 9, 8)),
         "conv-small-map" => (new Conv2D(6, 3), Shape.Image(5, 5, 4)),
         "conv-one-pixel" => (new Conv2D(5, 4), Shape.Image(4, 4, 3)),
+        "conv-winograd-valid" => (new Conv2D(16, 3), Shape.Image(13, 13, 8)),
+        "conv-winograd-same" => (new Conv2D(8, 3, 1, Padding.Same), Shape.Image(6, 5, 12)),
         "dense-row-blocks" => (new Dense(10), Shape.Vector(100)),
         "dense-small" => (new Dense(7), Shape.Vector(30)),
         "maxpool" => (new MaxPooling2D(2), Shape.Image(8, 8, 5)),
@@ -107,6 +112,8 @@ public class LayerThreadingTests
     [InlineData("conv-valid-row-blocks")]
     [InlineData("conv-small-map")]
     [InlineData("conv-one-pixel")]
+    [InlineData("conv-winograd-valid")]
+    [InlineData("conv-winograd-same")]
     public void Conv2D_inference_forward_equals_training_forward_and_backward_needs_training(string name)
     {
         using var pool = new WorkerPool(2);
@@ -132,6 +139,8 @@ public class LayerThreadingTests
     [InlineData("conv-small-map")]
     [InlineData("conv-one-pixel")]
     [InlineData("conv-valid-row-blocks")]
+    [InlineData("conv-winograd-valid")]
+    [InlineData("conv-winograd-same")]
     public void Conv2D_gives_each_sample_the_bits_it_gets_alone(string name)
     {
         using var pool = new WorkerPool(2);

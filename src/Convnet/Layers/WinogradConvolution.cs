@@ -1,0 +1,187 @@
+using Convnet.Kernels;
+using Convnet.Runtime;
+
+namespace Convnet.Layers;
+
+/// <summary>
+/// One 3×3 stride-1 convolution of <see cref="Conv2D"/>'s training run by Winograd (F(4×4, 3×3) when
+/// it takes fewer products than F(2×2, 3×3), as the inference plan chooses): the forward x → y, or
+/// the input gradient dy → dx, itself such a convolution of dy padded by 2 − pad with the kernel
+/// turned 180° and its channels swapped. Per chunk of images it transforms a group of images (about
+/// <see cref="GroupTiles"/> tiles), runs the 16 or 36 products through <see cref="Gemm"/> and
+/// transforms back; each product's sums are the same whichever thread and buffers run them.
+/// </summary>
+internal sealed class WinogradConvolution
+{
+    private const int GroupTiles = 48;
+    // The input [H, W, C], its top/left zero border, the output [OH, OW, F].
+    private readonly int _height, _width, _channels, _pad, _outHeight, _outWidth, _filters;
+    private readonly bool _four;
+    private readonly int _points, _tileRows, _tileColumns, _images;
+    private readonly int _packedPoint, _vStride, _mStride, _paddedSize;
+    private readonly float[] _rotated, _u, _packed;
+    private readonly float[] _zeroBias;
+    // One set of buffers per thread (rented by a chunk for its run: which set holds a chunk's
+    // values changes no sum), so a thread's transforms stay in its L2 from one chunk to the next;
+    // one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
+    private float[] _padded = [], _v = [], _m = [];
+    private int[] _busy = [];
+
+    /// <summary>A convolution of [height, width, channels] images, <paramref name="pad"/> zero rows and columns before them (the output is outHeight × outWidth whatever lies past), into [outHeight, outWidth, filters].</summary>
+    public WinogradConvolution(int height, int width, int channels, int pad, int outHeight, int outWidth, int filters)
+    {
+        (_height, _width, _channels, _pad, _outHeight, _outWidth, _filters) = (height, width, channels, pad, outHeight, outWidth, filters);
+        (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
+        _points = _four ? Winograd4.Points : Winograd.Points;
+        _rotated = new float[9 * channels * filters];
+        _u = new float[_points * channels * filters];
+        _packedPoint = Gemm.PackedSize(filters, channels);
+        _packed = new float[_points * _packedPoint];
+        _zeroBias = new float[filters];
+    }
+
+    /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides).</summary>
+    public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads)
+    {
+        var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
+        int points = four ? Winograd4.Points : Winograd.Points;
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points) * channels * filters;
+    }
+
+    // The larger tiles when they take fewer products; a group of images per product of about GroupTiles rows.
+    private static (bool Four, int TileRows, int TileColumns, int Images, int VStride, int MStride, int PaddedSize) Layout(int channels, int pad, int outHeight, int outWidth, int filters)
+    {
+        var (rows2, columns2) = Winograd.Tiles(outHeight, outWidth);
+        var (rows4, columns4) = Winograd4.Tiles(outHeight, outWidth);
+        bool four = rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
+        var (rows, columns) = four ? (rows4, columns4) : (rows2, columns2);
+        int images = Math.Clamp(GroupTiles / (rows * columns), 1, Chunks.Size);
+        int tiles = images * rows * columns;
+        int paddedSize = pad == 0 ? 0 : (outHeight + 2) * (outWidth + 2) * channels;
+        return (four, rows, columns, images, Winograd.PointStride(tiles * channels), Winograd.PointStride(tiles * filters), paddedSize);
+    }
+
+    /// <summary>Whether a convolution of this shape runs here: 3×3, stride 1, at least 8 channels summed over (shorter sums gain less than the transforms cost).</summary>
+    public static bool Applies(in ConvGeometry g, int summedChannels) =>
+        g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && summedChannels >= 8;
+
+    /// <summary>Makes room for <paramref name="threads"/> chunks run at once.</summary>
+    public void EnsureCapacity(int threads)
+    {
+        if (_busy.Length < threads)
+        {
+            _busy = new int[threads];
+            _v = GC.AllocateArray<float>(threads * _points * _vStride, pinned: true);
+            _m = GC.AllocateArray<float>(threads * _points * _mStride, pinned: true);
+            _padded = GC.AllocateArray<float>(threads * _paddedSize, pinned: true);
+        }
+    }
+
+    // A free set of buffers: at most EnsureCapacity's threads chunks run at once, so one is always free.
+    private int Rent()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            for (int s = 0; s < _busy.Length; s++)
+            {
+                if (Interlocked.CompareExchange(ref _busy[s], 1, 0) == 0)
+                {
+                    return s;
+                }
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Transforms and packs the kernel [3, 3, C, F]; <paramref name="rotated"/>: the given kernel is the forward's [3, 3, F, C], to be turned 180° with its channels swapped.</summary>
+    public void SetKernel(ReadOnlySpan<float> kernel, bool rotated)
+    {
+        ReadOnlySpan<float> w = kernel;
+        if (rotated)
+        {
+            WinogradTraining.RotateKernel(kernel, _filters, _channels, _rotated);
+            w = _rotated;
+        }
+        if (_four)
+        {
+            WinogradTraining.TransformWeights4(w, _channels, _filters, _u);
+        }
+        else
+        {
+            Winograd.TransformWeights(w, _channels, _filters, _u);
+        }
+        int cf = _channels * _filters;
+        for (int p = 0; p < _points; p++)
+        {
+            Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, false, _filters, _channels, _packed.AsSpan(p * _packedPoint, _packedPoint));
+        }
+    }
+
+    /// <summary>y = x ⋆ kernel (+ bias, ReLU) for <paramref name="count"/> images, in a set of buffers of its own; an empty bias adds nothing.</summary>
+    // x: [count, H, W, C] → y: [count, OH, OW, F]
+    public void Run(ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y)
+    {
+        int slot = Rent();
+        try
+        {
+            Run(slot, x, count, bias, relu, y);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy[slot], 0);
+        }
+    }
+
+    private void Run(int slot, ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y)
+    {
+        int inSize = _height * _width * _channels;
+        int outSize = _outHeight * _outWidth * _filters;
+        int perImage = _tileRows * _tileColumns;
+        var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
+        var m = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
+        var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
+        var epilogue = new ConvEpilogue(bias.IsEmpty ? _zeroBias : bias, relu, default, default, false);
+        for (int i = 0; i < count; i += _images)
+        {
+            int images = Math.Min(_images, count - i);
+            for (int j = 0; j < images; j++)
+            {
+                var image = x.Slice((i + j) * inSize, inSize);
+                int height = _height, width = _width;
+                if (_pad > 0)
+                {
+                    height = _outHeight + 2;
+                    width = _outWidth + 2;
+                    WinogradTraining.PadImage(image, _height, _width, _channels, _pad, _pad, height, width, padded);
+                    image = padded;
+                }
+                if (_four)
+                {
+                    Winograd4.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
+                }
+                else
+                {
+                    Winograd.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
+                }
+            }
+            int tiles = images * perImage;
+            for (int p = 0; p < _points; p++)
+            {
+                Gemm.MultiplyPacked(v.Slice(p * _vStride, tiles * _channels), _channels, false, _packed.AsSpan(p * _packedPoint, _packedPoint), tiles, _filters, _channels, m.Slice(p * _mStride, tiles * _filters), _filters, accumulate: false);
+            }
+            for (int j = 0; j < images; j++)
+            {
+                var target = y.Slice((i + j) * outSize, outSize);
+                if (_four)
+                {
+                    Winograd4.TransformOutput(m, j * perImage, _mStride, _tileRows, _tileColumns, _filters, epilogue, target, _outHeight, _outWidth);
+                }
+                else
+                {
+                    Winograd.TransformOutput(m, j * perImage, _mStride, _tileRows, _tileColumns, _filters, epilogue, target, _outHeight, _outWidth);
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Convnet.Kernels;
@@ -9,9 +10,14 @@ namespace Convnet.Kernels;
 /// the input gradient's kernel (the forward kernel turned 180° with its channels swapped); and
 /// F(4×4, 3×3)'s weight transform in float, eight channel pairs at a time, as a training step
 /// transforms the kernel twice per batch (<see cref="Winograd4.TransformWeights"/> in double, one
-/// pair at a time, took ~0.4 ms of a 3 ms forward).
+/// pair at a time, took ~0.4 ms of a 3 ms forward); and the two transforms of the weight gradient
+/// by Winograd: with the forward per tile y = Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]A, the gradient of the kernel g
+/// of a channel pair is Gᵀ[Σ over tiles (Bᵀ·d·B) ⊙ (A·dy·Aᵀ)]G, so the output gradient is
+/// transformed by A (<see cref="TransformOutputGradient"/>), the tiles summed by products of the
+/// transformed input and output gradient per point, and the sums brought back by G
+/// (<see cref="AccumulateKernelGradient"/>).
 /// </summary>
-public static class WinogradTraining
+public static unsafe class WinogradTraining
 {
     // Winograd4's G [6, 3] in float: u = G·g·Gᵀ.
     private const float Quarter = 1 / 4f, Sixth = 1 / 6f, Twelfth = 1 / 12f, TwentyFourth = 1 / 24f;
@@ -181,6 +187,293 @@ public static class WinogradTraining
             row[..(left * channels)].Clear();
             x.Slice(y * width * channels, columns).CopyTo(row.Slice(left * channels, columns));
             row[(left * channels + columns)..].Clear();
+        }
+    }
+
+    /// <summary>
+    /// D = A·dy·Aᵀ of every tile of one output gradient (F(4×4, 3×3) when <paramref name="four"/>, else
+    /// F(2×2, 3×3)), written as rows <paramref name="firstTile"/>.. of the 36 or 16 matrices [tiles, F],
+    /// laid out as <see cref="Winograd.TransformInput"/> lays out V; outputs past the map's edge read as 0.
+    /// </summary>
+    // dy: [OH, OW, F] → d: [36 or 16][tiles, F]
+    public static void TransformOutputGradient(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int pointStride)
+    {
+        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, pointStride);
+        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0)
+        {
+            TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, pointStride);
+            return;
+        }
+        int n = four ? 4 : 2, side = n + 2;
+        var block = stackalloc Vector256<float>[16];
+        var t = stackalloc Vector256<float>[24];
+        var row = stackalloc Vector256<float>[6];
+        fixed (float* pdy = dy, pd = d)
+        {
+            for (int ty = 0; ty < tileRows; ty++)
+            {
+                for (int tx = 0; tx < tileColumns; tx++)
+                {
+                    float* dst = pd + (long)(firstTile + ty * tileColumns + tx) * filters;
+                    for (int f = 0; f < filters; f += 8)
+                    {
+                        // The n×n block of outputs, zeros past the map's edge.
+                        for (int r = 0; r < n; r++)
+                        {
+                            for (int c = 0; c < n; c++)
+                            {
+                                int oy = n * ty + r, ox = n * tx + c;
+                                block[r * 4 + c] = oy < outHeight && ox < outWidth ? Vector256.Load(pdy + ((long)oy * outWidth + ox) * filters + f) : Vector256<float>.Zero;
+                            }
+                        }
+                        // A·dy down each column (t: [side, n] with row stride 4), then ·Aᵀ along each row.
+                        for (int c = 0; c < n; c++)
+                        {
+                            Up(four, block[c], block[4 + c], block[8 + c], block[12 + c], t + c, 4);
+                        }
+                        for (int i = 0; i < side; i++)
+                        {
+                            Vector256<float>* ti = t + i * 4;
+                            Up(four, ti[0], ti[1], ti[2], ti[3], row, 1);
+                            for (int j = 0; j < side; j++)
+                            {
+                                row[j].Store(dst + (long)(i * side + j) * pointStride + f);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="TransformOutputGradient"/>: the same operations in the same order, one filter at a time.</summary>
+    public static void TransformOutputGradientScalar(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int pointStride)
+    {
+        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, pointStride);
+        int n = four ? 4 : 2, side = n + 2;
+        Span<float> block = stackalloc float[16];
+        Span<float> t = stackalloc float[24];
+        Span<float> row = stackalloc float[6];
+        for (int ty = 0; ty < tileRows; ty++)
+        {
+            for (int tx = 0; tx < tileColumns; tx++)
+            {
+                int at = (firstTile + ty * tileColumns + tx) * filters;
+                for (int f = 0; f < filters; f++)
+                {
+                    for (int r = 0; r < n; r++)
+                    {
+                        for (int c = 0; c < n; c++)
+                        {
+                            int oy = n * ty + r, ox = n * tx + c;
+                            block[r * 4 + c] = oy < outHeight && ox < outWidth ? dy[(oy * outWidth + ox) * filters + f] : 0;
+                        }
+                    }
+                    for (int c = 0; c < n; c++)
+                    {
+                        UpScalar(four, block[c], block[4 + c], block[8 + c], block[12 + c], t, c, 4);
+                    }
+                    for (int i = 0; i < side; i++)
+                    {
+                        UpScalar(four, t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3], row, 0, 1);
+                        for (int j = 0; j < side; j++)
+                        {
+                            d[(i * side + j) * pointStride + at + f] = row[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // A·d of n values (d2, d3 unused for F(2×2)): F(4×4)'s A [6, 4] has rows (1, 0, 0, 0), (1, 1, 1, 1),
+    // (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1); F(2×2)'s [4, 2]: (1, 0), (1, 1), (1, −1), (0, −1).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Up(bool four, Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float>* o, int stride)
+    {
+        o[0] = d0;
+        if (four)
+        {
+            var even = d0 + d2;
+            var odd = d1 + d3;
+            var even4 = d0 + Vector256.Create(4f) * d2;
+            var odd8 = Vector256.Create(2f) * d1 + Vector256.Create(8f) * d3;
+            o[stride] = even + odd;
+            o[2 * stride] = even - odd;
+            o[3 * stride] = even4 + odd8;
+            o[4 * stride] = even4 - odd8;
+            o[5 * stride] = d3;
+        }
+        else
+        {
+            o[stride] = d0 + d1;
+            o[2 * stride] = d0 - d1;
+            o[3 * stride] = -d1;
+        }
+    }
+
+    private static void UpScalar(bool four, float d0, float d1, float d2, float d3, Span<float> o, int at, int stride)
+    {
+        o[at] = d0;
+        if (four)
+        {
+            float even = d0 + d2;
+            float odd = d1 + d3;
+            float even4 = d0 + 4f * d2;
+            float odd8 = 2f * d1 + 8f * d3;
+            o[at + stride] = even + odd;
+            o[at + 2 * stride] = even - odd;
+            o[at + 3 * stride] = even4 + odd8;
+            o[at + 4 * stride] = even4 - odd8;
+            o[at + 5 * stride] = d3;
+        }
+        else
+        {
+            o[at + stride] = d0 + d1;
+            o[at + 2 * stride] = d0 - d1;
+            o[at + 3 * stride] = -d1;
+        }
+    }
+
+    private static void CheckGradient(int dyLength, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, int dLength, int firstTile, int pointStride)
+    {
+        int n = four ? 4 : 2;
+        if (dyLength < outHeight * outWidth * filters || n * tileRows < outHeight || n * tileColumns < outWidth)
+        {
+            throw new ArgumentException($"Output gradient of {dyLength} values for {outHeight}×{outWidth}×{filters} in {tileRows}×{tileColumns} tiles of {n}×{n}.");
+        }
+        if (dLength < (long)((n + 2) * (n + 2) - 1) * pointStride + (long)(firstTile + tileRows * tileColumns) * filters)
+        {
+            throw new ArgumentException($"Transformed gradient of {dLength} values is too small for tiles up to {firstTile + tileRows * tileColumns} of {filters} filters.");
+        }
+    }
+
+    /// <summary>
+    /// dw += Gᵀ·M·G for the channel pairs [<paramref name="first"/>, first + count) of the summed
+    /// products M (F(4×4, 3×3)'s 36 points when <paramref name="four"/>, else F(2×2, 3×3)'s 16).
+    /// </summary>
+    // m: [36 or 16, pairs] → dw: [3, 3, pairs] (accumulated)
+    public static void AccumulateKernelGradient(ReadOnlySpan<float> m, int pairs, bool four, int first, int count, Span<float> dw)
+    {
+        CheckKernelGradient(m.Length, pairs, four, first, count, dw.Length);
+        int side = four ? 6 : 4;
+        int q = first, end = first + count;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var points = stackalloc Vector256<float>[36];
+            var t = stackalloc Vector256<float>[18];
+            var o = stackalloc Vector256<float>[9];
+            fixed (float* pm = m, pdw = dw)
+            {
+                for (; q + 8 <= end; q += 8)
+                {
+                    for (int p = 0; p < side * side; p++)
+                    {
+                        points[p] = Vector256.Load(pm + (long)p * pairs + q);
+                    }
+                    // Gᵀ along each row of M (t: [side, 3]), then down each column.
+                    for (int i = 0; i < side; i++)
+                    {
+                        Vector256<float>* r = points + i * side;
+                        Down(four, r[0], r[1], r[2], r[3], four ? r[4] : default, four ? r[5] : default, t + i * 3, 1);
+                    }
+                    for (int k = 0; k < 3; k++)
+                    {
+                        Down(four, t[k], t[3 + k], t[6 + k], t[9 + k], four ? t[12 + k] : default, four ? t[15 + k] : default, o + k, 3);
+                    }
+                    for (int k = 0; k < 9; k++)
+                    {
+                        float* target = pdw + (long)k * pairs + q;
+                        (Vector256.Load(target) + o[k]).Store(target);
+                    }
+                }
+            }
+        }
+        KernelGradientScalar(m, pairs, four, q, end, dw);
+    }
+
+    /// <summary>The scalar twin of <see cref="AccumulateKernelGradient"/>: the same operations in the same order, one pair at a time.</summary>
+    public static void AccumulateKernelGradientScalar(ReadOnlySpan<float> m, int pairs, bool four, int first, int count, Span<float> dw)
+    {
+        CheckKernelGradient(m.Length, pairs, four, first, count, dw.Length);
+        KernelGradientScalar(m, pairs, four, first, first + count, dw);
+    }
+
+    private static void KernelGradientScalar(ReadOnlySpan<float> m, int pairs, bool four, int from, int end, Span<float> dw)
+    {
+        int side = four ? 6 : 4;
+        Span<float> points = stackalloc float[36];
+        Span<float> t = stackalloc float[18];
+        Span<float> o = stackalloc float[9];
+        for (int q = from; q < end; q++)
+        {
+            for (int p = 0; p < side * side; p++)
+            {
+                points[p] = m[p * pairs + q];
+            }
+            for (int i = 0; i < side; i++)
+            {
+                var r = points.Slice(i * side, side);
+                DownScalar(four, r[0], r[1], r[2], r[3], four ? r[4] : 0, four ? r[5] : 0, t, i * 3, 1);
+            }
+            for (int k = 0; k < 3; k++)
+            {
+                DownScalar(four, t[k], t[3 + k], t[6 + k], t[9 + k], four ? t[12 + k] : 0, four ? t[15 + k] : 0, o, k, 3);
+            }
+            for (int k = 0; k < 9; k++)
+            {
+                dw[k * pairs + q] += o[k];
+            }
+        }
+    }
+
+    // Gᵀ·m: F(4×4)'s G as in TransformWeights4 (m4, m5 unused for F(2×2), whose G [4, 3] has rows
+    // (1, 0, 0), ½(1, 1, 1), ½(1, −1, 1), (0, 0, 1)).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Down(bool four, Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5, Vector256<float>* o, int stride)
+    {
+        if (four)
+        {
+            var sum12 = m1 + m2;
+            var sum34 = m3 + m4;
+            o[0] = m0 * Quarter - sum12 * Sixth + sum34 * TwentyFourth;
+            o[stride] = (m2 - m1) * Sixth + (m3 - m4) * Twelfth;
+            o[2 * stride] = (sum34 - sum12) * Sixth + m5;
+        }
+        else
+        {
+            var half = (m1 + m2) * 0.5f;
+            o[0] = m0 + half;
+            o[stride] = (m1 - m2) * 0.5f;
+            o[2 * stride] = half + m3;
+        }
+    }
+
+    private static void DownScalar(bool four, float m0, float m1, float m2, float m3, float m4, float m5, Span<float> o, int at, int stride)
+    {
+        if (four)
+        {
+            float sum12 = m1 + m2;
+            float sum34 = m3 + m4;
+            o[at] = m0 * Quarter - sum12 * Sixth + sum34 * TwentyFourth;
+            o[at + stride] = (m2 - m1) * Sixth + (m3 - m4) * Twelfth;
+            o[at + 2 * stride] = (sum34 - sum12) * Sixth + m5;
+        }
+        else
+        {
+            float half = (m1 + m2) * 0.5f;
+            o[at] = m0 + half;
+            o[at + stride] = (m1 - m2) * 0.5f;
+            o[at + 2 * stride] = half + m3;
+        }
+    }
+
+    private static void CheckKernelGradient(int mLength, int pairs, bool four, int first, int count, int dwLength)
+    {
+        int points = four ? Winograd4.Points : Winograd.Points;
+        if (first < 0 || count < 0 || first + count > pairs || mLength < (long)points * pairs || dwLength < 9L * pairs)
+        {
+            throw new ArgumentException($"Pairs [{first}, {first + count}) of {pairs}, products of {mLength} and kernel gradient of {dwLength} values.");
         }
     }
 }

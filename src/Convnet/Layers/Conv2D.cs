@@ -16,13 +16,14 @@ public sealed class Conv2D : Layer, ILayerKind
     private readonly BatchReduction _reduce = new();
     private ConvGeometry _g;
     private Parameter? _kernel, _bias;
-    // Training: every image's columns, kept for the weight gradient; inference: one image's per chunk.
+    // Training by im2col: every image's columns, kept for the weight gradient; inference: one image's per chunk.
     private float[] _col = [];
-    private bool _colsKept;
+    // Whether the last Forward was in training mode: Backward needs its columns, or its input for Winograd.
+    private bool _trainingForward;
     private float[] _dcol = [];
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
-    // Winograd for a 3×3 stride-1 forward and input gradient (null: im2col + GEMM); the weight gradient is the columns' GEMM either way.
+    // Winograd for a 3×3 stride-1 forward, with its weight gradient, and input gradient (null: im2col + GEMM).
     private WinogradConvolution? _forwardWinograd, _inputGradientWinograd;
 
     /// <param name="filters">Output channels F, at least 1.</param>
@@ -190,7 +191,8 @@ public sealed class Conv2D : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // Training keeps every image's columns (and one group's column gradient per chunk); both GEMMs pack W.
+    // Training by im2col keeps every image's columns (and one group's column gradient per chunk); both GEMMs pack W.
+    // By Winograd: per-thread transforms, and the weight gradient's partial sums per chunk.
     public override long BufferValues(Shape input, int batch)
     {
         var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, KernelSize, Stride, Padding == Padding.Same);
@@ -199,15 +201,17 @@ public sealed class Conv2D : Layer, ILayerKind
         long kernel = patch * Filters;
         long winograd = 0;
         int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch));
+        long keptColumns = batch;
         if (WinogradConvolution.Applies(g, input.Channels))
         {
-            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads);
+            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads, Chunks.Count(batch));
+            keptColumns = 0;
         }
         if (WinogradConvolution.Applies(g, Filters))
         {
             winograd += WinogradConvolution.BufferValues(Filters, 2 - g.PadTop, input.Height, input.Width, input.Channels, threads);
         }
-        return base.BufferValues(input, batch) + (batch + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + winograd;
+        return base.BufferValues(input, batch) + (keptColumns + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + winograd;
     }
 
     /// <summary>
@@ -263,7 +267,7 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         // Buffers for the chunks run at once (Forward calls this for every batch: a new pool is seen).
         int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
-        _forwardWinograd?.EnsureCapacity(threads);
+        _forwardWinograd?.EnsureCapacity(threads, Chunks.Count(batch));
         _inputGradientWinograd?.EnsureCapacity(threads);
         _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         if (!ComputeInputGradient || _inputGradientWinograd is not null)
@@ -286,8 +290,8 @@ public sealed class Conv2D : Layer, ILayerKind
         StartForward(x);
         // Sized here, where the mode is known: inference needs one image's columns per chunk, not the
         // batch's (an inference batch of 256 would hold ~170 MB of columns in one layer of `strong`).
-        _colsKept = training;
-        int colLength = (training ? x.Batch : _forwardWinograd is null ? Chunks.Count(x.Batch) * Group : 0) * _g.OutPixels * _g.PatchSize;
+        _trainingForward = training;
+        int colLength = (_forwardWinograd is not null ? 0 : training ? x.Batch : Chunks.Count(x.Batch) * Group) * _g.OutPixels * _g.PatchSize;
         if (_col.Length < colLength)
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
@@ -311,11 +315,6 @@ public sealed class Conv2D : Layer, ILayerKind
         int patches = _g.OutPixels * _g.PatchSize;
         if (_forwardWinograd is not null)
         {
-            // The weight gradient's columns, then the outputs by Winograd.
-            for (int i = start; _colsKept && i < start + count; i++)
-            {
-                Convolution.Im2Col(X!.Sample(i), _g, _col.AsSpan(i * patches, patches));
-            }
             _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
             return;
         }
@@ -324,7 +323,7 @@ public sealed class Conv2D : Layer, ILayerKind
         for (int i = start; i < start + count; i += Group)
         {
             int images = Math.Min(Group, start + count - i);
-            var col = _col.AsSpan((_colsKept ? i : chunk * Group) * patches, images * patches);
+            var col = _col.AsSpan((_trainingForward ? i : chunk * Group) * patches, images * patches);
             for (int j = 0; j < images; j++)
             {
                 Convolution.Im2Col(X!.Sample(i + j), _g, col.Slice(j * patches, patches));
@@ -334,17 +333,24 @@ public sealed class Conv2D : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // dy: [N, OH, OW, F] → dW += colᵀ·dy, db += Σ dy, dx = col2im(dy·Wᵀ)
+    // dy: [N, OH, OW, F] → dW += colᵀ·dy (or by Winograd from x and dy), db += Σ dy, dx = col2im(dy·Wᵀ) (or by Winograd)
     public override Tensor? Backward(Tensor dy)
     {
-        if (!_colsKept)
+        if (!_trainingForward)
         {
-            throw new InvalidOperationException("Conv2D.Backward needs the columns of a training-mode Forward; an inference Forward does not keep them.");
+            throw new InvalidOperationException("Conv2D.Backward needs a training-mode Forward: an inference Forward keeps neither the columns nor the input.");
         }
         int batch = dy.Batch;
         int rows = batch * _g.OutPixels;
         var store = dy.Data;
-        _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
+        if (_forwardWinograd is not null)
+        {
+            _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset);
+        }
+        else
+        {
+            _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
+        }
         _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
         if (!ComputeInputGradient)
         {

@@ -1,5 +1,6 @@
 using Convnet.Kernels;
 using Convnet.Runtime;
+using Convnet.Tensors;
 
 namespace Convnet.Layers;
 
@@ -26,6 +27,13 @@ internal sealed class WinogradConvolution
     // one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
     private float[] _padded = [], _v = [], _m = [];
     private int[] _busy = [];
+    // The kernel gradient: each chunk's Σ Vᵀ·D [points, C, F], added in chunk order; the state of
+    // the call that runs the pool's items.
+    private readonly Action<int> _gradientChunk, _gradientBlock;
+    private float[] _partials = [];
+    private Tensor? _x, _dy;
+    private float[] _dw = [];
+    private int _dwOffset, _chunks;
 
     /// <summary>A convolution of [height, width, channels] images, <paramref name="pad"/> zero rows and columns before them (the output is outHeight × outWidth whatever lies past), into [outHeight, outWidth, filters].</summary>
     public WinogradConvolution(int height, int width, int channels, int pad, int outHeight, int outWidth, int filters)
@@ -38,14 +46,16 @@ internal sealed class WinogradConvolution
         _packedPoint = Gemm.PackedSize(filters, channels);
         _packed = new float[_points * _packedPoint];
         _zeroBias = new float[filters];
+        _gradientChunk = GradientChunk;
+        _gradientBlock = GradientBlock;
     }
 
-    /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides).</summary>
-    public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads)
+    /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), and the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient).</summary>
+    public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads, int chunks = 0)
     {
         var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         int points = four ? Winograd4.Points : Winograd.Points;
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points) * channels * filters;
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters;
     }
 
     // The larger tiles when they take fewer products; a group of images per product of about GroupTiles rows.
@@ -65,9 +75,14 @@ internal sealed class WinogradConvolution
     public static bool Applies(in ConvGeometry g, int summedChannels) =>
         g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && summedChannels >= 8;
 
-    /// <summary>Makes room for <paramref name="threads"/> chunks run at once.</summary>
-    public void EnsureCapacity(int threads)
+    /// <summary>Makes room for <paramref name="threads"/> chunks run at once, and for the kernel gradient of <paramref name="chunks"/> chunks (0: none).</summary>
+    public void EnsureCapacity(int threads, int chunks = 0)
     {
+        long partials = (long)chunks * _points * _channels * _filters;
+        if (_partials.Length < partials)
+        {
+            _partials = GC.AllocateArray<float>(checked((int)partials), pinned: true);
+        }
         if (_busy.Length < threads)
         {
             _busy = new int[threads];
@@ -145,26 +160,7 @@ internal sealed class WinogradConvolution
         for (int i = 0; i < count; i += _images)
         {
             int images = Math.Min(_images, count - i);
-            for (int j = 0; j < images; j++)
-            {
-                var image = x.Slice((i + j) * inSize, inSize);
-                int height = _height, width = _width;
-                if (_pad > 0)
-                {
-                    height = _outHeight + 2;
-                    width = _outWidth + 2;
-                    WinogradTraining.PadImage(image, _height, _width, _channels, _pad, _pad, height, width, padded);
-                    image = padded;
-                }
-                if (_four)
-                {
-                    Winograd4.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
-                }
-                else
-                {
-                    Winograd.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
-                }
-            }
+            TransformInputs(x.Slice(i * inSize, images * inSize), images, padded, v);
             int tiles = images * perImage;
             for (int p = 0; p < _points; p++)
             {
@@ -183,5 +179,114 @@ internal sealed class WinogradConvolution
                 }
             }
         }
+    }
+
+    // V = Bᵀ·d·B of every tile of a group of images, the image padded first when the convolution pads.
+    // x: [images, H, W, C] → v: [points][images · tiles per image, C]
+    private void TransformInputs(ReadOnlySpan<float> x, int images, Span<float> padded, Span<float> v)
+    {
+        int inSize = _height * _width * _channels;
+        int perImage = _tileRows * _tileColumns;
+        for (int j = 0; j < images; j++)
+        {
+            var image = x.Slice(j * inSize, inSize);
+            int height = _height, width = _width;
+            if (_pad > 0)
+            {
+                height = _outHeight + 2;
+                width = _outWidth + 2;
+                WinogradTraining.PadImage(image, _height, _width, _channels, _pad, _pad, height, width, padded);
+                image = padded;
+            }
+            if (_four)
+            {
+                Winograd4.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
+            }
+            else
+            {
+                Winograd.TransformInput(image, height, width, _channels, _tileRows, _tileColumns, v, j * perImage, _vStride);
+            }
+        }
+    }
+
+    /// <summary>
+    /// kernel gradient += the gradient of this (forward) convolution for the batch: per point, the
+    /// products Σ over tiles Vᵀ·D of the transformed input V (as the forward transforms it) and the
+    /// output gradient transformed by A (D = A·dy·Aᵀ), brought back to 3×3 by G. Each chunk of
+    /// images sums its own tiles in a fixed order into partials [points, C, F] that are added in chunk
+    /// order, so the result is the same for any thread count.
+    /// </summary>
+    // x: [N, H, W, C], dy: [N, OH, OW, F] → kernelGradient[offset..]: [3, 3, C, F] (accumulated)
+    public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset)
+    {
+        (_x, _dy, _dw, _dwOffset, _chunks) = (x, dy, kernelGradient, offset, Chunks.Count(dy.Batch));
+        if (_partials.Length < (long)_chunks * _points * _channels * _filters)
+        {
+            throw new InvalidOperationException($"The kernel gradient has room for fewer than {_chunks} chunks: EnsureCapacity was not called for this batch.");
+        }
+        pool.For(_chunks, _gradientChunk);
+        pool.For((_channels * _filters + PairBlock - 1) / PairBlock, _gradientBlock);
+        (_x, _dy, _dw) = (null, null, []);
+    }
+
+    private const int PairBlock = 256;
+
+    // The chunk's Σ Vᵀ·D per point, a group of images at a time, in its own partial.
+    private void GradientChunk(int chunk)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int slot = Rent();
+        try
+        {
+            int cf = _channels * _filters;
+            int perImage = _tileRows * _tileColumns;
+            int inSize = _height * _width * _channels;
+            int outSize = _outHeight * _outWidth * _filters;
+            var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
+            var d = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
+            var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
+            var partial = _partials.AsSpan(chunk * _points * cf, _points * cf);
+            var x = _x!.Samples(start, count);
+            var dy = _dy.Samples(start, count);
+            for (int i = 0; i < count; i += _images)
+            {
+                int images = Math.Min(_images, count - i);
+                TransformInputs(x.Slice(i * inSize, images * inSize), images, padded, v);
+                for (int j = 0; j < images; j++)
+                {
+                    WinogradTraining.TransformOutputGradient(dy.Slice((i + j) * outSize, outSize), _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _mStride);
+                }
+                int tiles = images * perImage;
+                for (int p = 0; p < _points; p++)
+                {
+                    // M[p]: [C, F] (+)= V[p]ᵀ·D[p]
+                    Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, tiles * _filters), _filters, false, _channels, _filters, tiles, partial.Slice(p * cf, cf), _filters, accumulate: i > 0);
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _busy[slot], 0);
+        }
+    }
+
+    // Pairs [block · PairBlock, …): the chunks' partials added in chunk order into the first, then brought back by G.
+    private void GradientBlock(int block)
+    {
+        int cf = _channels * _filters;
+        int first = block * PairBlock;
+        int count = Math.Min(PairBlock, cf - first);
+        int size = _points * cf;
+        var sum = _partials.AsSpan(0, size);
+        for (int s = 1; s < _chunks; s++)
+        {
+            var partial = _partials.AsSpan(s * size, size);
+            for (int p = 0; p < _points; p++)
+            {
+                var target = sum.Slice(p * cf + first, count);
+                Elementwise.Map<AddOperator>(target, partial.Slice(p * cf + first, count), target);
+            }
+        }
+        WinogradTraining.AccumulateKernelGradient(sum, cf, _four, first, count, _dw.AsSpan(_dwOffset, 9 * cf));
     }
 }

@@ -7,7 +7,9 @@ namespace Convnet.Tests.Kernels;
 
 /// <summary>
 /// The training side's Winograd helpers: F(4×4, 3×3)'s float weight transform against its scalar twin
-/// (bits) and the double transform (rounding), the input gradient's rotated kernel, and padding.
+/// (bits) and the double transform (rounding), the input gradient's rotated kernel, padding, and the
+/// weight gradient's transforms (dy by A, the sums back by G) against their scalar twins and the
+/// matrices in double.
 /// </summary>
 public class WinogradTrainingTests
 {
@@ -76,6 +78,101 @@ public class WinogradTrainingTests
                     float expected = y >= 0 && y < height && xx >= 0 && xx < width ? x[(y * width + xx) * channels + c] : 0;
                     Assert.Equal(expected, padded[(py * paddedWidth + px) * channels + c]);
                 }
+            }
+        }
+    }
+
+    // F(4×4, 3×3)'s A [6, 4] and G [6, 3]; F(2×2, 3×3)'s A [4, 2] and G [4, 3] (Lavin and Gray).
+    private static readonly double[,] A4 = { { 1, 0, 0, 0 }, { 1, 1, 1, 1 }, { 1, -1, 1, -1 }, { 1, 2, 4, 8 }, { 1, -2, 4, -8 }, { 0, 0, 0, 1 } };
+    private static readonly double[,] G4 = { { 1 / 4.0, 0, 0 }, { -1 / 6.0, -1 / 6.0, -1 / 6.0 }, { -1 / 6.0, 1 / 6.0, -1 / 6.0 }, { 1 / 24.0, 1 / 12.0, 1 / 6.0 }, { 1 / 24.0, -1 / 12.0, 1 / 6.0 }, { 0, 0, 1 } };
+    private static readonly double[,] A2 = { { 1, 0 }, { 1, 1 }, { 1, -1 }, { 0, -1 } };
+    private static readonly double[,] G2 = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+
+    [Theory]
+    // 11×11 in 3×3 tiles of 4 (the last row and column of tiles run past the map), vector filters.
+    [InlineData(11, 11, 16, true, 2)]
+    [InlineData(8, 8, 8, true, 0)]
+    [InlineData(6, 5, 24, false, 3)]
+    // Filters off the vector width: the scalar twin.
+    [InlineData(7, 9, 10, true, 1)]
+    [InlineData(5, 5, 3, false, 0)]
+    public void TransformOutputGradient_equals_its_scalar_twin_and_A_dy_At_with_zeros_past_the_map(int outHeight, int outWidth, int filters, bool four, int firstTile)
+    {
+        int n = four ? 4 : 2, side = n + 2, points = side * side;
+        var a = four ? A4 : A2;
+        var (tileRows, tileColumns) = four ? Winograd4.Tiles(outHeight, outWidth) : Winograd.Tiles(outHeight, outWidth);
+        int pointStride = Winograd.PointStride((firstTile + tileRows * tileColumns) * filters);
+        var rng = new Rng(6);
+        var dy = Numerics.Uniform(ref rng, outHeight * outWidth * filters);
+        var (fast, scalar) = (new float[points * pointStride], new float[points * pointStride]);
+        WinogradTraining.TransformOutputGradient(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, fast, firstTile, pointStride);
+        WinogradTraining.TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, scalar, firstTile, pointStride);
+        Numerics.AssertBitEqual(scalar, fast, "vector against scalar twin");
+        for (int ty = 0; ty < tileRows; ty++)
+        {
+            for (int tx = 0; tx < tileColumns; tx++)
+            {
+                for (int f = 0; f < filters; f++)
+                {
+                    for (int i = 0; i < side; i++)
+                    {
+                        for (int j = 0; j < side; j++)
+                        {
+                            double exact = 0;
+                            for (int r = 0; r < n; r++)
+                            {
+                                for (int c = 0; c < n; c++)
+                                {
+                                    int oy = n * ty + r, ox = n * tx + c;
+                                    double value = oy < outHeight && ox < outWidth ? dy[(oy * outWidth + ox) * filters + f] : 0;
+                                    exact += a[i, r] * value * a[j, c];
+                                }
+                            }
+                            float actual = fast[(i * side + j) * pointStride + (firstTile + ty * tileColumns + tx) * filters + f];
+                            Assert.True(Math.Abs(actual - exact) <= 1e-5 * (1 + Math.Abs(exact)), $"tile ({ty}, {tx}), filter {f}, point ({i}, {j}): {actual} against {exact}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(32, 64, true, 0, 2048)]
+    // A block of pairs that starts and ends off the vector width: the vector loop, then the scalar twin.
+    [InlineData(9, 10, true, 3, 70)]
+    [InlineData(16, 8, false, 0, 128)]
+    [InlineData(5, 3, false, 2, 11)]
+    public void AccumulateKernelGradient_equals_its_scalar_twin_and_Gt_M_G_added_to_the_gradient(int channels, int filters, bool four, int first, int count)
+    {
+        int side = four ? 6 : 4, pairs = channels * filters;
+        var g = four ? G4 : G2;
+        var rng = new Rng(8);
+        var m = Numerics.Uniform(ref rng, side * side * pairs);
+        var before = Numerics.Uniform(ref rng, 9 * pairs);
+        var (fast, scalar) = (before.ToArray(), before.ToArray());
+        WinogradTraining.AccumulateKernelGradient(m, pairs, four, first, count, fast);
+        WinogradTraining.AccumulateKernelGradientScalar(m, pairs, four, first, count, scalar);
+        Numerics.AssertBitEqual(scalar, fast, "vector against scalar twin");
+        for (int q = 0; q < pairs; q++)
+        {
+            for (int k = 0; k < 9; k++)
+            {
+                int at = k * pairs + q;
+                if (q < first || q >= first + count)
+                {
+                    Assert.Equal(before[at], fast[at]);
+                    continue;
+                }
+                double exact = before[at];
+                for (int i = 0; i < side; i++)
+                {
+                    for (int j = 0; j < side; j++)
+                    {
+                        exact += g[i, k / 3] * m[(i * side + j) * pairs + q] * g[j, k % 3];
+                    }
+                }
+                Assert.True(Math.Abs(fast[at] - exact) <= 1e-5 * (1 + Math.Abs(exact)), $"pair {q}, tap {k}: {fast[at]} against {exact}");
             }
         }
     }

@@ -8,8 +8,8 @@ using Xunit;
 namespace Convnet.Tests.Layers;
 
 /// <summary>
-/// Conv2D's training runs 3×3 stride-1 convolutions by Winograd (the forward when the input has ≥ 8
-/// channels, the input gradient when there are ≥ 8 filters): outputs, input gradients and kernel
+/// Conv2D's training runs 3×3 stride-1 convolutions by Winograd (the forward and the kernel gradient
+/// when the input has ≥ 8 channels, the input gradient when there are ≥ 8 filters): outputs, input gradients and kernel
 /// gradients must match the exact sums (in double) within float rounding of the transforms, relative
 /// to Σ|terms| of each sum, for both paddings, odd and even sizes and channel counts off the vector width.
 /// </summary>
@@ -24,6 +24,9 @@ public class Conv2DWinogradTests
     [InlineData(11, 11, 8, 8, false, 3)]
     [InlineData(12, 10, 8, 12, true, 5)]
     [InlineData(9, 9, 16, 8, true, 17)]
+    // 6×6 outputs: 2×2 tiles (F(2×2, 3×3)), vector widths, several chunks.
+    [InlineData(8, 8, 16, 24, false, 35)]
+    [InlineData(6, 6, 16, 16, true, 17)]
     // Channel counts that are not multiples of 8: the transforms' scalar twins.
     [InlineData(8, 8, 9, 10, false, 2)]
     [InlineData(5, 7, 12, 16, false, 4)]

@@ -7,7 +7,9 @@ namespace Convnet.Inference;
 /// <summary>
 /// A convolution [+ ReLU] [+ per-channel affine] [+ max pool], in that order, the later ones applied
 /// to the output while it is in cache: a direct kernel for inputs of a few channels, Winograd for
-/// 3×3 stride-1 "valid" kernels, else im2col and a GEMM with prepacked weights.
+/// 3×3 stride-1 "valid" kernels and for 5×5 and 6×6 stride-2 ones (as a 3×3 stride-1 convolution
+/// over the input's space-to-depth, <see cref="SpaceToDepth"/>), else im2col and a GEMM with
+/// prepacked weights.
 /// </summary>
 internal sealed class ConvStage : InferenceStage
 {
@@ -26,6 +28,9 @@ internal sealed class ConvStage : InferenceStage
     private ConvGeometry? _pool;
     // Chosen by Complete, once the fused layers are known.
     private bool _winograd;
+    // Winograd over the phases of a stride-2 input (space-to-depth), and the 3×3 stride-1 geometry it runs on (_g itself without phases).
+    private bool _phases;
+    private ConvGeometry _wg;
     // F(4×4, 3×3) rather than F(2×2, 3×3): 36 points.
     private bool _four;
     private int _points;
@@ -87,7 +92,15 @@ internal sealed class ConvStage : InferenceStage
         bool pool2 = _pool is not { } p || (p.KernelHeight == 2 && p.Stride == 2);
         // A few input channels: im2col rows of K·K·C values are too short for a GEMM.
         _direct = _g.Channels <= 4 && DirectConvolution.IsAccelerated(_filters) && pool2;
-        _winograd = !_direct && _g.KernelHeight == 3 && _g.Stride == 1 && !_same && _g.Channels >= 8 && pool2;
+        // A 5×5 or 6×6 stride-2 kernel as 3×3 over 4·C phase channels (smaller kernels gain nothing or little).
+        _phases = !_direct && _g.Stride == 2 && SpaceToDepth.Taps(_g.KernelHeight) == 3 && 4 * _g.Channels >= 8 && pool2;
+        _winograd = _phases || (!_direct && _g.KernelHeight == 3 && _g.Stride == 1 && !_same && _g.Channels >= 8 && pool2);
+        _wg = _g;
+        if (_phases)
+        {
+            var (height, width) = SpaceToDepth.Size(_g);
+            _wg = ConvGeometry.Create(height, width, 4 * _g.Channels, 3, 1, same: false);
+        }
         if (_direct)
         {
             _packed = _kernel;
@@ -97,7 +110,7 @@ internal sealed class ConvStage : InferenceStage
         else if (_winograd)
         {
             PackWinograd();
-            Description += _four ? " (Winograd 4×4)" : " (Winograd 2×2)";
+            Description += (_phases ? " (phases, " : " (") + (_four ? "Winograd 4×4)" : "Winograd 2×2)");
         }
         else
         {
@@ -109,20 +122,29 @@ internal sealed class ConvStage : InferenceStage
 
     private void PackWinograd()
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
         // The larger tiles when they take fewer products (not with a fused pool: a 4×4 tile is four windows).
-        var (rows2, columns2) = Winograd.Tiles(_g.OutHeight, _g.OutWidth);
-        var (rows4, columns4) = Winograd4.Tiles(_g.OutHeight, _g.OutWidth);
-        _four = _pool is null && rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
+        var (rows2, columns2) = Winograd.Tiles(_wg.OutHeight, _wg.OutWidth);
+        var (rows4, columns4) = Winograd4.Tiles(_wg.OutHeight, _wg.OutWidth);
+        // Over phases F(2×2): at batch 1 the products stream the transformed weights, 2.25× more with
+        // F(4×4) (strong's 12×12 map: 590 against 262 KB), and F(2×2) measured faster (strong on one
+        // thread 313 → 275 µs, F(4×4) 306 µs); batched F(4×4) was 7% faster, but one plan runs both.
+        _four = !_phases && _pool is null && rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
         _points = _four ? Winograd4.Points : Winograd.Points;
+        var kernel = _kernel;
+        if (_phases)
+        {
+            kernel = new float[9 * c * _filters];
+            SpaceToDepth.TransformWeights(_kernel, _g.KernelHeight, _g.Channels, _filters, kernel);
+        }
         var u = new float[_points * c * _filters];
         if (_four)
         {
-            Winograd4.TransformWeights(_kernel, c, _filters, u);
+            Winograd4.TransformWeights(kernel, c, _filters, u);
         }
         else
         {
-            Winograd.TransformWeights(_kernel, c, _filters, u);
+            Winograd.TransformWeights(kernel, c, _filters, u);
         }
         _packedPoint = Gemm.PackedSize(_filters, c);
         _packed = new float[_points * _packedPoint];
@@ -144,8 +166,13 @@ internal sealed class ConvStage : InferenceStage
         if (_winograd)
         {
             int tiles = _images * _tileRows * _tileColumns;
-            sizes.Transformed = Math.Max(sizes.Transformed, _points * Winograd.PointStride(tiles * _g.Channels));
+            sizes.Transformed = Math.Max(sizes.Transformed, _points * Winograd.PointStride(tiles * _wg.Channels));
             sizes.Products = Math.Max(sizes.Products, _points * Winograd.PointStride(tiles * _filters));
+            if (_phases)
+            {
+                // One image's phases at a time, or one per band of a split image.
+                sizes.Phases = Math.Max(sizes.Phases, SplitParts * PhaseImage);
+            }
             return;
         }
         sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
@@ -190,7 +217,7 @@ internal sealed class ConvStage : InferenceStage
         int outSize = Output.Size;
         for (int j = 0; j < images; j++)
         {
-            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, ws);
+            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, 0, ws);
         }
         Products(0, tiles, tiles, ws);
         for (int j = 0; j < images; j++)
@@ -199,30 +226,48 @@ internal sealed class ConvStage : InferenceStage
         }
     }
 
-    // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C].
-    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, InferenceWorkspace ws)
+    // Values of one image's phases: [H', W', 4·C].
+    private int PhaseImage => _wg.Height * _wg.Width * _wg.Channels;
+
+    // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C'];
+    // with phases, through phase buffer `slot` (one per band of a split image).
+    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, int slot, InferenceWorkspace ws)
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
         int vStride = Winograd.PointStride(tiles * c);
         var v = ws.Transformed.AsSpan(0, _points * vStride);
-        // The band's tiles read the image from row first·m on (m: output rows per tile).
-        int top = first * (_four ? 4 : 2);
-        var band = x[(top * _g.Width * c)..];
-        int start = firstTile + first * _tileColumns;
-        if (_four)
+        // The band's tiles read the image from row first·m on (m: output rows per tile), m + 2 rows a tile.
+        int m = _four ? 4 : 2;
+        int top = first * m;
+        int height = _wg.Height - top;
+        ReadOnlySpan<float> band;
+        if (_phases)
         {
-            Winograd4.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+            // Only the phase rows the band reads; the tiles read rows past them as 0, as past the image.
+            height = Math.Min(height, (end - first) * m + 2);
+            var phases = ws.Phases.AsSpan(slot * PhaseImage, height * _wg.Width * c);
+            SpaceToDepth.Forward(x, _g, top, height, phases);
+            band = phases;
         }
         else
         {
-            Winograd.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+            band = x[(top * _wg.Width * c)..];
+        }
+        int start = firstTile + first * _tileColumns;
+        if (_four)
+        {
+            Winograd4.TransformInput(band, height, _wg.Width, c, end - first, _tileColumns, v, start, vStride);
+        }
+        else
+        {
+            Winograd.TransformInput(band, height, _wg.Width, c, end - first, _tileColumns, v, start, vStride);
         }
     }
 
     // Tiles [first, first + count) of every point: m[p] = v[p]·u[p], [count, C]·[C, F].
     private void Products(int first, int count, int tiles, InferenceWorkspace ws)
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
         int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
         var v = ws.Transformed.AsSpan(0, _points * vStride);
         var m = ws.Products.AsSpan(0, _points * mStride);
@@ -335,7 +380,7 @@ internal sealed class ConvStage : InferenceStage
         {
             var (first, end) = Band(part, parts, _tileRows);
             int tiles = _tileRows * _tileColumns;
-            TransformInput(x, first, end, 0, tiles, ws);
+            TransformInput(x, first, end, 0, tiles, part, ws);
             Products(first * _tileColumns, (end - first) * _tileColumns, tiles, ws);
             TransformOutput(0, first, end, tiles, y, ws);
         }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Convnet.Kernels;
 using Convnet.Runtime;
 using Convnet.Tensors;
@@ -7,7 +8,9 @@ namespace Convnet.Inference;
 /// <summary>
 /// A convolution [+ ReLU] [+ per-channel affine] [+ max pool], in that order, the later ones applied
 /// to the output while it is in cache: a direct kernel for inputs of a few channels, Winograd for
-/// 3×3 stride-1 "valid" kernels, else im2col and a GEMM with prepacked weights.
+/// 3×3 stride-1 "valid" kernels and for 5×5 and 6×6 stride-2 ones (as a 3×3 stride-1 convolution
+/// over the input's space-to-depth, <see cref="SpaceToDepth"/>), else im2col and a GEMM with
+/// prepacked weights.
 /// </summary>
 internal sealed class ConvStage : InferenceStage
 {
@@ -26,6 +29,11 @@ internal sealed class ConvStage : InferenceStage
     private ConvGeometry? _pool;
     // Chosen by Complete, once the fused layers are known.
     private bool _winograd;
+    // Winograd over the phases of a stride-2 input (space-to-depth), and the 3×3 stride-1 geometry it runs on (_g itself without phases).
+    private bool _phases;
+    private ConvGeometry _wg;
+    // One image split over threads by filters rather than by tile rows (a small map: see Complete).
+    private bool _filterParts;
     // F(4×4, 3×3) rather than F(2×2, 3×3): 36 points.
     private bool _four;
     private int _points;
@@ -87,7 +95,15 @@ internal sealed class ConvStage : InferenceStage
         bool pool2 = _pool is not { } p || (p.KernelHeight == 2 && p.Stride == 2);
         // A few input channels: im2col rows of K·K·C values are too short for a GEMM.
         _direct = _g.Channels <= 4 && DirectConvolution.IsAccelerated(_filters) && pool2;
-        _winograd = !_direct && _g.KernelHeight == 3 && _g.Stride == 1 && !_same && _g.Channels >= 8 && pool2;
+        // A 5×5 or 6×6 stride-2 kernel as 3×3 over 4·C phase channels (smaller kernels gain nothing or little).
+        _phases = !_direct && _g.Stride == 2 && SpaceToDepth.Taps(_g.KernelHeight) == 3 && 4 * _g.Channels >= 8 && pool2;
+        _winograd = _phases || (!_direct && _g.KernelHeight == 3 && _g.Stride == 1 && !_same && _g.Channels >= 8 && pool2);
+        _wg = _g;
+        if (_phases)
+        {
+            var (height, width) = SpaceToDepth.Size(_g);
+            _wg = ConvGeometry.Create(height, width, 4 * _g.Channels, 3, 1, same: false);
+        }
         if (_direct)
         {
             _packed = _kernel;
@@ -97,7 +113,7 @@ internal sealed class ConvStage : InferenceStage
         else if (_winograd)
         {
             PackWinograd();
-            Description += _four ? " (Winograd 4×4)" : " (Winograd 2×2)";
+            Description += (_phases ? " (phases, " : " (") + (_four ? "Winograd 4×4)" : "Winograd 2×2)");
         }
         else
         {
@@ -109,20 +125,29 @@ internal sealed class ConvStage : InferenceStage
 
     private void PackWinograd()
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
         // The larger tiles when they take fewer products (not with a fused pool: a 4×4 tile is four windows).
-        var (rows2, columns2) = Winograd.Tiles(_g.OutHeight, _g.OutWidth);
-        var (rows4, columns4) = Winograd4.Tiles(_g.OutHeight, _g.OutWidth);
-        _four = _pool is null && rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
+        var (rows2, columns2) = Winograd.Tiles(_wg.OutHeight, _wg.OutWidth);
+        var (rows4, columns4) = Winograd4.Tiles(_wg.OutHeight, _wg.OutWidth);
+        // Over phases F(2×2): at batch 1 the products stream the transformed weights, 2.25× more with
+        // F(4×4) (strong's 12×12 map: 590 against 262 KB), and F(2×2) measured faster (strong on one
+        // thread 313 → 275 µs, F(4×4) 306 µs); batched F(4×4) was 7% faster, but one plan runs both.
+        _four = !_phases && _pool is null && rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
         _points = _four ? Winograd4.Points : Winograd.Points;
+        var kernel = _kernel;
+        if (_phases)
+        {
+            kernel = new float[9 * c * _filters];
+            SpaceToDepth.TransformWeights(_kernel, _g.KernelHeight, _g.Channels, _filters, kernel);
+        }
         var u = new float[_points * c * _filters];
         if (_four)
         {
-            Winograd4.TransformWeights(_kernel, c, _filters, u);
+            Winograd4.TransformWeights(kernel, c, _filters, u);
         }
         else
         {
-            Winograd.TransformWeights(_kernel, c, _filters, u);
+            Winograd.TransformWeights(kernel, c, _filters, u);
         }
         _packedPoint = Gemm.PackedSize(_filters, c);
         _packed = new float[_points * _packedPoint];
@@ -132,6 +157,11 @@ internal sealed class ConvStage : InferenceStage
         }
         // With the pool fused, each tile is one pooling window: the row or column the pool drops is never computed.
         (_tileRows, _tileColumns) = _pool is { } pg ? (pg.OutHeight, pg.OutWidth) : _four ? (rows4, columns4) : (rows2, columns2);
+        // A split image's few tiles (one product of up to 4 rows per point) are split by filters: each
+        // thread then streams half the transformed weights rather than all of them for half the tiles
+        // (strong's 4×4 map over phases, 1 MB of weights: 40 → 28 µs on two threads; its 9-tile
+        // 10×10 map measured slower so). Whole panels of the packed weights: one block of k ≤ KC.
+        _filterParts = Vector256.IsHardwareAccelerated && _filters % (SplitParts * Gemm.NR) == 0 && c <= Gemm.KC && _tileRows * _tileColumns <= FewRows;
         _images = Math.Clamp(GroupRows / (_tileRows * _tileColumns), 1, Chunks.Size);
     }
 
@@ -144,8 +174,18 @@ internal sealed class ConvStage : InferenceStage
         if (_winograd)
         {
             int tiles = _images * _tileRows * _tileColumns;
-            sizes.Transformed = Math.Max(sizes.Transformed, _points * Winograd.PointStride(tiles * _g.Channels));
+            sizes.Transformed = Math.Max(sizes.Transformed, _points * Winograd.PointStride(tiles * _wg.Channels));
             sizes.Products = Math.Max(sizes.Products, _points * Winograd.PointStride(tiles * _filters));
+            if (_phases)
+            {
+                // One image's phases at a time, or one per band of a split image.
+                sizes.Phases = Math.Max(sizes.Phases, SplitParts * PhaseImage);
+            }
+            if (_filterParts)
+            {
+                // Each part of a split image transforms the whole image into its own region.
+                sizes.Transformed = Math.Max(sizes.Transformed, SplitParts * _points * Winograd.PointStride(_tileRows * _tileColumns * _wg.Channels));
+            }
             return;
         }
         sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
@@ -190,7 +230,7 @@ internal sealed class ConvStage : InferenceStage
         int outSize = Output.Size;
         for (int j = 0; j < images; j++)
         {
-            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, ws);
+            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, 0, ws);
         }
         Products(0, tiles, tiles, ws);
         for (int j = 0; j < images; j++)
@@ -199,54 +239,75 @@ internal sealed class ConvStage : InferenceStage
         }
     }
 
-    // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C].
-    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, InferenceWorkspace ws)
+    // Values of one image's phases: [H', W', 4·C].
+    private int PhaseImage => _wg.Height * _wg.Width * _wg.Channels;
+
+    // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C'];
+    // with phases, through phase buffer `slot` (one per band of a split image).
+    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, int slot, InferenceWorkspace ws, int region = 0)
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
         int vStride = Winograd.PointStride(tiles * c);
-        var v = ws.Transformed.AsSpan(0, _points * vStride);
-        // The band's tiles read the image from row first·m on (m: output rows per tile).
-        int top = first * (_four ? 4 : 2);
-        var band = x[(top * _g.Width * c)..];
-        int start = firstTile + first * _tileColumns;
-        if (_four)
+        var v = ws.Transformed.AsSpan(region * _points * vStride, _points * vStride);
+        // The band's tiles read the image from row first·m on (m: output rows per tile), m + 2 rows a tile.
+        int m = _four ? 4 : 2;
+        int top = first * m;
+        int height = _wg.Height - top;
+        ReadOnlySpan<float> band;
+        if (_phases)
         {
-            Winograd4.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+            // Only the phase rows the band reads; the tiles read rows past them as 0, as past the image.
+            height = Math.Min(height, (end - first) * m + 2);
+            var phases = ws.Phases.AsSpan(slot * PhaseImage, height * _wg.Width * c);
+            SpaceToDepth.Forward(x, _g, top, height, phases);
+            band = phases;
         }
         else
         {
-            Winograd.TransformInput(band, _g.Height - top, _g.Width, c, end - first, _tileColumns, v, start, vStride);
+            band = x[(top * _wg.Width * c)..];
+        }
+        int start = firstTile + first * _tileColumns;
+        if (_four)
+        {
+            Winograd4.TransformInput(band, height, _wg.Width, c, end - first, _tileColumns, v, start, vStride);
+        }
+        else
+        {
+            Winograd.TransformInput(band, height, _wg.Width, c, end - first, _tileColumns, v, start, vStride);
         }
     }
 
-    // Tiles [first, first + count) of every point: m[p] = v[p]·u[p], [count, C]·[C, F].
-    private void Products(int first, int count, int tiles, InferenceWorkspace ws)
+    // Tiles [first, first + count) of every point: m[p] = v[p]·u[p], [count, C]·[C, F], or the
+    // filters [firstFilter, endFilter) of it (whole panels of packed u: one block of k ≤ KC).
+    private void Products(int first, int count, int tiles, InferenceWorkspace ws, int region = 0, int firstFilter = 0, int endFilter = -1)
     {
-        int c = _g.Channels;
+        int c = _wg.Channels;
+        int n = (endFilter < 0 ? _filters : endFilter) - firstFilter;
         int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
-        var v = ws.Transformed.AsSpan(0, _points * vStride);
+        var v = ws.Transformed.AsSpan(region * _points * vStride, _points * vStride);
         var m = ws.Products.AsSpan(0, _points * mStride);
         for (int p = 0; p < _points; p++)
         {
-            var packed = _packed.AsSpan(p * _packedPoint, _packedPoint);
-            int vAt = p * vStride + first * c, mAt = p * mStride + first * _filters;
+            var packed = _packed.AsSpan(p * _packedPoint + firstFilter * c, Gemm.PackedSize(n, c));
+            int vAt = p * vStride + first * c, mAt = p * mStride + first * _filters + firstFilter;
             if (count <= FewRows)
             {
                 // One image of a small map (strong's 8×8 at batch 1: 4 tiles): the one-row products' sums.
                 for (int i = 0; i < count; i += Gemm.SmallRows)
                 {
                     int rows = Math.Min(Gemm.SmallRows, count - i);
-                    Gemv.MultiplyPackedRows(v[(vAt + i * c)..], c, rows, packed, _filters, c, m[(mAt + i * _filters)..], _filters, default, relu: false);
+                    Gemv.MultiplyPackedRows(v[(vAt + i * c)..], c, rows, packed, n, c, m[(mAt + i * _filters)..], _filters, default, relu: false);
                 }
                 continue;
             }
-            Gemm.MultiplyPacked(v.Slice(vAt, count * c), c, false, packed, count, _filters, c, m.Slice(mAt, count * _filters), _filters, accumulate: false);
+            Gemm.MultiplyPacked(v.Slice(vAt, count * c), c, false, packed, count, n, c, m.Slice(mAt, (count - 1) * _filters + n), _filters, accumulate: false);
         }
     }
 
     // Tile rows [first, end) of the image whose tiles start at firstTile in m: [points][tiles, F] → its y: [...Output].
-    private void TransformOutput(int firstTile, int first, int end, int tiles, Span<float> y, InferenceWorkspace ws)
+    private void TransformOutput(int firstTile, int first, int end, int tiles, Span<float> y, InferenceWorkspace ws, int firstFilter = 0, int endFilter = -1)
     {
+        endFilter = endFilter < 0 ? _filters : endFilter;
         int mStride = Winograd.PointStride(tiles * _filters);
         var m = ws.Products.AsSpan(0, _points * mStride);
         var epilogue = new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null);
@@ -255,18 +316,18 @@ internal sealed class ConvStage : InferenceStage
         {
             int top = 4 * first;
             int rows = Math.Min(_g.OutHeight, 4 * end) - top;
-            Winograd4.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
+            Winograd4.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, firstFilter, endFilter, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
         }
         else if (_pool is not null)
         {
             // Each tile is one pixel of the pooled map.
-            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(first * _tileColumns * _filters)..], 2 * (end - first), _g.OutWidth);
+            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, firstFilter, endFilter, epilogue, y[(first * _tileColumns * _filters)..], 2 * (end - first), _g.OutWidth);
         }
         else
         {
             int top = 2 * first;
             int rows = Math.Min(_g.OutHeight, 2 * end) - top;
-            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
+            Winograd.TransformOutput(m, start, mStride, end - first, _tileColumns, _filters, firstFilter, endFilter, epilogue, y[(top * _g.OutWidth * _filters)..], rows, _g.OutWidth);
         }
     }
 
@@ -320,7 +381,7 @@ internal sealed class ConvStage : InferenceStage
     // input transform, products and output transform, so its data stays with its thread). More bands
     // measured slower on two threads: the products get fewer rows. A GEMM stage with a pool runs whole.
     public override int Parts => Math.Min(SplitParts, _direct ? DirectConvolution.OutputRows(_g, _pool is not null)
-        : _winograd ? _tileRows
+        : _winograd ? (_filterParts ? SplitParts : _tileRows)
         : _pool is null ? _g.OutHeight : 0);
 
     public override void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws)
@@ -331,11 +392,21 @@ internal sealed class ConvStage : InferenceStage
             var (first, end) = Band(part, parts, DirectConvolution.OutputRows(_g, _pool is not null));
             DirectConvolution.ForwardRows(x, _packed, _g, _filters, new ConvEpilogue(_bias, _relu, _scale, _shift, _pool is not null), y, first, end - first);
         }
+        else if (_filterParts)
+        {
+            // Each part: the whole image's input transform (in its own region), its filters' products and outputs.
+            var (firstFilter, endFilter) = Band(part, parts, _filters / Gemm.NR);
+            (firstFilter, endFilter) = (firstFilter * Gemm.NR, endFilter * Gemm.NR);
+            int tiles = _tileRows * _tileColumns;
+            TransformInput(x, 0, _tileRows, 0, tiles, part, ws, region: part);
+            Products(0, tiles, tiles, ws, part, firstFilter, endFilter);
+            TransformOutput(0, 0, _tileRows, tiles, y, ws, firstFilter, endFilter);
+        }
         else if (_winograd)
         {
             var (first, end) = Band(part, parts, _tileRows);
             int tiles = _tileRows * _tileColumns;
-            TransformInput(x, first, end, 0, tiles, ws);
+            TransformInput(x, first, end, 0, tiles, part, ws);
             Products(first * _tileColumns, (end - first) * _tileColumns, tiles, ws);
             TransformOutput(0, first, end, tiles, y, ws);
         }

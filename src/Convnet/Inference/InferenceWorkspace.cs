@@ -7,6 +7,7 @@ internal struct InferenceWorkspaceSizes
     public int Scratch;
     public int Transformed;
     public int Products;
+    public int Phases;
 }
 
 /// <summary>One work item's buffers, owned by the plan and reused by every call.</summary>
@@ -19,6 +20,7 @@ internal sealed class InferenceWorkspace
     public float[] Scratch { get; private set; } = [];
     public float[] Transformed { get; private set; } = [];
     public float[] Products { get; private set; } = [];
+    public float[] Phases { get; private set; } = [];
 
     /// <summary>One of the two activation buffers the stages alternate between.</summary>
     public Span<float> Activations(int which, int length) => (which == 0 ? _a : _b).AsSpan(0, length);
@@ -31,6 +33,7 @@ internal sealed class InferenceWorkspace
         Scratch = Grow(Scratch, sizes.Scratch);
         Transformed = Grow(Transformed, sizes.Transformed);
         Products = Grow(Products, sizes.Products);
+        Phases = Grow(Phases, sizes.Phases);
     }
 
     private static float[] Grow(float[] buffer, int length) => buffer.Length >= length ? buffer : GC.AllocateArray<float>(length, pinned: true);

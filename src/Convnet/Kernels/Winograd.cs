@@ -210,13 +210,22 @@ public static unsafe class Winograd
     /// </summary>
     // m: [16][tiles, F] → y: [OH, OW, F], or [OH/2, OW/2, F] pooled
     public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+        => TransformOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, 0, filters, epilogue, y, outHeight, outWidth);
+
+    /// <summary>
+    /// <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>
+    /// for the filters [<paramref name="firstFilter"/>, <paramref name="endFilter"/>) only, the same
+    /// bits; y's other channels untouched (the filters of one image split over threads).
+    /// </summary>
+    // m: [16][tiles, F] → y: [OH, OW, F] (or pooled), channels firstFilter..endFilter
+    public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
-        if (!Vector256.IsHardwareAccelerated || filters % Vector256<float>.Count != 0)
+        if (!Vector256.IsHardwareAccelerated || filters % Vector256<float>.Count != 0 || firstFilter % Vector256<float>.Count != 0 || endFilter % Vector256<float>.Count != 0)
         {
-            TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
+            TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
             return;
         }
-        CheckOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
+        CheckOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
         ref float pm = ref MemoryMarshal.GetReference(m);
         ref float py = ref MemoryMarshal.GetReference(y);
         ref float pBias = ref MemoryMarshal.GetReference(epilogue.Bias);
@@ -230,7 +239,7 @@ public static unsafe class Winograd
             for (int tx = 0; tx < tileColumns; tx++)
             {
                 nuint row = (nuint)((firstTile + ty * tileColumns + tx) * filters);
-                for (int f = 0; f < filters; f += Vector256<float>.Count)
+                for (int f = firstFilter; f < endFilter; f += Vector256<float>.Count)
                 {
                     nuint at = row + (nuint)f;
                     // s = Aᵀ·m (rows), Aᵀ = [1 1 1 0; 0 1 −1 −1]; then y = s·A (columns).
@@ -290,17 +299,21 @@ public static unsafe class Winograd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Load(ref float m, nuint at, int point, int pointStride) => Vector256.LoadUnsafe(ref m, at + (nuint)(point * pointStride));
 
-    /// <summary>The scalar twin of <see cref="TransformOutput"/>: the same operations in the same order, one channel at a time.</summary>
+    /// <summary>The scalar twin of <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>: the same operations in the same order, one channel at a time.</summary>
     public static void TransformOutputScalar(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+        => TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, 0, filters, epilogue, y, outHeight, outWidth);
+
+    /// <summary>The scalar twin of the filter-range <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>.</summary>
+    public static void TransformOutputScalar(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
-        CheckOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
+        CheckOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
         Span<float> q = stackalloc float[16];
         for (int ty = 0; ty < tileRows; ty++)
         {
             for (int tx = 0; tx < tileColumns; tx++)
             {
                 int row = (firstTile + ty * tileColumns + tx) * filters;
-                for (int f = 0; f < filters; f++)
+                for (int f = firstFilter; f < endFilter; f++)
                 {
                     for (int p = 0; p < 16; p++)
                     {
@@ -349,8 +362,12 @@ public static unsafe class Winograd
         }
     }
 
-    private static void CheckOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+    private static void CheckOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
+        if (firstFilter < 0 || firstFilter > endFilter || endFilter > filters)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endFilter), $"Filters {firstFilter}..{endFilter} of {filters}.");
+        }
         if (m.Length < 15L * pointStride + (long)(firstTile + tileRows * tileColumns) * filters)
         {
             throw new ArgumentException($"Products of {m.Length} values are too small for tiles up to {firstTile + tileRows * tileColumns} of {filters} filters.", nameof(m));

@@ -222,11 +222,20 @@ public static unsafe class Winograd4
     /// </summary>
     // m: [36][tiles, F] → y: [OH, OW, F]
     public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+        => TransformOutput(m, firstTile, pointStride, tileRows, tileColumns, filters, 0, filters, epilogue, y, outHeight, outWidth);
+
+    /// <summary>
+    /// <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>
+    /// for the filters [<paramref name="firstFilter"/>, <paramref name="endFilter"/>) only, the same
+    /// bits; y's other channels untouched (the filters of one image split over threads).
+    /// </summary>
+    // m: [36][tiles, F] → y: [OH, OW, F], channels firstFilter..endFilter
+    public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
-        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y.Length, outHeight, outWidth);
-        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0)
+        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y.Length, outHeight, outWidth);
+        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0 || firstFilter % 8 != 0 || endFilter % 8 != 0)
         {
-            TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y, outHeight, outWidth);
+            TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
             return;
         }
         var q = stackalloc Vector256<float>[4];
@@ -239,7 +248,7 @@ public static unsafe class Winograd4
                 for (int tx = 0; tx < tileColumns; tx++)
                 {
                     float* src = pm + (long)(firstTile + ty * tileColumns + tx) * filters;
-                    for (int f = 0; f < filters; f += 8)
+                    for (int f = firstFilter; f < endFilter; f += 8)
                     {
                         // Aᵀ·m down each column, read straight from the six points of the column.
                         for (int j = 0; j < 6; j++)
@@ -286,10 +295,14 @@ public static unsafe class Winograd4
         }
     }
 
-    /// <summary>The scalar twin of <see cref="TransformOutput"/>.</summary>
+    /// <summary>The scalar twin of <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>.</summary>
     public static void TransformOutputScalar(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
+        => TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, 0, filters, epilogue, y, outHeight, outWidth);
+
+    /// <summary>The scalar twin of the filter-range <see cref="TransformOutput(ReadOnlySpan{float}, int, int, int, int, int, int, int, in ConvEpilogue, Span{float}, int, int)"/>.</summary>
+    public static void TransformOutputScalar(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
-        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, epilogue, y.Length, outHeight, outWidth);
+        CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y.Length, outHeight, outWidth);
         Span<float> q = stackalloc float[36];
         Span<float> s = stackalloc float[24];
         Span<float> o = stackalloc float[4];
@@ -298,7 +311,7 @@ public static unsafe class Winograd4
             for (int tx = 0; tx < tileColumns; tx++)
             {
                 int row = (firstTile + ty * tileColumns + tx) * filters;
-                for (int f = 0; f < filters; f++)
+                for (int f = firstFilter; f < endFilter; f++)
                 {
                     for (int p = 0; p < Points; p++)
                     {
@@ -333,8 +346,12 @@ public static unsafe class Winograd4
         }
     }
 
-    private static void CheckOutput(int mLength, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, in ConvEpilogue epilogue, int yLength, int outHeight, int outWidth)
+    private static void CheckOutput(int mLength, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, int yLength, int outHeight, int outWidth)
     {
+        if (firstFilter < 0 || firstFilter > endFilter || endFilter > filters)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endFilter), $"Filters {firstFilter}..{endFilter} of {filters}.");
+        }
         if (mLength < (Points - 1L) * pointStride + (long)(firstTile + tileRows * tileColumns) * filters)
         {
             throw new ArgumentException($"Products of {mLength} values are too small for tiles up to {firstTile + tileRows * tileColumns} of {filters} filters.");

@@ -12,7 +12,8 @@ namespace Convnet.Models;
 /// through the whole network, one group per work item, in the plan's own buffers. Each layer adds
 /// its part (<see cref="Layer.CompileInference"/>, the stages in <c>Inference/</c>): a convolution
 /// stage takes in the ReLU, BatchNormalization (inference form: a per-channel affine) and max pool
-/// after it, and runs Winograd for 3×3 stride-1 "valid" kernels; weights are transformed and packed
+/// after it, and runs Winograd for 3×3 stride-1 "valid" kernels and, over the input's phases
+/// (space-to-depth), for 5×5 and 6×6 stride-2 ones; weights are transformed and packed
 /// into GEMM panels when the plan is built; Flatten is folded into the next Dense's rows; Dropout
 /// is the identity. One image on a model of several threads is split instead: each stage's parts
 /// (<see cref="InferenceStage.Parts"/>, two bands of rows) are claimed by the threads, all of a
@@ -67,7 +68,7 @@ internal sealed class InferencePlan
     }
 
     /// <summary>Bytes of one work item's buffers: two groups of activations and the largest workspaces.</summary>
-    public long WorkspaceBytes => (2L * Chunks.Size * _activation + _sizes.Columns + _sizes.Scratch + _sizes.Transformed + _sizes.Products) * sizeof(float);
+    public long WorkspaceBytes => (2L * Chunks.Size * _activation + _sizes.Columns + _sizes.Scratch + _sizes.Transformed + _sizes.Products + _sizes.Phases) * sizeof(float);
 
     /// <summary>The stages' names, e.g. "conv2d (Winograd) + re_lu + max_pooling2d", for tests and benchmarks.</summary>
     public IReadOnlyList<string> Describe() => [.. _stages.Select(s => s.Description)];

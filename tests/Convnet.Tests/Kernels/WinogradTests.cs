@@ -77,6 +77,12 @@ public class WinogradTests
             Winograd.TransformOutput(m, tiles, mStride, tileRows, tileColumns, c.Filters, epilogue, y, oh, ow);
             Winograd.TransformOutputScalar(m, tiles, mStride, tileRows, tileColumns, c.Filters, epilogue, yScalar, oh, ow);
             Support.Numerics.AssertBitEqual(yScalar, y, $"output transform {c}");
+            // Filters in two ranges (a split image's parts): the whole call's bits.
+            var halves = new float[outputs];
+            int half = c.Filters / 16 * 8;
+            Winograd.TransformOutput(m, tiles, mStride, tileRows, tileColumns, c.Filters, 0, half, epilogue, halves, oh, ow);
+            Winograd.TransformOutput(m, tiles, mStride, tileRows, tileColumns, c.Filters, half, c.Filters, epilogue, halves, oh, ow);
+            Support.Numerics.AssertBitEqual(y, halves, $"output transform by filters {c}");
 
             // The direct convolution, then the same epilogue and pooling.
             var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, 3, 1, same: false);
@@ -136,6 +142,11 @@ public class WinogradTests
             Winograd4.TransformOutput(m, tiles, mStride, tileRows, tileColumns, c.Filters, epilogue, y, oh, ow);
             Winograd4.TransformOutputScalar(m, tiles, mStride, tileRows, tileColumns, c.Filters, epilogue, yScalar, oh, ow);
             Support.Numerics.AssertBitEqual(yScalar, y, $"output transform {c}");
+            var halves = new float[y.Length];
+            int half = c.Filters / 16 * 8;
+            Winograd4.TransformOutput(m, tiles, mStride, tileRows, tileColumns, c.Filters, 0, half, epilogue, halves, oh, ow);
+            Winograd4.TransformOutputScalar(m, tiles, mStride, tileRows, tileColumns, c.Filters, half, c.Filters, epilogue, halves, oh, ow);
+            Support.Numerics.AssertBitEqual(y, halves, $"output transform by filters {c}");
 
             var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, 3, 1, same: false);
             var direct = new float[oh * ow * c.Filters];

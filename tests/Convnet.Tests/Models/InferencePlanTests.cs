@@ -79,8 +79,8 @@ public class InferencePlanTests
             simple.InferenceStages);
         using var strong = Architectures.Create("strong", Shape.Image(28, 28, 1), 10, seed: 1);
         Assert.Equal(
-            ["conv2d + re_lu + batch_normalization (direct)", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd 4×4)", "conv2d_2 + re_lu_2 + batch_normalization_2",
-             "conv2d_3 + re_lu_3 + batch_normalization_3 (Winograd 4×4)", "conv2d_4 + re_lu_4 + batch_normalization_4 (Winograd 4×4)", "conv2d_5 + re_lu_5 + batch_normalization_5",
+            ["conv2d + re_lu + batch_normalization (direct)", "conv2d_1 + re_lu_1 + batch_normalization_1 (Winograd 4×4)", "conv2d_2 + re_lu_2 + batch_normalization_2 (phases, Winograd 2×2)",
+             "conv2d_3 + re_lu_3 + batch_normalization_3 (Winograd 4×4)", "conv2d_4 + re_lu_4 + batch_normalization_4 (Winograd 4×4)", "conv2d_5 + re_lu_5 + batch_normalization_5 (phases, Winograd 2×2)",
              "conv2d_6 + re_lu_6 + batch_normalization_6", "dense", "softmax"],
             strong.InferenceStages);
     }
@@ -137,6 +137,62 @@ public class InferencePlanTests
         for (int image = 0; image < data.Count; image++)
         {
             Assert.Equal(Run(1, image).Select(BitConverter.SingleToInt32Bits), Run(2, image).Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    // 5×5 and 6×6 stride-2 convolutions (Winograd over the input's phases): "same" and "valid", even
+    // and odd inputs, channels off the 8-float vector (3 input channels: 12 phase channels, the scalar
+    // transforms), with a fused ReLU, BN or pool.
+    public static TheoryData<string, string> StrideTwoModels => new()
+    {
+        { "conv12k3,conv20k5s2same-relu-bn,flatten", "conv2d_1 + re_lu + batch_normalization (phases, Winograd 2×2)" },
+        { "conv12k2,conv20k5s2-relu-bn,flatten", "conv2d_1 + re_lu + batch_normalization (phases, Winograd 2×2)" },
+        { "conv6k4,conv16k6s2same-bn-relu,flatten", "conv2d_1 + batch_normalization (phases, Winograd 2×2)" },
+        { "conv10k3,conv16k6s2,flatten", "conv2d_1 (phases, Winograd 2×2)" },
+        { "conv12k3,conv16k5s2same-relu,maxpool2,flatten", "conv2d_1 + re_lu + max_pooling2d (phases, Winograd 2×2)" },
+        { "conv3k3,conv12k5s2same-relu,flatten", "conv2d_1 + re_lu (phases, Winograd 2×2)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StrideTwoModels))]
+    public void Stride_2_convolutions_over_phases_agree_with_the_layers_and_keep_their_bits(string arch, string stage)
+    {
+        var data = SyntheticDigits.Create(37, seed: 5);
+        float[] Fast(int threads, out float[] exact, out IReadOnlyList<string>? stages, out float[][] alone)
+        {
+            using var model = Architectures.Create(arch, data.SampleShape, 10, seed: 3, threads: threads);
+            Perturb(model, seed: 9);
+            stages = model.InferenceStages;
+            var fast = model.Predict(data);
+            // Batch 1 (split over the threads when there are two).
+            var x = new float[784];
+            alone = new float[3][];
+            for (int i = 0; i < alone.Length; i++)
+            {
+                Convnet.Kernels.Elementwise.BytesToUnit(data.Image(11 * i), x);
+                alone[i] = model.Predict(x);
+            }
+            exact = PredictLayerByLayer(model, data);
+            return fast;
+        }
+        var one = Fast(1, out var exact, out var stages, out var aloneOne);
+        Assert.NotNull(stages);
+        Assert.Contains(stage, stages);
+        double worst = 0;
+        for (int i = 0; i < exact.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(exact[i] - one[i]));
+        }
+        Assert.True(worst < 1e-5, $"{arch}: largest difference {worst}");
+        Assert.NotEqual(exact.Select(BitConverter.SingleToInt32Bits), one.Select(BitConverter.SingleToInt32Bits));
+
+        var two = Fast(2, out _, out _, out var aloneTwo);
+        Assert.Equal(one.Select(BitConverter.SingleToInt32Bits), two.Select(BitConverter.SingleToInt32Bits));
+        for (int i = 0; i < aloneOne.Length; i++)
+        {
+            var batched = one.AsSpan(11 * i * 10, 10).ToArray().Select(BitConverter.SingleToInt32Bits);
+            Assert.Equal(batched, aloneOne[i].Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(batched, aloneTwo[i].Select(BitConverter.SingleToInt32Bits));
         }
     }
 

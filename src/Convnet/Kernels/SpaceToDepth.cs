@@ -1,0 +1,127 @@
+namespace Convnet.Kernels;
+
+/// <summary>
+/// A stride-2 convolution as a stride-1 one: the input, zero-padded as the convolution pads it, split
+/// into its four phases x_pq[i, j] = x[2i + p, 2j + q] stacked as 4·C channels, and the kernel into
+/// the matching phases w_pq[a, b] = w[2a + p, 2b + q] (zero where 2a + p or 2b + q passes K), so that
+/// y = Σ_pq conv_stride1(x_pq, w_pq): one "valid" convolution of ⌈K/2⌉ × ⌈K/2⌉ taps over 4·C
+/// channels, which Winograd runs when ⌈K/2⌉ = 3. Phase channels are ordered (p, q, c).
+/// </summary>
+public static class SpaceToDepth
+{
+    /// <summary>Taps per side of the phase kernel of a <paramref name="kernel"/>-wide stride-2 kernel: ⌈K/2⌉.</summary>
+    public static int Taps(int kernel) => (kernel + 1) / 2;
+
+    /// <summary>The phase image's (height, width) for a stride-2 convolution <paramref name="g"/>: its output plus ⌈K/2⌉ − 1.</summary>
+    public static (int Height, int Width) Size(in ConvGeometry g) => (g.OutHeight + Taps(g.KernelHeight) - 1, g.OutWidth + Taps(g.KernelWidth) - 1);
+
+    /// <summary>
+    /// Rows [<paramref name="firstRow"/>, + <paramref name="rows"/>) of the phase image of x, written
+    /// from the start of <paramref name="phases"/>; pixels in the padding or past the image read 0.
+    /// </summary>
+    // x: [H, W, C] → phases: [rows, W', 4·C] with W' = Size(g).Width
+    public static void Forward(ReadOnlySpan<float> x, in ConvGeometry g, int firstRow, int rows, Span<float> phases)
+    {
+        int c = g.Channels;
+        int width = Check(x, g, firstRow, rows, phases);
+        int pixel = 4 * c;
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                var dst = phases.Slice((i * width + j) * pixel, pixel);
+                for (int p = 0; p < 2; p++)
+                {
+                    int y = 2 * (firstRow + i) + p - g.PadTop;
+                    for (int q = 0; q < 2; q++)
+                    {
+                        int xx = 2 * j + q - g.PadLeft;
+                        var d = dst.Slice((2 * p + q) * c, c);
+                        if (y < 0 || y >= g.Height || xx < 0 || xx >= g.Width)
+                        {
+                            d.Clear();
+                        }
+                        else
+                        {
+                            x.Slice((y * g.Width + xx) * c, c).CopyTo(d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Forward"/>: one value at a time, from the definition.</summary>
+    public static void ForwardScalar(ReadOnlySpan<float> x, in ConvGeometry g, int firstRow, int rows, Span<float> phases)
+    {
+        int c = g.Channels;
+        int width = Check(x, g, firstRow, rows, phases);
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                for (int phase = 0; phase < 4; phase++)
+                {
+                    for (int k = 0; k < c; k++)
+                    {
+                        // Row and column of the padded input.
+                        int r = 2 * (firstRow + i) + phase / 2, s = 2 * j + phase % 2;
+                        int y = r - g.PadTop, xx = s - g.PadLeft;
+                        bool inside = y >= 0 && y < g.Height && xx >= 0 && xx < g.Width;
+                        phases[((i * width + j) * 4 + phase) * c + k] = inside ? x[(y * g.Width + xx) * c + k] : 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The phase kernel: w'[a, b, (p, q, c), f] = w[2a + p, 2b + q, c, f], 0 past the kernel.</summary>
+    // w: [K, K, C, F] → phased: [T, T, 4·C, F] with T = ⌈K/2⌉
+    public static void TransformWeights(ReadOnlySpan<float> w, int kernel, int channels, int filters, Span<float> phased)
+    {
+        int taps = Taps(kernel);
+        if (w.Length != kernel * kernel * channels * filters || phased.Length != taps * taps * 4 * channels * filters)
+        {
+            throw new ArgumentException($"Kernel of {w.Length} values and phase kernel of {phased.Length} for a {kernel}×{kernel}×{channels}×{filters} kernel.");
+        }
+        int cf = channels * filters;
+        for (int a = 0; a < taps; a++)
+        {
+            for (int b = 0; b < taps; b++)
+            {
+                for (int phase = 0; phase < 4; phase++)
+                {
+                    int ky = 2 * a + phase / 2, kx = 2 * b + phase % 2;
+                    var dst = phased.Slice(((a * taps + b) * 4 + phase) * cf, cf);
+                    if (ky < kernel && kx < kernel)
+                    {
+                        w.Slice((ky * kernel + kx) * cf, cf).CopyTo(dst);
+                    }
+                    else
+                    {
+                        dst.Clear();
+                    }
+                }
+            }
+        }
+    }
+
+    // Returns the phase image's width.
+    private static int Check(ReadOnlySpan<float> x, in ConvGeometry g, int firstRow, int rows, Span<float> phases)
+    {
+        if (g.Stride != 2)
+        {
+            throw new ArgumentException($"Space-to-depth needs a stride-2 convolution, got stride {g.Stride}.");
+        }
+        var (height, width) = Size(g);
+        if (x.Length < g.Height * g.Width * g.Channels)
+        {
+            throw new ArgumentException($"Input of {x.Length} values is smaller than {g.Height}×{g.Width}×{g.Channels}.");
+        }
+        if (firstRow < 0 || rows < 0 || firstRow + rows > height || phases.Length < rows * width * 4 * g.Channels)
+        {
+            throw new ArgumentException($"Phase rows {firstRow}..{firstRow + rows} of {height} into {phases.Length} values ({width}×{4 * g.Channels} per row).");
+        }
+        return width;
+    }
+}

@@ -1,0 +1,97 @@
+using Convnet.Kernels;
+using Convnet.Runtime;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Convnet.Tests.Kernels;
+
+/// <summary>
+/// Space-to-depth: the block-copying kernel against its scalar twin bit for bit (whole images and
+/// bands of rows), and the identity it serves: a stride-2 convolution of a 5×5 or 6×6 kernel equals
+/// the 3×3 stride-1 "valid" convolution of the phase image with the phase kernel, both summed by
+/// im2col and the scalar GEMM, within float rounding. Odd and even sizes, "same" and "valid".
+/// </summary>
+public class SpaceToDepthTests
+{
+    public sealed record PhaseCase(int Height, int Width, int Channels, int Filters, int Kernel, bool Same, int Seed);
+
+    private static Arbitrary<PhaseCase> Cases =>
+        (from height in Gen.Choose(6, 15)
+         from width in Gen.Choose(6, 15)
+         from channels in Gen.Elements(1, 3, 8, 12)
+         from filters in Gen.Elements(1, 5, 8)
+         from kernel in Gen.Elements(5, 6)
+         from same in Gen.Elements(false, true)
+         from seed in Gen.Choose(0, int.MaxValue)
+         select new PhaseCase(height, width, channels, filters, kernel, same, seed)).ToArbitrary();
+
+    [Property(MaxTest = 100)]
+    public Property The_kernel_equals_its_scalar_twin_and_the_phase_convolution_the_stride_2_one()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, 2, c.Same);
+            var (height, width) = SpaceToDepth.Size(g);
+            int row = width * 4 * c.Channels;
+            var x = Support.Numerics.Uniform(ref rng, c.Height * c.Width * c.Channels);
+            var w = Support.Numerics.Uniform(ref rng, c.Kernel * c.Kernel * c.Channels * c.Filters);
+
+            var phases = new float[height * row];
+            var twin = new float[phases.Length];
+            SpaceToDepth.Forward(x, g, 0, height, phases);
+            SpaceToDepth.ForwardScalar(x, g, 0, height, twin);
+            Support.Numerics.AssertBitEqual(twin, phases, $"phases {c}");
+            // A band of rows, written from the start of its buffer.
+            int first = c.Seed % height, rows = height - first;
+            var band = new float[rows * row];
+            SpaceToDepth.Forward(x, g, first, rows, band);
+            Support.Numerics.AssertBitEqual(twin.AsSpan(first * row, rows * row), band, $"band {first}+{rows} {c}");
+
+            var expected = Convolve(x, g, w, c.Filters);
+            var pg = ConvGeometry.Create(height, width, 4 * c.Channels, 3, 1, same: false);
+            Assert.Equal((g.OutHeight, g.OutWidth), (pg.OutHeight, pg.OutWidth));
+            var phased = new float[9 * 4 * c.Channels * c.Filters];
+            SpaceToDepth.TransformWeights(w, c.Kernel, c.Channels, c.Filters, phased);
+            var actual = Convolve(phases, pg, phased, c.Filters);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"{c}: output {i} {actual[i]} against {expected[i]}");
+            }
+        });
+
+    [Fact]
+    public void Phase_kernels_take_the_even_and_odd_taps_and_pad_with_zeros()
+    {
+        // One channel, one filter, w[ky, kx] = 10·ky + kx: phase (p, q) at (a, b) is tap (2a + p, 2b + q).
+        var w = new float[25];
+        for (int i = 0; i < 25; i++)
+        {
+            w[i] = 10 * (i / 5) + i % 5;
+        }
+        var phased = new float[36];
+        SpaceToDepth.TransformWeights(w, 5, 1, 1, phased);
+        // [a, b, phase]: (0, 0) takes taps 00, 01, 10, 11; (2, 2) takes 44 and three zeros; (1, 2) takes 24, 34 (q = 1 passes the kernel).
+        Assert.Equal(new float[] { 0, 1, 10, 11 }, phased.AsSpan(0, 4).ToArray());
+        Assert.Equal(new float[] { 44, 0, 0, 0 }, phased.AsSpan(32, 4).ToArray());
+        Assert.Equal(new float[] { 24, 0, 34, 0 }, phased.AsSpan(20, 4).ToArray());
+    }
+
+    [Fact]
+    public void Stride_1_is_refused()
+    {
+        var g = ConvGeometry.Create(8, 8, 2, 5, 1, same: true);
+        Assert.Throws<ArgumentException>(() => SpaceToDepth.Forward(new float[128], g, 0, 1, new float[1000]));
+    }
+
+    // x: [H, W, C], w: [K, K, C, F] → [OH·OW, F] by im2col and the scalar GEMM.
+    private static float[] Convolve(float[] x, ConvGeometry g, float[] w, int filters)
+    {
+        var col = new float[g.OutPixels * g.PatchSize];
+        Convolution.Im2Col(x, g, col);
+        var y = new float[g.OutPixels * filters];
+        Gemm.MultiplyScalar(col, false, w, false, g.OutPixels, filters, g.PatchSize, y, accumulate: false);
+        return y;
+    }
+}

@@ -67,12 +67,41 @@ public static unsafe class DirectConvolution
     {
         int outW = pool ? g.OutWidth / 2 : g.OutWidth;
         int c = g.Channels, k = g.KernelHeight, kw = g.KernelWidth, width = g.Width, stride = g.Stride;
+        // Each tap's (ky, kx, c) offset from a window's first input, in the order the sums run.
+        int taps = k * kw * c;
+        long* offsets = stackalloc long[taps];
+        for (int ky = 0, t = 0; ky < k; ky++)
+        {
+            for (int kx = 0; kx < kw; kx++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    offsets[t++] = ((long)ky * width + kx) * c + ch;
+                }
+            }
+        }
         int* iy = stackalloc int[4];
         int* ix = stackalloc int[4];
+        int per = pool ? 1 : 4;
         for (int oy = rowStart; oy < rowEnd; oy++)
         {
-            for (int ox = 0; ox < outW; ox += pool ? 1 : 4)
+            // The row's groups whose windows all lie inside the image, [lo, hi), run in one loop;
+            // the others (at a padded border, a row's short last group) one at a time below.
+            var (lo, hi) = filters % 32 == 0 ? InsideGroups(g, pool, oy, outW) : (0, 0);
+            if (hi > lo)
             {
+                // A group's pixels from its first: pooled, the window's 2×2; else four along the row.
+                long across = (long)stride * c, down = (long)stride * width * c;
+                int firstRow = (pool ? 2 * oy : oy) * stride - g.PadTop, firstColumn = (pool ? 2 * lo : lo) * stride - g.PadLeft;
+                Interior(x + ((long)firstRow * width + firstColumn) * c, pool ? 2 * across : 4 * across, across, pool ? down : 2 * across, pool ? down + across : 3 * across,
+                    (hi - lo) / per, w, taps, offsets, filters, bias, relu, scale, shift, pool, y + ((long)oy * outW + lo) * filters, (long)per * filters);
+            }
+            for (int ox = 0; ox < outW; ox += per)
+            {
+                if (ox >= lo && ox < hi)
+                {
+                    continue;
+                }
                 // Four pixels per step: a pooling window's 2×2, else four along a row (the last step of a
                 // row repeats its last pixel and stores only the real ones).
                 int count = pool ? 4 : Math.Min(4, outW - ox);
@@ -86,13 +115,13 @@ public static unsafe class DirectConvolution
                 }
                 float* x0 = x + ((long)iy[0] * width + ix[0]) * c, x1 = x + ((long)iy[1] * width + ix[1]) * c;
                 float* x2 = x + ((long)iy[2] * width + ix[2]) * c, x3 = x + ((long)iy[3] * width + ix[3]) * c;
+                float* yo = y + ((long)oy * outW + ox) * filters;
                 int f = 0;
                 if (inside)
                 {
                     for (; f <= filters - 32; f += 32)
                     {
-                        Wide(x0, x1, x2, x3, w + f, k, kw, c, width, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count,
-                            y + ((long)oy * outW + ox) * filters + f);
+                        Wide(x0, x1, x2, x3, w + f, taps, offsets, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, yo + f);
                     }
                 }
                 for (; f < filters; f += 8)
@@ -124,54 +153,88 @@ public static unsafe class DirectConvolution
                             }
                         }
                     }
-                    Finish(a0, a1, a2, a3, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, filters, y + ((long)oy * outW + ox) * filters + f);
+                    Finish(a0, a1, a2, a3, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, filters, yo + f);
                 }
+            }
+        }
+    }
+
+    // The groups of output row oy (pooled row with pool) whose four pixels' windows all lie inside
+    // the image, as [lo, hi) of ox: steps of 1 (pooled) or 4 from 0, only whole groups.
+    private static (int Lo, int Hi) InsideGroups(in ConvGeometry g, bool pool, int oy, int outW)
+    {
+        int top = (pool ? 2 * oy : oy) * g.Stride - g.PadTop;
+        int bottom = (pool ? 2 * oy + 1 : oy) * g.Stride - g.PadTop + g.KernelHeight;
+        if (top < 0 || bottom > g.Height)
+        {
+            return (0, 0);
+        }
+        int per = pool ? 1 : 4, firstPixel = pool ? 2 : 1, lastPixel = pool ? 1 : 3;
+        int lo = 0;
+        while (lo < outW && lo * firstPixel * g.Stride - g.PadLeft < 0)
+        {
+            lo += per;
+        }
+        int hi = lo;
+        while (hi + per <= outW && (hi * firstPixel + lastPixel) * g.Stride - g.PadLeft + g.KernelWidth <= g.Width)
+        {
+            hi += per;
+        }
+        return (lo, hi);
+    }
+
+    // Groups of four pixels whose windows lie inside the image, 32 filters at a time; the first
+    // group's first input at x0, the next group's groupStep further; a group's other pixels d1, d2,
+    // d3 from its first. One loop over the groups and the taps (their offsets precomputed): 1.6×
+    // faster than a call per group with a loop per ky, kx and c (docs/benchmarks.md, "Direct convolution").
+    private static unsafe void Interior(float* x0, long groupStep, long d1, long d2, long d3, int groups, float* w, int taps, long* offsets, int filters,
+        float* bias, bool relu, float* scale, float* shift, bool pool, float* y, long yStep)
+    {
+        for (int gi = 0; gi < groups; gi++, x0 += groupStep, y += yStep)
+        {
+            for (int f = 0; f < filters; f += 32)
+            {
+                Wide(x0, x0 + d1, x0 + d2, x0 + d3, w + f, taps, offsets, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, 4, y + f);
             }
         }
     }
 
     // Four pixels (x0..x3: their windows' first inputs) × 32 filters, all taps inside the image:
     // sixteen chains, each input broadcast once for four weight vectors.
-    private static unsafe void Wide(float* x0, float* x1, float* x2, float* x3, float* w, int k, int kw, int c, int width, int filters,
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Wide(float* x0, float* x1, float* x2, float* x3, float* w, int taps, long* offsets, int filters,
         float* bias, bool relu, float* scale, float* shift, bool pool, int count, float* y)
     {
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int ky = 0; ky < k; ky++)
+        float* wt = w;
+        for (int t = 0; t < taps; t++, wt += filters)
         {
-            for (int kx = 0; kx < kw; kx++)
-            {
-                long at = ((long)ky * width + kx) * c;
-                float* wt = w + (long)(ky * kw + kx) * c * filters;
-                for (int ch = 0; ch < c; ch++)
-                {
-                    var w0 = Vector256.Load(wt);
-                    var w1 = Vector256.Load(wt + 8);
-                    var w2 = Vector256.Load(wt + 16);
-                    var w3 = Vector256.Load(wt + 24);
-                    var v = Vector256.Create(x0[at + ch]);
-                    a00 = Vector256.FusedMultiplyAdd(v, w0, a00);
-                    a01 = Vector256.FusedMultiplyAdd(v, w1, a01);
-                    a02 = Vector256.FusedMultiplyAdd(v, w2, a02);
-                    a03 = Vector256.FusedMultiplyAdd(v, w3, a03);
-                    v = Vector256.Create(x1[at + ch]);
-                    a10 = Vector256.FusedMultiplyAdd(v, w0, a10);
-                    a11 = Vector256.FusedMultiplyAdd(v, w1, a11);
-                    a12 = Vector256.FusedMultiplyAdd(v, w2, a12);
-                    a13 = Vector256.FusedMultiplyAdd(v, w3, a13);
-                    v = Vector256.Create(x2[at + ch]);
-                    a20 = Vector256.FusedMultiplyAdd(v, w0, a20);
-                    a21 = Vector256.FusedMultiplyAdd(v, w1, a21);
-                    a22 = Vector256.FusedMultiplyAdd(v, w2, a22);
-                    a23 = Vector256.FusedMultiplyAdd(v, w3, a23);
-                    v = Vector256.Create(x3[at + ch]);
-                    a30 = Vector256.FusedMultiplyAdd(v, w0, a30);
-                    a31 = Vector256.FusedMultiplyAdd(v, w1, a31);
-                    a32 = Vector256.FusedMultiplyAdd(v, w2, a32);
-                    a33 = Vector256.FusedMultiplyAdd(v, w3, a33);
-                    wt += filters;
-                }
-            }
+            long at = offsets[t];
+            var w0 = Vector256.Load(wt);
+            var w1 = Vector256.Load(wt + 8);
+            var w2 = Vector256.Load(wt + 16);
+            var w3 = Vector256.Load(wt + 24);
+            var v = Vector256.Create(x0[at]);
+            a00 = Vector256.FusedMultiplyAdd(v, w0, a00);
+            a01 = Vector256.FusedMultiplyAdd(v, w1, a01);
+            a02 = Vector256.FusedMultiplyAdd(v, w2, a02);
+            a03 = Vector256.FusedMultiplyAdd(v, w3, a03);
+            v = Vector256.Create(x1[at]);
+            a10 = Vector256.FusedMultiplyAdd(v, w0, a10);
+            a11 = Vector256.FusedMultiplyAdd(v, w1, a11);
+            a12 = Vector256.FusedMultiplyAdd(v, w2, a12);
+            a13 = Vector256.FusedMultiplyAdd(v, w3, a13);
+            v = Vector256.Create(x2[at]);
+            a20 = Vector256.FusedMultiplyAdd(v, w0, a20);
+            a21 = Vector256.FusedMultiplyAdd(v, w1, a21);
+            a22 = Vector256.FusedMultiplyAdd(v, w2, a22);
+            a23 = Vector256.FusedMultiplyAdd(v, w3, a23);
+            v = Vector256.Create(x3[at]);
+            a30 = Vector256.FusedMultiplyAdd(v, w0, a30);
+            a31 = Vector256.FusedMultiplyAdd(v, w1, a31);
+            a32 = Vector256.FusedMultiplyAdd(v, w2, a32);
+            a33 = Vector256.FusedMultiplyAdd(v, w3, a33);
         }
         Finish(a00, a10, a20, a30, bias, relu, scale, shift, pool, count, filters, y);
         Finish(a01, a11, a21, a31, bias + 8, relu, scale is null ? null : scale + 8, shift + 8, pool, count, filters, y + 8);

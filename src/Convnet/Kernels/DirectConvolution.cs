@@ -9,7 +9,9 @@ namespace Convnet.Kernels;
 /// im2col's rows are too short (9·C values) for a GEMM to pay: each output pixel is a chain of
 /// fused multiply-adds of an input value broadcast against a vector of the filters' weights, four
 /// pixels at a time (a 2×2 pooling window, or four along a row) for independent chains, with the
-/// <see cref="ConvEpilogue"/> applied before the pixels are stored or pooled. Inference only.
+/// <see cref="ConvEpilogue"/> applied before the pixels are stored or pooled. Training adds the
+/// weight and bias gradients of such a layer (<see cref="WeightGradient"/>), so that no im2col
+/// columns are written at all.
 /// </summary>
 public static unsafe class DirectConvolution
 {
@@ -329,6 +331,214 @@ public static unsafe class DirectConvolution
                     y[(oy * outW + ox) * filters + f] = best;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The weight and bias gradients of one image of a convolution without epilogue: for each tap t
+    /// (ky, kx, c) and filter f, dw[t, f] += Σ over the output pixels p, in order, of x at p's tap t
+    /// (0 outside the image) × dy[p, f], fused into a sum from 0; db[f] += Σ dy[p, f] likewise.
+    /// </summary>
+    // x: [H, W, C], dy: [OH, OW, F] → dw: [KH, KW, C, F], db: [F] (accumulated)
+    public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        CheckGradient(x, dy, g, filters, dw, db);
+        if (!IsAccelerated(filters))
+        {
+            WeightGradientScalar(x, dy, g, filters, dw, db);
+            return;
+        }
+        int taps = g.PatchSize;
+        long* offsets = stackalloc long[taps];
+        fixed (float* px = x, pdy = dy, pdw = dw, pdb = db)
+        {
+            for (int t = 0; t < taps; t++)
+            {
+                int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+                offsets[t] = ((long)ky * g.Width + kx) * g.Channels + ch;
+            }
+            // Nine taps' sums in registers per pass over the pixels, 16 or 8 filters at a time.
+            bool wide = Vector512.IsHardwareAccelerated && filters % 16 == 0;
+            for (int t0 = 0; t0 < taps; t0 += 9)
+            {
+                for (int f = 0; f < filters; f += wide ? 16 : 8)
+                {
+                    float* dw0 = pdw + (long)t0 * filters + f, db0 = t0 == 0 ? pdb + f : null;
+                    if (wide)
+                    {
+                        WeightGradientPass512(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                    }
+                    else
+                    {
+                        WeightGradientPass(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                    }
+                }
+            }
+        }
+    }
+
+    // Taps [t0, t0 + n) (n ≤ 9) × 8 filters: dw (row stride filters) and, when not null, db.
+    private static unsafe void WeightGradientPass(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
+        long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
+        long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
+        long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
+        int c = g.Channels, width = g.Width;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            int top = oy * g.Stride - g.PadTop;
+            bool rowInside = top >= 0 && top + g.KernelHeight <= g.Height;
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int left = ox * g.Stride - g.PadLeft;
+                var d = Vector256.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
+                sum += d;
+                if (rowInside && left >= 0 && left + g.KernelWidth <= width)
+                {
+                    // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
+                    float* xp = x + ((long)top * width + left) * c;
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o0]), d, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o1]), d, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o2]), d, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o3]), d, a3);
+                    a4 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o4]), d, a4);
+                    a5 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o5]), d, a5);
+                    a6 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o6]), d, a6);
+                    a7 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o7]), d, a7);
+                    a8 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o8]), d, a8);
+                    continue;
+                }
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0)), d, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
+                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
+                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
+                a6 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
+                a7 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
+                a8 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
+            }
+        }
+        if (db is not null)
+        {
+            (Vector256.Load(db) + sum).Store(db);
+        }
+        Add(dw, a0);
+        if (n > 1) { Add(dw + filters, a1); }
+        if (n > 2) { Add(dw + 2L * filters, a2); }
+        if (n > 3) { Add(dw + 3L * filters, a3); }
+        if (n > 4) { Add(dw + 4L * filters, a4); }
+        if (n > 5) { Add(dw + 5L * filters, a5); }
+        if (n > 6) { Add(dw + 6L * filters, a6); }
+        if (n > 7) { Add(dw + 7L * filters, a7); }
+        if (n > 8) { Add(dw + 8L * filters, a8); }
+
+        static void Add(float* at, Vector256<float> v) => (Vector256.Load(at) + v).Store(at);
+    }
+
+    // Taps [t0, t0 + n) (n ≤ 9) × 16 filters (Vector512): dw (row stride filters) and, when not null, db.
+    private static unsafe void WeightGradientPass512(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
+        long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
+        long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
+        long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
+        int c = g.Channels, width = g.Width;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            int top = oy * g.Stride - g.PadTop;
+            bool rowInside = top >= 0 && top + g.KernelHeight <= g.Height;
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int left = ox * g.Stride - g.PadLeft;
+                var d = Vector512.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
+                sum += d;
+                if (rowInside && left >= 0 && left + g.KernelWidth <= width)
+                {
+                    // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
+                    float* xp = x + ((long)top * width + left) * c;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o0]), d, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o1]), d, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o2]), d, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o3]), d, a3);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o4]), d, a4);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o5]), d, a5);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o6]), d, a6);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o7]), d, a7);
+                    a8 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o8]), d, a8);
+                    continue;
+                }
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0)), d, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
+                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
+                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
+                a6 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
+                a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
+                a8 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
+            }
+        }
+        if (db is not null)
+        {
+            (Vector512.Load(db) + sum).Store(db);
+        }
+        Add(dw, a0);
+        if (n > 1) { Add(dw + filters, a1); }
+        if (n > 2) { Add(dw + 2L * filters, a2); }
+        if (n > 3) { Add(dw + 3L * filters, a3); }
+        if (n > 4) { Add(dw + 4L * filters, a4); }
+        if (n > 5) { Add(dw + 5L * filters, a5); }
+        if (n > 6) { Add(dw + 6L * filters, a6); }
+        if (n > 7) { Add(dw + 7L * filters, a7); }
+        if (n > 8) { Add(dw + 8L * filters, a8); }
+
+        static void Add(float* at, Vector512<float> v) => (Vector512.Load(at) + v).Store(at);
+    }
+
+    // Tap t (ky, kx, c) of the window whose first input is at (top, left): 0 outside the image.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Tap(float* x, in ConvGeometry g, int top, int left, int t)
+    {
+        int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+        return At(x, g, top + ky, left + kx, ch);
+    }
+
+    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same sums in the same order.</summary>
+    public static void WeightGradientScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        CheckGradient(x, dy, g, filters, dw, db);
+        for (int f = 0; f < filters; f++)
+        {
+            float bias = 0;
+            for (int p = 0; p < g.OutPixels; p++)
+            {
+                bias += dy[p * filters + f];
+            }
+            db[f] += bias;
+            for (int t = 0; t < g.PatchSize; t++)
+            {
+                int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+                float sum = 0;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                    {
+                        float v = At(x, g, oy * g.Stride - g.PadTop + ky, ox * g.Stride - g.PadLeft + kx, ch);
+                        sum = MathF.FusedMultiplyAdd(v, dy[(oy * g.OutWidth + ox) * filters + f], sum);
+                    }
+                }
+                dw[t * filters + f] += sum;
+            }
+        }
+    }
+
+    private static void CheckGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        if (x.Length < g.Height * g.Width * g.Channels || dy.Length < g.OutPixels * filters || dw.Length < g.PatchSize * filters || db.Length < filters)
+        {
+            throw new ArgumentException($"Direct weight gradient of {x.Length} inputs and {dy.Length} output gradients into {dw.Length} weights and {db.Length} biases for {g} and {filters} filters.");
         }
     }
 

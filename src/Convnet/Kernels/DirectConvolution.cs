@@ -9,7 +9,9 @@ namespace Convnet.Kernels;
 /// im2col's rows are too short (9·C values) for a GEMM to pay: each output pixel is a chain of
 /// fused multiply-adds of an input value broadcast against a vector of the filters' weights, four
 /// pixels at a time (a 2×2 pooling window, or four along a row) for independent chains, with the
-/// <see cref="ConvEpilogue"/> applied before the pixels are stored or pooled. Inference only.
+/// <see cref="ConvEpilogue"/> applied before the pixels are stored or pooled. Training adds the
+/// weight and bias gradients of such a layer (<see cref="WeightGradient"/>), so that no im2col
+/// columns are written at all.
 /// </summary>
 public static unsafe class DirectConvolution
 {
@@ -67,12 +69,41 @@ public static unsafe class DirectConvolution
     {
         int outW = pool ? g.OutWidth / 2 : g.OutWidth;
         int c = g.Channels, k = g.KernelHeight, kw = g.KernelWidth, width = g.Width, stride = g.Stride;
+        // Each tap's (ky, kx, c) offset from a window's first input, in the order the sums run.
+        int taps = k * kw * c;
+        long* offsets = stackalloc long[taps];
+        for (int ky = 0, t = 0; ky < k; ky++)
+        {
+            for (int kx = 0; kx < kw; kx++)
+            {
+                for (int ch = 0; ch < c; ch++)
+                {
+                    offsets[t++] = ((long)ky * width + kx) * c + ch;
+                }
+            }
+        }
         int* iy = stackalloc int[4];
         int* ix = stackalloc int[4];
+        int per = pool ? 1 : 4;
         for (int oy = rowStart; oy < rowEnd; oy++)
         {
-            for (int ox = 0; ox < outW; ox += pool ? 1 : 4)
+            // The row's groups whose windows all lie inside the image, [lo, hi), run in one loop;
+            // the others (at a padded border, a row's short last group) one at a time below.
+            var (lo, hi) = filters % 32 == 0 ? InsideGroups(g, pool, oy, outW) : (0, 0);
+            if (hi > lo)
             {
+                // A group's pixels from its first: pooled, the window's 2×2; else four along the row.
+                long across = (long)stride * c, down = (long)stride * width * c;
+                int firstRow = (pool ? 2 * oy : oy) * stride - g.PadTop, firstColumn = (pool ? 2 * lo : lo) * stride - g.PadLeft;
+                Interior(x + ((long)firstRow * width + firstColumn) * c, pool ? 2 * across : 4 * across, across, pool ? down : 2 * across, pool ? down + across : 3 * across,
+                    (hi - lo) / per, w, taps, offsets, filters, bias, relu, scale, shift, pool, y + ((long)oy * outW + lo) * filters, (long)per * filters);
+            }
+            for (int ox = 0; ox < outW; ox += per)
+            {
+                if (ox >= lo && ox < hi)
+                {
+                    continue;
+                }
                 // Four pixels per step: a pooling window's 2×2, else four along a row (the last step of a
                 // row repeats its last pixel and stores only the real ones).
                 int count = pool ? 4 : Math.Min(4, outW - ox);
@@ -86,13 +117,13 @@ public static unsafe class DirectConvolution
                 }
                 float* x0 = x + ((long)iy[0] * width + ix[0]) * c, x1 = x + ((long)iy[1] * width + ix[1]) * c;
                 float* x2 = x + ((long)iy[2] * width + ix[2]) * c, x3 = x + ((long)iy[3] * width + ix[3]) * c;
+                float* yo = y + ((long)oy * outW + ox) * filters;
                 int f = 0;
                 if (inside)
                 {
                     for (; f <= filters - 32; f += 32)
                     {
-                        Wide(x0, x1, x2, x3, w + f, k, kw, c, width, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count,
-                            y + ((long)oy * outW + ox) * filters + f);
+                        Wide(x0, x1, x2, x3, w + f, taps, offsets, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, yo + f);
                     }
                 }
                 for (; f < filters; f += 8)
@@ -124,54 +155,88 @@ public static unsafe class DirectConvolution
                             }
                         }
                     }
-                    Finish(a0, a1, a2, a3, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, filters, y + ((long)oy * outW + ox) * filters + f);
+                    Finish(a0, a1, a2, a3, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, count, filters, yo + f);
                 }
+            }
+        }
+    }
+
+    // The groups of output row oy (pooled row with pool) whose four pixels' windows all lie inside
+    // the image, as [lo, hi) of ox: steps of 1 (pooled) or 4 from 0, only whole groups.
+    private static (int Lo, int Hi) InsideGroups(in ConvGeometry g, bool pool, int oy, int outW)
+    {
+        int top = (pool ? 2 * oy : oy) * g.Stride - g.PadTop;
+        int bottom = (pool ? 2 * oy + 1 : oy) * g.Stride - g.PadTop + g.KernelHeight;
+        if (top < 0 || bottom > g.Height)
+        {
+            return (0, 0);
+        }
+        int per = pool ? 1 : 4, firstPixel = pool ? 2 : 1, lastPixel = pool ? 1 : 3;
+        int lo = 0;
+        while (lo < outW && lo * firstPixel * g.Stride - g.PadLeft < 0)
+        {
+            lo += per;
+        }
+        int hi = lo;
+        while (hi + per <= outW && (hi * firstPixel + lastPixel) * g.Stride - g.PadLeft + g.KernelWidth <= g.Width)
+        {
+            hi += per;
+        }
+        return (lo, hi);
+    }
+
+    // Groups of four pixels whose windows lie inside the image, 32 filters at a time; the first
+    // group's first input at x0, the next group's groupStep further; a group's other pixels d1, d2,
+    // d3 from its first. One loop over the groups and the taps (their offsets precomputed): 1.6×
+    // faster than a call per group with a loop per ky, kx and c (docs/benchmarks.md, "Direct convolution").
+    private static unsafe void Interior(float* x0, long groupStep, long d1, long d2, long d3, int groups, float* w, int taps, long* offsets, int filters,
+        float* bias, bool relu, float* scale, float* shift, bool pool, float* y, long yStep)
+    {
+        for (int gi = 0; gi < groups; gi++, x0 += groupStep, y += yStep)
+        {
+            for (int f = 0; f < filters; f += 32)
+            {
+                Wide(x0, x0 + d1, x0 + d2, x0 + d3, w + f, taps, offsets, filters, bias + f, relu, scale is null ? null : scale + f, shift + f, pool, 4, y + f);
             }
         }
     }
 
     // Four pixels (x0..x3: their windows' first inputs) × 32 filters, all taps inside the image:
     // sixteen chains, each input broadcast once for four weight vectors.
-    private static unsafe void Wide(float* x0, float* x1, float* x2, float* x3, float* w, int k, int kw, int c, int width, int filters,
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Wide(float* x0, float* x1, float* x2, float* x3, float* w, int taps, long* offsets, int filters,
         float* bias, bool relu, float* scale, float* shift, bool pool, int count, float* y)
     {
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int ky = 0; ky < k; ky++)
+        float* wt = w;
+        for (int t = 0; t < taps; t++, wt += filters)
         {
-            for (int kx = 0; kx < kw; kx++)
-            {
-                long at = ((long)ky * width + kx) * c;
-                float* wt = w + (long)(ky * kw + kx) * c * filters;
-                for (int ch = 0; ch < c; ch++)
-                {
-                    var w0 = Vector256.Load(wt);
-                    var w1 = Vector256.Load(wt + 8);
-                    var w2 = Vector256.Load(wt + 16);
-                    var w3 = Vector256.Load(wt + 24);
-                    var v = Vector256.Create(x0[at + ch]);
-                    a00 = Vector256.FusedMultiplyAdd(v, w0, a00);
-                    a01 = Vector256.FusedMultiplyAdd(v, w1, a01);
-                    a02 = Vector256.FusedMultiplyAdd(v, w2, a02);
-                    a03 = Vector256.FusedMultiplyAdd(v, w3, a03);
-                    v = Vector256.Create(x1[at + ch]);
-                    a10 = Vector256.FusedMultiplyAdd(v, w0, a10);
-                    a11 = Vector256.FusedMultiplyAdd(v, w1, a11);
-                    a12 = Vector256.FusedMultiplyAdd(v, w2, a12);
-                    a13 = Vector256.FusedMultiplyAdd(v, w3, a13);
-                    v = Vector256.Create(x2[at + ch]);
-                    a20 = Vector256.FusedMultiplyAdd(v, w0, a20);
-                    a21 = Vector256.FusedMultiplyAdd(v, w1, a21);
-                    a22 = Vector256.FusedMultiplyAdd(v, w2, a22);
-                    a23 = Vector256.FusedMultiplyAdd(v, w3, a23);
-                    v = Vector256.Create(x3[at + ch]);
-                    a30 = Vector256.FusedMultiplyAdd(v, w0, a30);
-                    a31 = Vector256.FusedMultiplyAdd(v, w1, a31);
-                    a32 = Vector256.FusedMultiplyAdd(v, w2, a32);
-                    a33 = Vector256.FusedMultiplyAdd(v, w3, a33);
-                    wt += filters;
-                }
-            }
+            long at = offsets[t];
+            var w0 = Vector256.Load(wt);
+            var w1 = Vector256.Load(wt + 8);
+            var w2 = Vector256.Load(wt + 16);
+            var w3 = Vector256.Load(wt + 24);
+            var v = Vector256.Create(x0[at]);
+            a00 = Vector256.FusedMultiplyAdd(v, w0, a00);
+            a01 = Vector256.FusedMultiplyAdd(v, w1, a01);
+            a02 = Vector256.FusedMultiplyAdd(v, w2, a02);
+            a03 = Vector256.FusedMultiplyAdd(v, w3, a03);
+            v = Vector256.Create(x1[at]);
+            a10 = Vector256.FusedMultiplyAdd(v, w0, a10);
+            a11 = Vector256.FusedMultiplyAdd(v, w1, a11);
+            a12 = Vector256.FusedMultiplyAdd(v, w2, a12);
+            a13 = Vector256.FusedMultiplyAdd(v, w3, a13);
+            v = Vector256.Create(x2[at]);
+            a20 = Vector256.FusedMultiplyAdd(v, w0, a20);
+            a21 = Vector256.FusedMultiplyAdd(v, w1, a21);
+            a22 = Vector256.FusedMultiplyAdd(v, w2, a22);
+            a23 = Vector256.FusedMultiplyAdd(v, w3, a23);
+            v = Vector256.Create(x3[at]);
+            a30 = Vector256.FusedMultiplyAdd(v, w0, a30);
+            a31 = Vector256.FusedMultiplyAdd(v, w1, a31);
+            a32 = Vector256.FusedMultiplyAdd(v, w2, a32);
+            a33 = Vector256.FusedMultiplyAdd(v, w3, a33);
         }
         Finish(a00, a10, a20, a30, bias, relu, scale, shift, pool, count, filters, y);
         Finish(a01, a11, a21, a31, bias + 8, relu, scale is null ? null : scale + 8, shift + 8, pool, count, filters, y + 8);
@@ -266,6 +331,214 @@ public static unsafe class DirectConvolution
                     y[(oy * outW + ox) * filters + f] = best;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The weight and bias gradients of one image of a convolution without epilogue: for each tap t
+    /// (ky, kx, c) and filter f, dw[t, f] += Σ over the output pixels p, in order, of x at p's tap t
+    /// (0 outside the image) × dy[p, f], fused into a sum from 0; db[f] += Σ dy[p, f] likewise.
+    /// </summary>
+    // x: [H, W, C], dy: [OH, OW, F] → dw: [KH, KW, C, F], db: [F] (accumulated)
+    public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        CheckGradient(x, dy, g, filters, dw, db);
+        if (!IsAccelerated(filters))
+        {
+            WeightGradientScalar(x, dy, g, filters, dw, db);
+            return;
+        }
+        int taps = g.PatchSize;
+        long* offsets = stackalloc long[taps];
+        fixed (float* px = x, pdy = dy, pdw = dw, pdb = db)
+        {
+            for (int t = 0; t < taps; t++)
+            {
+                int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+                offsets[t] = ((long)ky * g.Width + kx) * g.Channels + ch;
+            }
+            // Nine taps' sums in registers per pass over the pixels, 16 or 8 filters at a time.
+            bool wide = Vector512.IsHardwareAccelerated && filters % 16 == 0;
+            for (int t0 = 0; t0 < taps; t0 += 9)
+            {
+                for (int f = 0; f < filters; f += wide ? 16 : 8)
+                {
+                    float* dw0 = pdw + (long)t0 * filters + f, db0 = t0 == 0 ? pdb + f : null;
+                    if (wide)
+                    {
+                        WeightGradientPass512(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                    }
+                    else
+                    {
+                        WeightGradientPass(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                    }
+                }
+            }
+        }
+    }
+
+    // Taps [t0, t0 + n) (n ≤ 9) × 8 filters: dw (row stride filters) and, when not null, db.
+    private static unsafe void WeightGradientPass(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
+        long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
+        long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
+        long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
+        int c = g.Channels, width = g.Width;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            int top = oy * g.Stride - g.PadTop;
+            bool rowInside = top >= 0 && top + g.KernelHeight <= g.Height;
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int left = ox * g.Stride - g.PadLeft;
+                var d = Vector256.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
+                sum += d;
+                if (rowInside && left >= 0 && left + g.KernelWidth <= width)
+                {
+                    // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
+                    float* xp = x + ((long)top * width + left) * c;
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o0]), d, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o1]), d, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o2]), d, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o3]), d, a3);
+                    a4 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o4]), d, a4);
+                    a5 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o5]), d, a5);
+                    a6 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o6]), d, a6);
+                    a7 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o7]), d, a7);
+                    a8 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o8]), d, a8);
+                    continue;
+                }
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0)), d, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
+                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
+                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
+                a6 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
+                a7 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
+                a8 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
+            }
+        }
+        if (db is not null)
+        {
+            (Vector256.Load(db) + sum).Store(db);
+        }
+        Add(dw, a0);
+        if (n > 1) { Add(dw + filters, a1); }
+        if (n > 2) { Add(dw + 2L * filters, a2); }
+        if (n > 3) { Add(dw + 3L * filters, a3); }
+        if (n > 4) { Add(dw + 4L * filters, a4); }
+        if (n > 5) { Add(dw + 5L * filters, a5); }
+        if (n > 6) { Add(dw + 6L * filters, a6); }
+        if (n > 7) { Add(dw + 7L * filters, a7); }
+        if (n > 8) { Add(dw + 8L * filters, a8); }
+
+        static void Add(float* at, Vector256<float> v) => (Vector256.Load(at) + v).Store(at);
+    }
+
+    // Taps [t0, t0 + n) (n ≤ 9) × 16 filters (Vector512): dw (row stride filters) and, when not null, db.
+    private static unsafe void WeightGradientPass512(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
+        long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
+        long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
+        long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
+        int c = g.Channels, width = g.Width;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            int top = oy * g.Stride - g.PadTop;
+            bool rowInside = top >= 0 && top + g.KernelHeight <= g.Height;
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int left = ox * g.Stride - g.PadLeft;
+                var d = Vector512.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
+                sum += d;
+                if (rowInside && left >= 0 && left + g.KernelWidth <= width)
+                {
+                    // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
+                    float* xp = x + ((long)top * width + left) * c;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o0]), d, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o1]), d, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o2]), d, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o3]), d, a3);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o4]), d, a4);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o5]), d, a5);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o6]), d, a6);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o7]), d, a7);
+                    a8 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o8]), d, a8);
+                    continue;
+                }
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0)), d, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
+                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
+                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
+                a6 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
+                a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
+                a8 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
+            }
+        }
+        if (db is not null)
+        {
+            (Vector512.Load(db) + sum).Store(db);
+        }
+        Add(dw, a0);
+        if (n > 1) { Add(dw + filters, a1); }
+        if (n > 2) { Add(dw + 2L * filters, a2); }
+        if (n > 3) { Add(dw + 3L * filters, a3); }
+        if (n > 4) { Add(dw + 4L * filters, a4); }
+        if (n > 5) { Add(dw + 5L * filters, a5); }
+        if (n > 6) { Add(dw + 6L * filters, a6); }
+        if (n > 7) { Add(dw + 7L * filters, a7); }
+        if (n > 8) { Add(dw + 8L * filters, a8); }
+
+        static void Add(float* at, Vector512<float> v) => (Vector512.Load(at) + v).Store(at);
+    }
+
+    // Tap t (ky, kx, c) of the window whose first input is at (top, left): 0 outside the image.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Tap(float* x, in ConvGeometry g, int top, int left, int t)
+    {
+        int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+        return At(x, g, top + ky, left + kx, ch);
+    }
+
+    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same sums in the same order.</summary>
+    public static void WeightGradientScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        CheckGradient(x, dy, g, filters, dw, db);
+        for (int f = 0; f < filters; f++)
+        {
+            float bias = 0;
+            for (int p = 0; p < g.OutPixels; p++)
+            {
+                bias += dy[p * filters + f];
+            }
+            db[f] += bias;
+            for (int t = 0; t < g.PatchSize; t++)
+            {
+                int ky = t / (g.KernelWidth * g.Channels), kx = t / g.Channels % g.KernelWidth, ch = t % g.Channels;
+                float sum = 0;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                    {
+                        float v = At(x, g, oy * g.Stride - g.PadTop + ky, ox * g.Stride - g.PadLeft + kx, ch);
+                        sum = MathF.FusedMultiplyAdd(v, dy[(oy * g.OutWidth + ox) * filters + f], sum);
+                    }
+                }
+                dw[t * filters + f] += sum;
+            }
+        }
+    }
+
+    private static void CheckGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, int filters, Span<float> dw, Span<float> db)
+    {
+        if (x.Length < g.Height * g.Width * g.Channels || dy.Length < g.OutPixels * filters || dw.Length < g.PatchSize * filters || db.Length < filters)
+        {
+            throw new ArgumentException($"Direct weight gradient of {x.Length} inputs and {dy.Length} output gradients into {dw.Length} weights and {db.Length} biases for {g} and {filters} filters.");
         }
     }
 

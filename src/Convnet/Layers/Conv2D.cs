@@ -25,6 +25,12 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _packedKernelT = [];
     // Winograd for a 3×3 stride-1 forward, with its weight gradient, and input gradient (null: im2col + GEMM).
     private WinogradConvolution? _forwardWinograd, _inputGradientWinograd;
+    // A first layer of few channels (see TrainsDirectly): direct forward and weight gradient, no
+    // columns; each chunk's weight and bias gradients in _directPartials, added in chunk order.
+    private bool _direct;
+    private float[] _directPartials = [];
+    private Action<int>? _directGradientChunk;
+    private Tensor? _directDy;
 
     /// <param name="filters">Output channels F, at least 1.</param>
     /// <param name="kernelSize">Side K of the square kernel, at least 1.</param>
@@ -197,11 +203,17 @@ public sealed class Conv2D : Layer, ILayerKind
     {
         var g = ConvGeometry.Create(input.Height, input.Width, input.Channels, KernelSize, Stride, Padding == Padding.Same);
         long patch = (long)KernelSize * KernelSize * input.Channels;
-        long columns = (long)g.OutHeight * g.OutWidth * patch;
         long kernel = patch * Filters;
+        long columns = (long)g.OutHeight * g.OutWidth * patch;
         long winograd = 0;
         int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch));
         long keptColumns = batch;
+        if (TrainsDirectly(g, Filters))
+        {
+            // No columns; each chunk's weight and bias gradients.
+            keptColumns = 0;
+            winograd += Chunks.Count(batch) * (kernel + Filters);
+        }
         if (WinogradConvolution.Applies(g, input.Channels))
         {
             winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads, Chunks.Count(batch));
@@ -223,6 +235,16 @@ public sealed class Conv2D : Layer, ILayerKind
     private static int ImagesPerProduct(int outPixels) => Math.Clamp((GroupRows + outPixels - 1) / outPixels, 1, Chunks.Size);
 
     private const int GroupRows = 64;
+
+    /// <summary>
+    /// Whether a convolution of this shape trains by <see cref="DirectConvolution"/> (forward, weight
+    /// and bias gradients) rather than im2col + GEMM: a first layer of at most 3 channels whose
+    /// patches have at most 27 values, where the columns' rows are too short for a GEMM to pay (for
+    /// `simple`'s 28×28×1 → 32: 0.6 ms of im2col and 0.8 of GEMM per 64 images against 0.6 ms direct;
+    /// docs/benchmarks.md, "Direct convolution in training").
+    /// </summary>
+    private static bool TrainsDirectly(in ConvGeometry g, int filters) =>
+        g.Channels <= 3 && g.PatchSize <= 27 && DirectConvolution.IsAccelerated(filters);
 
     private int Group => ImagesPerProduct(_g.OutPixels);
 
@@ -256,6 +278,16 @@ public sealed class Conv2D : Layer, ILayerKind
     public override void EnsureCapacity(int batch)
     {
         base.EnsureCapacity(batch);
+        _direct = TrainsDirectly(_g, Filters);
+        if (_direct)
+        {
+            _directGradientChunk ??= DirectGradientChunk;
+            int partials = Chunks.Count(batch) * (_g.PatchSize * Filters + Filters);
+            if (_directPartials.Length < partials)
+            {
+                _directPartials = new float[partials];
+            }
+        }
         if (_forwardWinograd is null && WinogradConvolution.Applies(_g, _g.Channels))
         {
             _forwardWinograd = new WinogradConvolution(_g.Height, _g.Width, _g.Channels, _g.PadTop, _g.OutHeight, _g.OutWidth, Filters);
@@ -269,7 +301,7 @@ public sealed class Conv2D : Layer, ILayerKind
         int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
         _forwardWinograd?.EnsureCapacity(threads, Chunks.Count(batch));
         _inputGradientWinograd?.EnsureCapacity(threads);
-        _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
+        _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null || _direct ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
         if (!ComputeInputGradient || _inputGradientWinograd is not null)
         {
             return;
@@ -291,7 +323,7 @@ public sealed class Conv2D : Layer, ILayerKind
         // Sized here, where the mode is known: inference needs one image's columns per chunk, not the
         // batch's (an inference batch of 256 would hold ~170 MB of columns in one layer of `strong`).
         _trainingForward = training;
-        int colLength = (_forwardWinograd is not null ? 0 : training ? x.Batch : Chunks.Count(x.Batch) * Group) * _g.OutPixels * _g.PatchSize;
+        int colLength = (_forwardWinograd is not null || _direct ? 0 : training ? x.Batch : Chunks.Count(x.Batch) * Group) * _g.OutPixels * _g.PatchSize;
         if (_col.Length < colLength)
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
@@ -300,7 +332,7 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             _forwardWinograd.SetKernel(Kernel.Value, rotated: false);
         }
-        else
+        else if (!_direct)
         {
             // W: [K, F], packed once for every image of the batch.
             Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
@@ -312,6 +344,15 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
+        if (_direct)
+        {
+            var epilogue = new ConvEpilogue(Bias.Value, FuseRelu, default, default, pool2: false);
+            for (int i = start; i < start + count; i++)
+            {
+                DirectConvolution.Forward(X!.Sample(i), Kernel.Value, _g, Filters, epilogue, Y!.Sample(i));
+            }
+            return;
+        }
         int patches = _g.OutPixels * _g.PatchSize;
         if (_forwardWinograd is not null)
         {
@@ -341,17 +382,24 @@ public sealed class Conv2D : Layer, ILayerKind
             throw new InvalidOperationException("Conv2D.Backward needs a training-mode Forward: an inference Forward keeps neither the columns nor the input.");
         }
         int batch = dy.Batch;
-        int rows = batch * _g.OutPixels;
-        var store = dy.Data;
-        if (_forwardWinograd is not null)
+        if (_direct)
         {
-            _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset);
+            AccumulateDirectGradients(dy);
         }
         else
         {
-            _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
+            int rows = batch * _g.OutPixels;
+            var store = dy.Data;
+            if (_forwardWinograd is not null)
+            {
+                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset);
+            }
+            else
+            {
+                _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
+            }
+            _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
         }
-        _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
         if (!ComputeInputGradient)
         {
             return null;
@@ -369,6 +417,36 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         BackwardChunks();
         return Dx;
+    }
+
+    // dW += Σ patchᵀ·dy, db += Σ dy by the direct kernel: each chunk's sums from 0 (whichever
+    // thread runs it), then added to the gradients in chunk order, so the bits do not depend on the threads.
+    private void AccumulateDirectGradients(Tensor dy)
+    {
+        _directDy = dy;
+        int chunks = Chunks.Count(dy.Batch);
+        Pool.For(chunks, _directGradientChunk!);
+        _directDy = null;
+        int size = _g.PatchSize * Filters;
+        for (int c = 0; c < chunks; c++)
+        {
+            var partial = _directPartials.AsSpan(c * (size + Filters), size + Filters);
+            Elementwise.Map<AddOperator>(Kernel.Gradient, partial[..size], Kernel.Gradient);
+            Elementwise.Map<AddOperator>(Bias.Gradient, partial[size..], Bias.Gradient);
+        }
+    }
+
+    private void DirectGradientChunk(int chunk)
+    {
+        int size = _g.PatchSize * Filters;
+        var partial = _directPartials.AsSpan(chunk * (size + Filters), size + Filters);
+        partial.Clear();
+        var dy = _directDy!;
+        var (start, count) = Chunks.Range(chunk, dy.Batch);
+        for (int i = start; i < start + count; i++)
+        {
+            DirectConvolution.WeightGradient(X!.Sample(i), dy.Sample(i), _g, Filters, partial[..size], partial[size..]);
+        }
     }
 
     /// <inheritdoc/>

@@ -11,7 +11,8 @@ namespace Convnet.Tests.Kernels;
 /// The inference kernels of first layers and batch-1 products: the direct convolution against its
 /// scalar twin bit for bit and against im2col's reference within rounding (padding, strides,
 /// pooling, the affine; filters of 32-wide and 8-wide blocks and the twin's odd counts), and the
-/// one-row product against the blocked GEMM bit for bit (a sample's bits do not depend on its batch).
+/// one-row product against the blocked GEMM bit for bit (a sample's bits do not depend on its batch);
+/// the direct weight gradient of training against its scalar twin bit for bit and colsᵀ·dy in double.
 /// </summary>
 public class DirectConvolutionTests
 {
@@ -69,6 +70,56 @@ public class DirectConvolutionTests
             for (int i = 0; i < outputs; i++)
             {
                 Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"{c}: output {i} is {y[i]}, reference {expected[i]}");
+            }
+        });
+
+    [Property(MaxTest = 150)]
+    public Property WeightGradient_equals_its_scalar_twin_and_the_im2col_reference()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, c.Stride, c.Same);
+            if (g.OutHeight < 1 || g.OutWidth < 1)
+            {
+                return;
+            }
+            var x = Support.Numerics.Uniform(ref rng, c.Height * c.Width * c.Channels);
+            var dy = Support.Numerics.Uniform(ref rng, g.OutPixels * c.Filters);
+            // Accumulated into what is there.
+            var dw = Support.Numerics.Uniform(ref rng, g.PatchSize * c.Filters);
+            var db = Support.Numerics.Uniform(ref rng, c.Filters);
+            var dwScalar = dw.ToArray();
+            var dbScalar = db.ToArray();
+            var dwStart = dw.ToArray();
+            var dbStart = db.ToArray();
+            DirectConvolution.WeightGradient(x, dy, g, c.Filters, dw, db);
+            DirectConvolution.WeightGradientScalar(x, dy, g, c.Filters, dwScalar, dbScalar);
+            Support.Numerics.AssertBitEqual(dwScalar, dw, $"dw {c}");
+            Support.Numerics.AssertBitEqual(dbScalar, db, $"db {c}");
+
+            // Against colsᵀ·dy in double.
+            var col = new float[g.OutPixels * g.PatchSize];
+            Convolution.Im2Col(x, g, col);
+            for (int f = 0; f < c.Filters; f++)
+            {
+                double bias = dbStart[f], biasScale = Math.Abs(dbStart[f]);
+                for (int p = 0; p < g.OutPixels; p++)
+                {
+                    bias += dy[p * c.Filters + f];
+                    biasScale += Math.Abs(dy[p * c.Filters + f]);
+                }
+                Assert.True(Math.Abs(bias - db[f]) <= 1e-5 * (1 + biasScale), $"{c}: db[{f}] is {db[f]}, reference {bias}");
+                for (int t = 0; t < g.PatchSize; t++)
+                {
+                    double sum = dwStart[t * c.Filters + f], scale = Math.Abs(sum);
+                    for (int p = 0; p < g.OutPixels; p++)
+                    {
+                        double term = (double)col[p * g.PatchSize + t] * dy[p * c.Filters + f];
+                        sum += term;
+                        scale += Math.Abs(term);
+                    }
+                    Assert.True(Math.Abs(sum - dw[t * c.Filters + f]) <= 1e-5 * (1 + scale), $"{c}: dw[{t}, {f}] is {dw[t * c.Filters + f]}, reference {sum}");
+                }
             }
         });
 

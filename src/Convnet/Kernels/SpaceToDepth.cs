@@ -106,6 +106,59 @@ public static class SpaceToDepth
         }
     }
 
+    /// <summary>
+    /// The input gradient from the phase image's: the adjoint of <see cref="Forward"/> over all its
+    /// rows, each pixel of x reading its one place among the phases (the padding's places dropped; a
+    /// pixel past the phase image, which no output reads, gets 0).
+    /// </summary>
+    // phases: [H', W', 4·C] → dx: [H, W, C] (overwritten)
+    public static void Backward(ReadOnlySpan<float> phases, in ConvGeometry g, Span<float> dx)
+    {
+        int c = g.Channels;
+        var (height, width) = Size(g);
+        if (g.Stride != 2 || phases.Length < height * width * 4 * c || dx.Length < g.Height * g.Width * c)
+        {
+            throw new ArgumentException($"Phase gradient of {phases.Length} values into {dx.Length} for {g}.");
+        }
+        for (int y = 0; y < g.Height; y++)
+        {
+            int py = y + g.PadTop;
+            for (int x = 0; x < g.Width; x++)
+            {
+                int px = x + g.PadLeft;
+                var d = dx.Slice((y * g.Width + x) * c, c);
+                // A 'valid' convolution may leave the last row or column of x to no output: no place, no gradient.
+                if ((py >> 1) >= height || (px >> 1) >= width)
+                {
+                    d.Clear();
+                    continue;
+                }
+                phases.Slice((((py >> 1) * width + (px >> 1)) * 4 + 2 * (py & 1) + (px & 1)) * c, c).CopyTo(d);
+            }
+        }
+    }
+
+    /// <summary>The kernel gradient from the phase kernel's: the adjoint of <see cref="TransformWeights"/>, dw[ky, kx, c, f] += phased[⌊ky/2⌋, ⌊kx/2⌋, (ky mod 2, kx mod 2, c), f].</summary>
+    // phased: [T, T, 4·C, F] → dw: [K, K, C, F] (accumulated)
+    public static void AccumulateKernelGradient(ReadOnlySpan<float> phased, int kernel, int channels, int filters, Span<float> dw)
+    {
+        int taps = Taps(kernel);
+        if (dw.Length != kernel * kernel * channels * filters || phased.Length != taps * taps * 4 * channels * filters)
+        {
+            throw new ArgumentException($"Kernel gradient of {dw.Length} values and phase kernel gradient of {phased.Length} for a {kernel}×{kernel}×{channels}×{filters} kernel.");
+        }
+        int cf = channels * filters;
+        for (int ky = 0; ky < kernel; ky++)
+        {
+            for (int kx = 0; kx < kernel; kx++)
+            {
+                var src = phased.Slice((((ky >> 1) * taps + (kx >> 1)) * 4 + 2 * (ky & 1) + (kx & 1)) * cf, cf);
+                var dst = dw.Slice((ky * kernel + kx) * cf, cf);
+                Elementwise.Map<AddOperator>(dst, src, dst);
+            }
+        }
+    }
+
     // Returns the phase image's width.
     private static int Check(ReadOnlySpan<float> x, in ConvGeometry g, int firstRow, int rows, Span<float> phases)
     {

@@ -31,6 +31,12 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _directPartials = [];
     private Action<int>? _directGradientChunk;
     private Tensor? _directDy;
+    // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the Winograd convolutions above run over
+    // its input's phases (Kernels/SpaceToDepth), a 3×3 stride-1 convolution of 4·C channels with the
+    // phase kernel; the phase image is kept for the weight gradient.
+    private bool _phases;
+    private Tensor? _phaseInput, _phaseGradient;
+    private float[] _phaseKernel = [], _phaseKernelGradient = [];
 
     /// <param name="filters">Output channels F, at least 1.</param>
     /// <param name="kernelSize">Side K of the square kernel, at least 1.</param>
@@ -205,25 +211,32 @@ public sealed class Conv2D : Layer, ILayerKind
         long patch = (long)KernelSize * KernelSize * input.Channels;
         long kernel = patch * Filters;
         long columns = (long)g.OutHeight * g.OutWidth * patch;
-        long winograd = 0;
-        int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch));
-        long keptColumns = batch;
+        int threads = Math.Min(Environment.ProcessorCount, Chunks.Count(batch)), chunks = Chunks.Count(batch);
+        long keptColumns = batch, scratch = 0;
         if (TrainsDirectly(g, Filters))
         {
             // No columns; each chunk's weight and bias gradients.
             keptColumns = 0;
-            winograd += Chunks.Count(batch) * (kernel + Filters);
+            scratch += chunks * (kernel + Filters);
         }
-        if (WinogradConvolution.Applies(g, input.Channels))
+        // Winograd runs the convolution itself, or the 3×3 one over its phases (the phase image and
+        // its gradient kept for the batch, the phase kernel and its gradient).
+        var wg = g;
+        if (PhasesApply(g, Filters))
         {
-            winograd += WinogradConvolution.BufferValues(input.Channels, g.PadTop, g.OutHeight, g.OutWidth, Filters, threads, Chunks.Count(batch));
+            wg = PhaseGeometry(g);
+            scratch += 2L * batch * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
+        }
+        if (WinogradConvolution.Applies(wg, wg.Channels))
+        {
+            scratch += WinogradConvolution.BufferValues(wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters, threads, chunks);
             keptColumns = 0;
         }
-        if (WinogradConvolution.Applies(g, Filters))
+        if (WinogradConvolution.Applies(wg, Filters))
         {
-            winograd += WinogradConvolution.BufferValues(Filters, 2 - g.PadTop, input.Height, input.Width, input.Channels, threads);
+            scratch += WinogradConvolution.BufferValues(Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels, threads);
         }
-        return base.BufferValues(input, batch) + (keptColumns + Chunks.Count(batch) * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + winograd;
+        return base.BufferValues(input, batch) + (keptColumns + chunks * ImagesPerProduct(g.OutPixels)) * columns + 2 * kernel + scratch;
     }
 
     /// <summary>
@@ -245,6 +258,22 @@ public sealed class Conv2D : Layer, ILayerKind
     /// </summary>
     private static bool TrainsDirectly(in ConvGeometry g, int filters) =>
         g.Channels <= 3 && g.PatchSize <= 27 && DirectConvolution.IsAccelerated(filters);
+
+    /// <summary>
+    /// Whether a convolution of this shape runs by Winograd over its input's phases: stride 2, a
+    /// square kernel of 5 or 6 (phase kernels of 3×3), at least 2 channels (8 phase channels), and not
+    /// <see cref="TrainsDirectly"/>. Its 3×3 convolution of 4·C channels takes 2.8× fewer products
+    /// than the 5×5 one by F(4×4) (docs/benchmarks.md, "Stride-2 convolutions by Winograd in training").
+    /// </summary>
+    private static bool PhasesApply(in ConvGeometry g, int filters) =>
+        g.Stride == 2 && g.KernelHeight == g.KernelWidth && SpaceToDepth.Taps(g.KernelHeight) == 3 && g.Channels >= 2 && !TrainsDirectly(g, filters);
+
+    // The 3×3 stride-1 "valid" convolution the phases run: [H', W', 4·C] → [OH, OW, F].
+    private static ConvGeometry PhaseGeometry(in ConvGeometry g)
+    {
+        var (height, width) = SpaceToDepth.Size(g);
+        return ConvGeometry.Create(height, width, 4 * g.Channels, 3, 1, same: false);
+    }
 
     private int Group => ImagesPerProduct(_g.OutPixels);
 
@@ -288,14 +317,25 @@ public sealed class Conv2D : Layer, ILayerKind
                 _directPartials = new float[partials];
             }
         }
-        if (_forwardWinograd is null && WinogradConvolution.Applies(_g, _g.Channels))
+        _phases = PhasesApply(_g, Filters);
+        // Winograd runs the convolution itself, or the 3×3 one over its phases.
+        var wg = _phases ? PhaseGeometry(_g) : _g;
+        if (_forwardWinograd is null && WinogradConvolution.Applies(wg, wg.Channels))
         {
-            _forwardWinograd = new WinogradConvolution(_g.Height, _g.Width, _g.Channels, _g.PadTop, _g.OutHeight, _g.OutWidth, Filters);
+            _forwardWinograd = new WinogradConvolution(wg.Height, wg.Width, wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters);
         }
-        if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(_g, Filters))
+        if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(wg, Filters))
         {
             // dx = dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
-            _inputGradientWinograd = new WinogradConvolution(_g.OutHeight, _g.OutWidth, Filters, 2 - _g.PadTop, _g.Height, _g.Width, _g.Channels);
+            _inputGradientWinograd = new WinogradConvolution(wg.OutHeight, wg.OutWidth, Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels);
+        }
+        if (_phases)
+        {
+            var phaseShape = Shape.Image(wg.Height, wg.Width, wg.Channels);
+            _phaseInput = _phaseInput is { } pi && pi.Capacity >= batch ? pi : new Tensor(phaseShape, batch);
+            _phaseGradient = !ComputeInputGradient ? null : _phaseGradient is { } pg && pg.Capacity >= batch ? pg : new Tensor(phaseShape, batch);
+            _phaseKernel = _phaseKernel.Length > 0 ? _phaseKernel : new float[wg.PatchSize * Filters];
+            _phaseKernelGradient = _phaseKernelGradient.Length > 0 ? _phaseKernelGradient : new float[wg.PatchSize * Filters];
         }
         // Buffers for the chunks run at once (Forward calls this for every batch: a new pool is seen).
         int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
@@ -328,7 +368,13 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             _col = GC.AllocateArray<float>(colLength, pinned: true);
         }
-        if (_forwardWinograd is not null)
+        if (_phases)
+        {
+            SpaceToDepth.TransformWeights(Kernel.Value, KernelSize, _g.Channels, Filters, _phaseKernel);
+            _phaseInput!.SetBatch(x.Batch);
+            _forwardWinograd!.SetKernel(_phaseKernel, rotated: false);
+        }
+        else if (_forwardWinograd is not null)
         {
             _forwardWinograd.SetKernel(Kernel.Value, rotated: false);
         }
@@ -354,6 +400,16 @@ public sealed class Conv2D : Layer, ILayerKind
             return;
         }
         int patches = _g.OutPixels * _g.PatchSize;
+        if (_phases)
+        {
+            int rows = SpaceToDepth.Size(_g).Height;
+            for (int i = start; i < start + count; i++)
+            {
+                SpaceToDepth.Forward(X!.Sample(i), _g, 0, rows, _phaseInput!.Sample(i));
+            }
+            _forwardWinograd!.Run(_phaseInput!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
+            return;
+        }
         if (_forwardWinograd is not null)
         {
             _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
@@ -390,7 +446,14 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             int rows = batch * _g.OutPixels;
             var store = dy.Data;
-            if (_forwardWinograd is not null)
+            if (_phases)
+            {
+                // The phase kernel's gradient, folded back onto the kernel's taps.
+                Array.Clear(_phaseKernelGradient);
+                _forwardWinograd!.AccumulateKernelGradient(Pool, _phaseInput!, dy, _phaseKernelGradient, 0);
+                SpaceToDepth.AccumulateKernelGradient(_phaseKernelGradient, KernelSize, _g.Channels, Filters, Kernel.Gradient);
+            }
+            else if (_forwardWinograd is not null)
             {
                 _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset);
             }
@@ -408,7 +471,8 @@ public sealed class Conv2D : Layer, ILayerKind
         Dx!.SetBatch(batch);
         if (_inputGradientWinograd is not null)
         {
-            _inputGradientWinograd.SetKernel(Kernel.Value, rotated: true);
+            _inputGradientWinograd.SetKernel(_phases ? _phaseKernel : Kernel.Value, rotated: true);
+            _phaseGradient?.SetBatch(batch);
         }
         else
         {
@@ -452,6 +516,16 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
+        if (_inputGradientWinograd is not null && _phases)
+        {
+            // The phase image's gradient, each pixel of dx then read from its place among the phases.
+            _inputGradientWinograd.Run(Dy!.Samples(start, count), count, default, relu: false, _phaseGradient!.Samples(start, count));
+            for (int i = start; i < start + count; i++)
+            {
+                SpaceToDepth.Backward(_phaseGradient.Sample(i), _g, Dx!.Sample(i));
+            }
+            return;
+        }
         if (_inputGradientWinograd is not null)
         {
             _inputGradientWinograd.Run(Dy!.Samples(start, count), count, default, relu: false, Dx!.Samples(start, count));

@@ -61,6 +61,61 @@ public class SpaceToDepthTests
             }
         });
 
+    /// <summary>
+    /// Training's two adjoints: every input pixel an output reads has one place among the phases, so
+    /// Backward after Forward gives x back bit for bit (0 for a pixel no output reads), and ⟨Forward(x), p⟩ = ⟨x, Backward(p)⟩; folding a phase
+    /// kernel's gradient adds each tap's one place, so the fold of TransformWeights(w) adds w exactly.
+    /// </summary>
+    [Property(MaxTest = 100)]
+    public Property Backward_and_the_kernel_gradient_fold_are_the_adjoints_of_the_forward_transforms()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, 2, c.Same);
+            var (height, width) = SpaceToDepth.Size(g);
+            var x = Support.Numerics.Uniform(ref rng, c.Height * c.Width * c.Channels);
+            var phases = new float[height * width * 4 * c.Channels];
+            SpaceToDepth.Forward(x, g, 0, height, phases);
+            var back = new float[x.Length];
+            SpaceToDepth.Backward(phases, g, back);
+            // Pixels past the phase image (a 'valid' kernel's leftover row or column) come back as 0.
+            var kept = x.ToArray();
+            for (int i = 0; i < kept.Length; i++)
+            {
+                int pixel = i / c.Channels, py = pixel / c.Width + g.PadTop, px = pixel % c.Width + g.PadLeft;
+                if (py / 2 >= height || px / 2 >= width)
+                {
+                    kept[i] = 0;
+                }
+            }
+            Support.Numerics.AssertBitEqual(kept, back, $"Backward(Forward(x)) {c}");
+
+            var p = Support.Numerics.Uniform(ref rng, phases.Length);
+            SpaceToDepth.Backward(p, g, back);
+            double left = 0, right = 0;
+            for (int i = 0; i < phases.Length; i++)
+            {
+                left += (double)phases[i] * p[i];
+            }
+            for (int i = 0; i < x.Length; i++)
+            {
+                right += (double)x[i] * back[i];
+            }
+            Assert.True(Math.Abs(left - right) <= 1e-9 * (1 + Math.Abs(left)), $"{c}: ⟨Forward(x), p⟩ {left} against ⟨x, Backward(p)⟩ {right}");
+
+            var w = Support.Numerics.Uniform(ref rng, c.Kernel * c.Kernel * c.Channels * c.Filters);
+            var phased = new float[9 * 4 * c.Channels * c.Filters];
+            SpaceToDepth.TransformWeights(w, c.Kernel, c.Channels, c.Filters, phased);
+            var dw = new float[w.Length];
+            SpaceToDepth.AccumulateKernelGradient(phased, c.Kernel, c.Channels, c.Filters, dw);
+            Support.Numerics.AssertBitEqual(w, dw, $"fold of TransformWeights(w) {c}");
+            SpaceToDepth.AccumulateKernelGradient(phased, c.Kernel, c.Channels, c.Filters, dw);
+            for (int i = 0; i < w.Length; i++)
+            {
+                Assert.Equal(w[i] + w[i], dw[i]);
+            }
+        });
+
     [Fact]
     public void Phase_kernels_take_the_even_and_odd_taps_and_pad_with_zeros()
     {

@@ -11,7 +11,8 @@ namespace Convnet.Tests.Layers;
 /// Conv2D's training runs 3×3 stride-1 convolutions by Winograd (the forward and the kernel gradient
 /// when the input has ≥ 8 channels, the input gradient when there are ≥ 8 filters): outputs, input gradients and kernel
 /// gradients must match the exact sums (in double) within float rounding of the transforms, relative
-/// to Σ|terms| of each sum, for both paddings, odd and even sizes and channel counts off the vector width.
+/// to Σ|terms| of each sum, for both paddings, odd and even sizes and channel counts off the vector width;
+/// likewise 5×5 and 6×6 stride-2 convolutions, which run as a 3×3 one over their input's phases.
 /// </summary>
 public class Conv2DWinogradTests
 {
@@ -35,10 +36,26 @@ public class Conv2DWinogradTests
     [InlineData(10, 10, 16, 4, true, 3)]
     [InlineData(10, 9, 3, 16, false, 3)]
     public void Forward_input_gradient_and_kernel_gradient_match_the_exact_sums(int height, int width, int channels, int filters, bool same, int batch)
+        => MatchesTheExactSums(height, width, channels, filters, 3, 1, same, batch);
+
+    /// <summary>5×5 and 6×6 stride-2 convolutions run by Winograd over their input's phases (space-to-depth): the same sums.</summary>
+    [Theory]
+    // strong's two: 24×24×32 → 12×12×32 and 8×8×64 → 4×4×64, 'same'.
+    [InlineData(24, 24, 32, 32, 5, true, 18)]
+    [InlineData(8, 8, 64, 64, 5, true, 17)]
+    // 'valid', odd sizes, 6×6 kernels, few channels and filters (the input gradient by im2col).
+    [InlineData(13, 11, 8, 16, 5, false, 3)]
+    [InlineData(12, 9, 3, 8, 6, true, 2)]
+    [InlineData(11, 11, 2, 4, 5, true, 3)]
+    [InlineData(14, 14, 9, 10, 6, false, 2)]
+    public void Stride_2_convolutions_over_phases_match_the_exact_sums(int height, int width, int channels, int filters, int kernel, bool same, int batch)
+        => MatchesTheExactSums(height, width, channels, filters, kernel, 2, same, batch);
+
+    private static void MatchesTheExactSums(int height, int width, int channels, int filters, int kernel, int stride, bool same, int batch)
     {
         using var pool = new WorkerPool(2);
         var store = new ParameterStore();
-        var layer = new Conv2D(filters, 3, 1, same ? Padding.Same : Padding.Valid);
+        var layer = new Conv2D(filters, kernel, stride, same ? Padding.Same : Padding.Valid);
         var input = Shape.Image(height, width, channels);
         layer.Build(input, new LayerContext(pool, store, 3, 0));
         layer.EnsureCapacity(batch);
@@ -48,7 +65,7 @@ public class Conv2DWinogradTests
         var dy = new Tensor(layer.OutputShape, batch);
         Numerics.Uniform(ref rng, x.Span);
         Numerics.Uniform(ref rng, dy.Span);
-        var g = ConvGeometry.Create(height, width, channels, 3, 1, same);
+        var g = ConvGeometry.Create(height, width, channels, kernel, stride, same);
         var w = layer.Kernel.Value.ToArray();
         var b = layer.Bias.Value.ToArray();
 
@@ -72,9 +89,9 @@ public class Conv2DWinogradTests
                         int yi = n * outSize + (oy * g.OutWidth + ox) * filters + f;
                         yExact[yi] += b[f];
                         yTerms[yi] += Math.Abs(b[f]);
-                        for (int k = 0; k < 9; k++)
+                        for (int k = 0; k < kernel * kernel; k++)
                         {
-                            int iy = oy - g.PadTop + k / 3, ix = ox - g.PadLeft + k % 3;
+                            int iy = oy * stride - g.PadTop + k / kernel, ix = ox * stride - g.PadLeft + k % kernel;
                             if (iy < 0 || iy >= height || ix < 0 || ix >= width)
                             {
                                 continue;

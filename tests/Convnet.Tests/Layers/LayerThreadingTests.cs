@@ -18,6 +18,7 @@ public class LayerThreadingTests
         // 12×12×3 → rows = 40·144 = 5760 > 4096 with a 27-column patch: the segmented reduction.
         "conv-same-segmented",
         "conv-direct-first-layer",
+        "conv-stride2-phases",
         // 9×9×8, 72-column patch: dW is reduced in two row blocks of 48.
         "conv-valid-row-blocks",
         // 3×3 and 1×1 output maps: several images share one GEMM (8 and 16 per product).
@@ -44,6 +45,7 @@ public class LayerThreadingTests
     {
         "conv-same-segmented" => (new Conv2D(8, 3, 1, Padding.Same), Shape.Image(12, 12, 3)),
         "conv-direct-first-layer" => (new Conv2D(32, 3), Shape.Image(28, 28, 1)),
+        "conv-stride2-phases" => (new Conv2D(16, 5, 2, Padding.Same), Shape.Image(12, 12, 8)),
         "conv-valid-row-blocks" => (new Conv2D(20, 3, 2, Padding.Valid), Shape.Image(9, 9, 8)),
         "conv-small-map" => (new Conv2D(6, 3), Shape.Image(5, 5, 4)),
         "conv-one-pixel" => (new Conv2D(5, 4), Shape.Image(4, 4, 3)),
@@ -112,6 +114,7 @@ public class LayerThreadingTests
     [Theory]
     [InlineData("conv-same-segmented")]
     [InlineData("conv-direct-first-layer")]
+    [InlineData("conv-stride2-phases")]
     [InlineData("conv-valid-row-blocks")]
     [InlineData("conv-small-map")]
     [InlineData("conv-one-pixel")]

@@ -261,12 +261,15 @@ public sealed class Conv2D : Layer, ILayerKind
 
     /// <summary>
     /// Whether a convolution of this shape runs by Winograd over its input's phases: stride 2, a
-    /// square kernel of 5 or 6 (phase kernels of 3×3), at least 2 channels (8 phase channels), and not
-    /// <see cref="TrainsDirectly"/>. Its 3×3 convolution of 4·C channels takes 2.8× fewer products
-    /// than the 5×5 one by F(4×4) (docs/benchmarks.md, "Stride-2 convolutions by Winograd in training").
+    /// square kernel of 5 or 6 (phase kernels of 3×3), at least 2 channels (8 phase channels), an
+    /// output map of at least 8×8 pixels, and not <see cref="TrainsDirectly"/>. Its 3×3 convolution of
+    /// 4·C channels takes 2.8× fewer products than the 5×5 one by F(4×4); on smaller maps (one tile
+    /// per image) the weight gradient's products are too short to pay: `strong`'s 4×4 map went from
+    /// 6.2 to 8.3 ms per step (docs/benchmarks.md, "Stride-2 convolutions by Winograd in training").
     /// </summary>
     private static bool PhasesApply(in ConvGeometry g, int filters) =>
-        g.Stride == 2 && g.KernelHeight == g.KernelWidth && SpaceToDepth.Taps(g.KernelHeight) == 3 && g.Channels >= 2 && !TrainsDirectly(g, filters);
+        g.Stride == 2 && g.KernelHeight == g.KernelWidth && SpaceToDepth.Taps(g.KernelHeight) == 3 && g.Channels >= 2
+        && g.OutPixels >= 64 && !TrainsDirectly(g, filters);
 
     // The 3×3 stride-1 "valid" convolution the phases run: [H', W', 4·C] → [OH, OW, F].
     private static ConvGeometry PhaseGeometry(in ConvGeometry g)

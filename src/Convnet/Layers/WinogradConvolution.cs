@@ -10,7 +10,8 @@ namespace Convnet.Layers;
 /// the input gradient dy → dx, itself such a convolution of dy padded by 2 − pad with the kernel
 /// turned 180° and its channels swapped. Per chunk of images it transforms a group of images (about
 /// <see cref="GroupTiles"/> tiles), runs the 16 or 36 products through <see cref="Gemm"/> and
-/// transforms back; each product's sums are the same whichever thread and buffers run them.
+/// transforms back; each product's sums are the same whichever thread and buffers run them. The
+/// forward's instance also gives the kernel gradient (<see cref="AccumulateKernelGradient"/>).
 /// </summary>
 internal sealed class WinogradConvolution
 {

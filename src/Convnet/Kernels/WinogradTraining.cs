@@ -192,16 +192,17 @@ public static unsafe class WinogradTraining
 
     /// <summary>
     /// D = A·dy·Aᵀ of every tile of one output gradient (F(4×4, 3×3) when <paramref name="four"/>, else
-    /// F(2×2, 3×3)), written as rows <paramref name="firstTile"/>.. of the 36 or 16 matrices [tiles, F],
-    /// laid out as <see cref="Winograd.TransformInput"/> lays out V; outputs past the map's edge read as 0.
+    /// F(2×2, 3×3)), written as rows <paramref name="firstTile"/>.. of the 36 or 16 matrices [tiles, F]
+    /// (row stride <paramref name="rowStride"/> ≥ F, matrix stride <paramref name="pointStride"/>), as
+    /// <see cref="Winograd.TransformInput"/> lays out V; outputs past the map's edge read as 0.
     /// </summary>
     // dy: [OH, OW, F] → d: [36 or 16][tiles, F]
-    public static void TransformOutputGradient(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int pointStride)
+    public static void TransformOutputGradient(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride)
     {
-        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, pointStride);
+        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, rowStride, pointStride);
         if (!Vector256.IsHardwareAccelerated || filters % 8 != 0)
         {
-            TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, pointStride);
+            TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
             return;
         }
         int n = four ? 4 : 2, side = n + 2;
@@ -214,7 +215,7 @@ public static unsafe class WinogradTraining
             {
                 for (int tx = 0; tx < tileColumns; tx++)
                 {
-                    float* dst = pd + (long)(firstTile + ty * tileColumns + tx) * filters;
+                    float* dst = pd + (long)(firstTile + ty * tileColumns + tx) * rowStride;
                     for (int f = 0; f < filters; f += 8)
                     {
                         // The n×n block of outputs, zeros past the map's edge.
@@ -247,9 +248,9 @@ public static unsafe class WinogradTraining
     }
 
     /// <summary>The scalar twin of <see cref="TransformOutputGradient"/>: the same operations in the same order, one filter at a time.</summary>
-    public static void TransformOutputGradientScalar(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int pointStride)
+    public static void TransformOutputGradientScalar(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride)
     {
-        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, pointStride);
+        CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, rowStride, pointStride);
         int n = four ? 4 : 2, side = n + 2;
         Span<float> block = stackalloc float[16];
         Span<float> t = stackalloc float[24];
@@ -258,7 +259,7 @@ public static unsafe class WinogradTraining
         {
             for (int tx = 0; tx < tileColumns; tx++)
             {
-                int at = (firstTile + ty * tileColumns + tx) * filters;
+                int at = (firstTile + ty * tileColumns + tx) * rowStride;
                 for (int f = 0; f < filters; f++)
                 {
                     for (int r = 0; r < n; r++)
@@ -335,14 +336,14 @@ public static unsafe class WinogradTraining
         }
     }
 
-    private static void CheckGradient(int dyLength, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, int dLength, int firstTile, int pointStride)
+    private static void CheckGradient(int dyLength, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, int dLength, int firstTile, int rowStride, int pointStride)
     {
         int n = four ? 4 : 2;
-        if (dyLength < outHeight * outWidth * filters || n * tileRows < outHeight || n * tileColumns < outWidth)
+        if (dyLength < outHeight * outWidth * filters || n * tileRows < outHeight || n * tileColumns < outWidth || rowStride < filters)
         {
             throw new ArgumentException($"Output gradient of {dyLength} values for {outHeight}×{outWidth}×{filters} in {tileRows}×{tileColumns} tiles of {n}×{n}.");
         }
-        if (dLength < (long)((n + 2) * (n + 2) - 1) * pointStride + (long)(firstTile + tileRows * tileColumns) * filters)
+        if (dLength < (long)((n + 2) * (n + 2) - 1) * pointStride + (long)(firstTile + tileRows * tileColumns) * rowStride)
         {
             throw new ArgumentException($"Transformed gradient of {dLength} values is too small for tiles up to {firstTile + tileRows * tileColumns} of {filters} filters.");
         }

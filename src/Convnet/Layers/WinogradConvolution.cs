@@ -10,7 +10,8 @@ namespace Convnet.Layers;
 /// the input gradient dy → dx, itself such a convolution of dy padded by 2 − pad with the kernel
 /// turned 180° and its channels swapped. Per chunk of images it transforms a group of images (about
 /// <see cref="GroupTiles"/> tiles), runs the 16 or 36 products through <see cref="Gemm"/> and
-/// transforms back; each product's sums are the same whichever thread and buffers run them.
+/// transforms back; each product's sums are the same whichever thread and buffers run them. The
+/// forward's instance also gives the kernel gradient (<see cref="AccumulateKernelGradient"/>).
 /// </summary>
 internal sealed class WinogradConvolution
 {
@@ -18,7 +19,7 @@ internal sealed class WinogradConvolution
     // The input [H, W, C], its top/left zero border, the output [OH, OW, F].
     private readonly int _height, _width, _channels, _pad, _outHeight, _outWidth, _filters;
     private readonly bool _four;
-    private readonly int _points, _tileRows, _tileColumns, _images;
+    private readonly int _points, _tileRows, _tileColumns, _images, _gradientRow;
     private readonly int _packedPoint, _vStride, _mStride, _paddedSize;
     private readonly float[] _rotated, _u, _packed;
     private readonly float[] _zeroBias;
@@ -41,6 +42,7 @@ internal sealed class WinogradConvolution
         (_height, _width, _channels, _pad, _outHeight, _outWidth, _filters) = (height, width, channels, pad, outHeight, outWidth, filters);
         (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         _points = _four ? Winograd4.Points : Winograd.Points;
+        _gradientRow = GradientRow(filters);
         _rotated = new float[9 * channels * filters];
         _u = new float[_points * channels * filters];
         _packedPoint = Gemm.PackedSize(filters, channels);
@@ -68,7 +70,20 @@ internal sealed class WinogradConvolution
         int images = Math.Clamp(GroupTiles / (rows * columns), 1, Chunks.Size);
         int tiles = images * rows * columns;
         int paddedSize = pad == 0 ? 0 : (outHeight + 2) * (outWidth + 2) * channels;
-        return (four, rows, columns, images, Winograd.PointStride(tiles * channels), Winograd.PointStride(tiles * filters), paddedSize);
+        // The products' buffer holds the transformed output gradient too, in rows of GradientRow.
+        return (four, rows, columns, images, Winograd.PointStride(tiles * channels), Winograd.PointStride(tiles * GradientRow(filters)), paddedSize);
+    }
+
+    // The row stride of the transformed output gradient: F, or a little more when rows F apart would
+    // crowd into a few L1 sets and make the GEMM copy the operand it could read in place (F = 64).
+    private static int GradientRow(int filters)
+    {
+        int row = filters;
+        while (filters % 8 == 0 && !Gemm.CanReadBInPlace(false, row, filters) && row < filters + 64)
+        {
+            row += 8;
+        }
+        return Gemm.CanReadBInPlace(false, row, filters) ? row : filters;
     }
 
     /// <summary>Whether a convolution of this shape runs here: 3×3, stride 1, at least 8 channels summed over (shorter sums gain less than the transforms cost).</summary>
@@ -231,6 +246,7 @@ internal sealed class WinogradConvolution
 
     private const int PairBlock = 256;
 
+
     // The chunk's Σ Vᵀ·D per point, a group of images at a time, in its own partial.
     private void GradientChunk(int chunk)
     {
@@ -254,13 +270,13 @@ internal sealed class WinogradConvolution
                 TransformInputs(x.Slice(i * inSize, images * inSize), images, padded, v);
                 for (int j = 0; j < images; j++)
                 {
-                    WinogradTraining.TransformOutputGradient(dy.Slice((i + j) * outSize, outSize), _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _mStride);
+                    WinogradTraining.TransformOutputGradient(dy.Slice((i + j) * outSize, outSize), _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _gradientRow, _mStride);
                 }
                 int tiles = images * perImage;
                 for (int p = 0; p < _points; p++)
                 {
                     // M[p]: [C, F] (+)= V[p]ᵀ·D[p]
-                    Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, tiles * _filters), _filters, false, _channels, _filters, tiles, partial.Slice(p * cf, cf), _filters, accumulate: i > 0);
+                    Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _channels, _filters, tiles, partial.Slice(p * cf, cf), _filters, accumulate: i > 0);
                 }
             }
         }

@@ -90,23 +90,25 @@ public class WinogradTrainingTests
 
     [Theory]
     // 11×11 in 3×3 tiles of 4 (the last row and column of tiles run past the map), vector filters.
-    [InlineData(11, 11, 16, true, 2)]
-    [InlineData(8, 8, 8, true, 0)]
-    [InlineData(6, 5, 24, false, 3)]
+    [InlineData(11, 11, 16, true, 2, 16)]
+    [InlineData(8, 8, 8, true, 0, 8)]
+    // Rows longer than F (the GEMM reads them in place).
+    [InlineData(6, 5, 24, false, 3, 40)]
+    [InlineData(11, 11, 64, true, 1, 72)]
     // Filters off the vector width: the scalar twin.
-    [InlineData(7, 9, 10, true, 1)]
-    [InlineData(5, 5, 3, false, 0)]
-    public void TransformOutputGradient_equals_its_scalar_twin_and_A_dy_At_with_zeros_past_the_map(int outHeight, int outWidth, int filters, bool four, int firstTile)
+    [InlineData(7, 9, 10, true, 1, 10)]
+    [InlineData(5, 5, 3, false, 0, 5)]
+    public void TransformOutputGradient_equals_its_scalar_twin_and_A_dy_At_with_zeros_past_the_map(int outHeight, int outWidth, int filters, bool four, int firstTile, int rowStride)
     {
         int n = four ? 4 : 2, side = n + 2, points = side * side;
         var a = four ? A4 : A2;
         var (tileRows, tileColumns) = four ? Winograd4.Tiles(outHeight, outWidth) : Winograd.Tiles(outHeight, outWidth);
-        int pointStride = Winograd.PointStride((firstTile + tileRows * tileColumns) * filters);
+        int pointStride = Winograd.PointStride((firstTile + tileRows * tileColumns) * rowStride);
         var rng = new Rng(6);
         var dy = Numerics.Uniform(ref rng, outHeight * outWidth * filters);
         var (fast, scalar) = (new float[points * pointStride], new float[points * pointStride]);
-        WinogradTraining.TransformOutputGradient(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, fast, firstTile, pointStride);
-        WinogradTraining.TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, scalar, firstTile, pointStride);
+        WinogradTraining.TransformOutputGradient(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, fast, firstTile, rowStride, pointStride);
+        WinogradTraining.TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, scalar, firstTile, rowStride, pointStride);
         Numerics.AssertBitEqual(scalar, fast, "vector against scalar twin");
         for (int ty = 0; ty < tileRows; ty++)
         {
@@ -128,7 +130,7 @@ public class WinogradTrainingTests
                                     exact += a[i, r] * value * a[j, c];
                                 }
                             }
-                            float actual = fast[(i * side + j) * pointStride + (firstTile + ty * tileColumns + tx) * filters + f];
+                            float actual = fast[(i * side + j) * pointStride + (firstTile + ty * tileColumns + tx) * rowStride + f];
                             Assert.True(Math.Abs(actual - exact) <= 1e-5 * (1 + Math.Abs(exact)), $"tile ({ty}, {tx}), filter {f}, point ({i}, {j}): {actual} against {exact}");
                         }
                     }

@@ -378,8 +378,9 @@ internal sealed class ConvStage : InferenceStage
     }
 
     // One image split over threads in two bands of output rows (of tile rows for Winograd: each band's
-    // input transform, products and output transform, so its data stays with its thread). More bands
-    // measured slower on two threads: the products get fewer rows. A GEMM stage with a pool runs whole.
+    // input transform, products and output transform, so its data stays with its thread. More bands
+    // measured slower on two threads: the products get fewer rows; a Winograd map of a few tiles is
+    // split into two halves of its filters instead). A GEMM stage with a pool runs whole.
     public override int Parts => Math.Min(SplitParts, _direct ? DirectConvolution.OutputRows(_g, _pool is not null)
         : _winograd ? (_filterParts ? SplitParts : _tileRows)
         : _pool is null ? _g.OutHeight : 0);

@@ -34,6 +34,8 @@ internal sealed class ConvStage : InferenceStage
     private ConvGeometry _wg;
     // One image split over threads by filters rather than by tile rows (a small map: see Complete).
     private bool _filterParts;
+    // A GEMM stage of one output pixel (strong's 1×1 map) split over threads by columns (bands of filters).
+    private bool _columnParts;
     // F(4×4, 3×3) rather than F(2×2, 3×3): 36 points.
     private bool _four;
     private int _points;
@@ -119,6 +121,8 @@ internal sealed class ConvStage : InferenceStage
         {
             _packed = new float[Gemm.PackedSize(_filters, _g.PatchSize)];
             Gemm.PackB(_kernel, _filters, false, _filters, _g.PatchSize, _packed);
+            // At batch 1 its weights are the traffic (strong's 524 KB): each thread reads its share, as Dense does.
+            _columnParts = _g.OutPixels == 1 && _pool is null && Gemv.CanSplitColumns && _filters >= SplitParts * Gemv.ColumnBlock;
             _images = Math.Clamp((GroupRows + _g.OutPixels - 1) / _g.OutPixels, 1, Chunks.Size);
         }
     }
@@ -188,7 +192,7 @@ internal sealed class ConvStage : InferenceStage
             }
             return;
         }
-        sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
+        sizes.Columns = Math.Max(sizes.Columns, Math.Max(_images * _g.OutPixels, _columnParts ? SplitParts : 0) * _g.PatchSize);
         if (_pool is not null)
         {
             sizes.Scratch = Math.Max(sizes.Scratch, _images * _g.OutPixels * _filters);
@@ -378,10 +382,12 @@ internal sealed class ConvStage : InferenceStage
     }
 
     // One image split over threads in two bands of output rows (of tile rows for Winograd: each band's
-    // input transform, products and output transform, so its data stays with its thread). More bands
-    // measured slower on two threads: the products get fewer rows. A GEMM stage with a pool runs whole.
+    // input transform, products and output transform, so its data stays with its thread. More bands
+    // measured slower on two threads: the products get fewer rows; a Winograd map of a few tiles is
+    // split into two halves of its filters instead). A GEMM stage with a pool runs whole.
     public override int Parts => Math.Min(SplitParts, _direct ? DirectConvolution.OutputRows(_g, _pool is not null)
         : _winograd ? (_filterParts ? SplitParts : _tileRows)
+        : _columnParts ? SplitParts
         : _pool is null ? _g.OutHeight : 0);
 
     public override void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws)
@@ -409,6 +415,19 @@ internal sealed class ConvStage : InferenceStage
             TransformInput(x, first, end, 0, tiles, part, ws);
             Products(first * _tileColumns, (end - first) * _tileColumns, tiles, ws);
             TransformOutput(0, first, end, tiles, y, ws);
+        }
+        else if (_columnParts)
+        {
+            // Bands of whole column blocks; each part its own copy of the one im2col row.
+            var (first, end) = Band(part, parts, (_filters + Gemv.ColumnBlock - 1) / Gemv.ColumnBlock);
+            int from = first * Gemv.ColumnBlock, columns = Math.Min(end * Gemv.ColumnBlock, _filters) - from;
+            var col = ws.Columns.AsSpan(part * _g.PatchSize, _g.PatchSize);
+            Convolution.Im2Col(x, _g, col);
+            Gemv.MultiplyPackedColumns(col, _packed, _filters, _g.PatchSize, y, _bias, _relu, from, columns);
+            if (_scale.Length > 0)
+            {
+                InferencePasses.Affine(y.Slice(from, columns), _scale.AsSpan(from, columns), _shift.AsSpan(from, columns), columns);
+            }
         }
         else
         {

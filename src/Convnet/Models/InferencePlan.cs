@@ -16,7 +16,7 @@ namespace Convnet.Models;
 /// (space-to-depth), for 5×5 and 6×6 stride-2 ones; weights are transformed and packed
 /// into GEMM panels when the plan is built; Flatten is folded into the next Dense's rows; Dropout
 /// is the identity. One image on a model of several threads is split instead: each stage's parts
-/// (<see cref="InferenceStage.Parts"/>, two bands of rows) are claimed by the threads, all of a
+/// (<see cref="InferenceStage.Parts"/>, two bands of rows, or two halves of a small map's filters) are claimed by the threads, all of a
 /// stage's parts done before the next stage starts. An image's outputs depend on nothing but the image
 /// (no product mixes images' sums), so they are the same bits at any batch size and thread count,
 /// but not the bits of the layer-by-layer path: they agree to about 1e-6.

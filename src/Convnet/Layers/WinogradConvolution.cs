@@ -246,7 +246,6 @@ internal sealed class WinogradConvolution
 
     private const int PairBlock = 256;
 
-
     // The chunk's Σ Vᵀ·D per point, a group of images at a time, in its own partial.
     private void GradientChunk(int chunk)
     {

@@ -252,9 +252,9 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <summary>
     /// Whether a convolution of this shape trains by <see cref="DirectConvolution"/> (forward, weight
     /// and bias gradients) rather than im2col + GEMM: a first layer of at most 3 channels whose
-    /// patches have at most 27 values, where the columns' rows are too short for a GEMM to pay (for
-    /// `simple`'s 28×28×1 → 32: 0.6 ms of im2col and 0.8 of GEMM per 64 images against 0.6 ms direct;
-    /// docs/benchmarks.md, "Direct convolution in training").
+    /// patches have at most 27 values, where the columns' rows are too short for a GEMM to pay and
+    /// their im2col costs as much again (docs/benchmarks.md, "Direct convolution and stride-2 phases
+    /// in training").
     /// </summary>
     private static bool TrainsDirectly(in ConvGeometry g, int filters) =>
         g.Channels <= 3 && g.PatchSize <= 27 && DirectConvolution.IsAccelerated(filters);
@@ -264,8 +264,8 @@ public sealed class Conv2D : Layer, ILayerKind
     /// square kernel of 5 or 6 (phase kernels of 3×3), at least 2 channels (8 phase channels), an
     /// output map of at least 8×8 pixels, and not <see cref="TrainsDirectly"/>. Its 3×3 convolution of
     /// 4·C channels takes 2.8× fewer products than the 5×5 one by F(4×4); on smaller maps (one tile
-    /// per image) the weight gradient's products are too short to pay: `strong`'s 4×4 map went from
-    /// 6.2 to 8.3 ms per step (docs/benchmarks.md, "Stride-2 convolutions by Winograd in training").
+    /// per image) the weight gradient's products are too short to pay (docs/benchmarks.md, "Direct
+    /// convolution and stride-2 phases in training").
     /// </summary>
     private static bool PhasesApply(in ConvGeometry g, int filters) =>
         g.Stride == 2 && g.KernelHeight == g.KernelWidth && SpaceToDepth.Taps(g.KernelHeight) == 3 && g.Channels >= 2

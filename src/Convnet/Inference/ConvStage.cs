@@ -182,17 +182,12 @@ internal sealed class ConvStage : InferenceStage
             sizes.Products = Math.Max(sizes.Products, _points * Winograd.PointStride(tiles * _filters));
             if (_phases)
             {
-                // One image's phases at a time, or one per band of a split image.
-                sizes.Phases = Math.Max(sizes.Phases, SplitParts * PhaseImage);
-            }
-            if (_filterParts)
-            {
-                // Each part of a split image transforms the whole image into its own region.
-                sizes.Transformed = Math.Max(sizes.Transformed, SplitParts * _points * Winograd.PointStride(_tileRows * _tileColumns * _wg.Channels));
+                // One image's phases at a time (each part of a split image has its own workspace).
+                sizes.Phases = Math.Max(sizes.Phases, PhaseImage);
             }
             return;
         }
-        sizes.Columns = Math.Max(sizes.Columns, Math.Max(_images * _g.OutPixels, _columnParts ? SplitParts : 0) * _g.PatchSize);
+        sizes.Columns = Math.Max(sizes.Columns, _images * _g.OutPixels * _g.PatchSize);
         if (_pool is not null)
         {
             sizes.Scratch = Math.Max(sizes.Scratch, _images * _g.OutPixels * _filters);
@@ -234,7 +229,7 @@ internal sealed class ConvStage : InferenceStage
         int outSize = Output.Size;
         for (int j = 0; j < images; j++)
         {
-            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, 0, ws);
+            TransformInput(x.Slice(j * inSize, inSize), 0, _tileRows, j * perImage, tiles, ws);
         }
         Products(0, tiles, tiles, ws);
         for (int j = 0; j < images; j++)
@@ -247,12 +242,12 @@ internal sealed class ConvStage : InferenceStage
     private int PhaseImage => _wg.Height * _wg.Width * _wg.Channels;
 
     // Tile rows [first, end) of one image x: [H, W, C] → rows firstTile + first·columns.. of v: [points][tiles, C'];
-    // with phases, through phase buffer `slot` (one per band of a split image).
-    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, int slot, InferenceWorkspace ws, int region = 0)
+    // with phases, through the workspace's phase buffer.
+    private void TransformInput(Span<float> x, int first, int end, int firstTile, int tiles, InferenceWorkspace ws)
     {
         int c = _wg.Channels;
         int vStride = Winograd.PointStride(tiles * c);
-        var v = ws.Transformed.AsSpan(region * _points * vStride, _points * vStride);
+        var v = ws.Transformed.AsSpan(0, _points * vStride);
         // The band's tiles read the image from row first·m on (m: output rows per tile), m + 2 rows a tile.
         int m = _four ? 4 : 2;
         int top = first * m;
@@ -262,7 +257,7 @@ internal sealed class ConvStage : InferenceStage
         {
             // Only the phase rows the band reads; the tiles read rows past them as 0, as past the image.
             height = Math.Min(height, (end - first) * m + 2);
-            var phases = ws.Phases.AsSpan(slot * PhaseImage, height * _wg.Width * c);
+            var phases = ws.Phases.AsSpan(0, height * _wg.Width * c);
             SpaceToDepth.Forward(x, _g, top, height, phases);
             band = phases;
         }
@@ -283,12 +278,12 @@ internal sealed class ConvStage : InferenceStage
 
     // Tiles [first, first + count) of every point: m[p] = v[p]·u[p], [count, C]·[C, F], or the
     // filters [firstFilter, endFilter) of it (whole panels of packed u: one block of k ≤ KC).
-    private void Products(int first, int count, int tiles, InferenceWorkspace ws, int region = 0, int firstFilter = 0, int endFilter = -1)
+    private void Products(int first, int count, int tiles, InferenceWorkspace ws, int firstFilter = 0, int endFilter = -1)
     {
         int c = _wg.Channels;
         int n = (endFilter < 0 ? _filters : endFilter) - firstFilter;
         int vStride = Winograd.PointStride(tiles * c), mStride = Winograd.PointStride(tiles * _filters);
-        var v = ws.Transformed.AsSpan(region * _points * vStride, _points * vStride);
+        var v = ws.Transformed.AsSpan(0, _points * vStride);
         var m = ws.Products.AsSpan(0, _points * mStride);
         for (int p = 0; p < _points; p++)
         {
@@ -400,28 +395,28 @@ internal sealed class ConvStage : InferenceStage
         }
         else if (_filterParts)
         {
-            // Each part: the whole image's input transform (in its own region), its filters' products and outputs.
+            // Each part: the whole image's input transform, its filters' products and outputs.
             var (firstFilter, endFilter) = Band(part, parts, _filters / Gemm.NR);
             (firstFilter, endFilter) = (firstFilter * Gemm.NR, endFilter * Gemm.NR);
             int tiles = _tileRows * _tileColumns;
-            TransformInput(x, 0, _tileRows, 0, tiles, part, ws, region: part);
-            Products(0, tiles, tiles, ws, part, firstFilter, endFilter);
+            TransformInput(x, 0, _tileRows, 0, tiles, ws);
+            Products(0, tiles, tiles, ws, firstFilter, endFilter);
             TransformOutput(0, 0, _tileRows, tiles, y, ws, firstFilter, endFilter);
         }
         else if (_winograd)
         {
             var (first, end) = Band(part, parts, _tileRows);
             int tiles = _tileRows * _tileColumns;
-            TransformInput(x, first, end, 0, tiles, part, ws);
+            TransformInput(x, first, end, 0, tiles, ws);
             Products(first * _tileColumns, (end - first) * _tileColumns, tiles, ws);
             TransformOutput(0, first, end, tiles, y, ws);
         }
         else if (_columnParts)
         {
-            // Bands of whole column blocks; each part its own copy of the one im2col row.
+            // Bands of whole column blocks; each part its own copy of the one im2col row (in its workspace).
             var (first, end) = Band(part, parts, (_filters + Gemv.ColumnBlock - 1) / Gemv.ColumnBlock);
             int from = first * Gemv.ColumnBlock, columns = Math.Min(end * Gemv.ColumnBlock, _filters) - from;
-            var col = ws.Columns.AsSpan(part * _g.PatchSize, _g.PatchSize);
+            var col = ws.Columns.AsSpan(0, _g.PatchSize);
             Convolution.Im2Col(x, _g, col);
             Gemv.MultiplyPackedColumns(col, _packed, _filters, _g.PatchSize, y, _bias, _relu, from, columns);
             if (_scale.Length > 0)

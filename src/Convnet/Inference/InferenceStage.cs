@@ -52,15 +52,19 @@ internal abstract class InferenceStage(string description, Shape output)
     public virtual int Parts => 0;
 
     /// <summary>
-    /// Part <paramref name="part"/> of one sample: its parts, run in any order on any threads in the
-    /// same workspace, write together what <see cref="Run"/> writes for that sample, the same bits.
+    /// Part <paramref name="part"/> of one sample: its parts, run in any order on any threads, each
+    /// with its own workspace (<paramref name="ws"/>: scratch only, the activations are x and y),
+    /// write together what <see cref="Run"/> writes for that sample, the same bits.
     /// </summary>
     // x: [...input] → y: [...Output]
     public virtual void RunPart(int part, Span<float> x, Span<float> y, InferenceWorkspace ws) =>
         throw new NotSupportedException($"{Description} does not split.");
 
     /// <summary>The parts a stage splits one sample into: two halves (finer parts measured slower on two threads).</summary>
-    protected const int SplitParts = 2;
+    protected const int SplitParts = MaxParts;
+
+    /// <summary>The most parts a stage splits into.</summary>
+    public const int MaxParts = 2;
 
     /// <summary>[start, end) of band <paramref name="part"/> when <paramref name="total"/> items are cut into <paramref name="parts"/> near-equal bands.</summary>
     protected static (int Start, int End) Band(int part, int parts, int total) => (part * total / parts, (part + 1) * total / parts);

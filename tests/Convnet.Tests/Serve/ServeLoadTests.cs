@@ -83,10 +83,11 @@ public sealed class ServeLoadTests(ITestOutputHelper output) : IDisposable
         double seconds = clock.Elapsed.TotalSeconds;
         long heapAfter = Heap();
         Assert.Empty(serve.Log);
-        // The heap moves by up to ~1.6 MB between runs without a trend (pools, thread-local
-        // buffers); 4 MB still catches a request's picture kept alive (decoded, the 200×200 PNG
-        // is 40 KB of gray bytes and 160 KB of floats: 2,000 of them would be 80 MB and more).
-        Assert.True(heapAfter - heapAfterWarmUp < 4_000_000, $"the heap grew from {heapAfterWarmUp:N0} to {heapAfter:N0} bytes over {requests:N0} requests");
+        // The heap moves by up to ~2 MB between runs without a trend (pools, thread-local
+        // buffers), and once by 4.0 MB inside the whole suite on the Zen 5 machine; 8 MB still
+        // catches a request's picture kept alive (decoded, the 200×200 PNG is 40 KB of gray bytes
+        // and 160 KB of floats: 2,000 of them would be 80 MB and more).
+        Assert.True(heapAfter - heapAfterWarmUp < 8_000_000, $"the heap grew from {heapAfterWarmUp:N0} to {heapAfter:N0} bytes over {requests:N0} requests");
         return new Run(requests, seconds, latencies, heapAfterWarmUp, heapAfter);
     }
 

@@ -40,8 +40,8 @@ internal sealed class InferencePlan
     private readonly Action<int> _runSplit;
     private InferenceWorkspace? _splitWorkspace;
     // Each part's scratch (transforms, products, columns) of a split image: parts that wrote into one
-    // workspace side by side made each thread's half as slow as the whole (lines at the borders of the
-    // two regions moved between the cores, ~300 ns each, dozens per stage).
+    // workspace side by side made each thread's half as slow as the whole, the lines at the borders
+    // of their regions moving between the cores (docs/benchmarks.md, Zen 5 section).
     private readonly InferenceWorkspace?[] _partWorkspaces = new InferenceWorkspace?[InferenceStage.MaxParts];
     private int _splitting;
     private Dataset? _data;

@@ -8,7 +8,8 @@ namespace Convnet.Kernels;
 /// block of outputs from a 6×6 block of inputs, 36 products per (input, output) channel pair where
 /// the direct sum takes 144 (F(2×2, 3×3): 64 for the same outputs). The layout and the products are
 /// <see cref="Winograd"/>'s with 36 points; the larger transforms lose a few more bits (about 1e-6
-/// relative on a 3×3×64 sum). Inference only, without a fused pool.
+/// relative on a 3×3×64 sum). Used by the inference plan and by training's <c>WinogradConvolution</c>,
+/// without a fused pool. The transforms take 16 channels at a time where 512-bit vectors run (AVX-512), 8 elsewhere (<see cref="ILanes{T}"/>).
 /// </summary>
 public static unsafe class Winograd4
 {
@@ -56,11 +57,11 @@ public static unsafe class Winograd4
 
     // Bᵀ·d of six values: Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void In(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5, Vector256<float>* v, int stride)
+    private static void In<T>(T d0, T d1, T d2, T d3, T d4, T d5, T* v, int stride) where T : unmanaged, ILanes<T>
     {
-        var four = Vector256.Create(4f);
-        var five = Vector256.Create(5f);
-        var two = Vector256.Create(2f);
+        var four = T.Create(4f);
+        var five = T.Create(5f);
+        var two = T.Create(2f);
         v[0] = four * d0 - five * d2 + d4;
         v[stride] = (d3 + d4) - four * (d1 + d2);
         v[2 * stride] = (d4 - d3) + four * (d1 - d2);
@@ -84,13 +85,25 @@ public static unsafe class Winograd4
     public static void TransformInput(ReadOnlySpan<float> x, int height, int width, int channels, int tileRows, int tileColumns, Span<float> v, int firstTile, int pointStride)
     {
         Check(x.Length, height, width, channels, tileRows, tileColumns, v.Length, firstTile, pointStride);
-        if (!Vector256.IsHardwareAccelerated || channels % 8 != 0)
+        if (Vector512.IsHardwareAccelerated && channels % 16 == 0)
+        {
+            TransformInput<Lanes512>(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
+        }
+        else if (Vector256.IsHardwareAccelerated && channels % 8 == 0)
+        {
+            TransformInput<Lanes256>(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
+        }
+        else
         {
             TransformInputScalar(x, height, width, channels, tileRows, tileColumns, v, firstTile, pointStride);
-            return;
         }
-        var t = stackalloc Vector256<float>[36];
-        float* edge = stackalloc float[36 * 8];
+    }
+
+    private static void TransformInput<T>(ReadOnlySpan<float> x, int height, int width, int channels, int tileRows, int tileColumns, Span<float> v, int firstTile, int pointStride) where T : unmanaged, ILanes<T>
+    {
+        var t = stackalloc T[36];
+        int lanes = T.Count;
+        float* edge = stackalloc float[36 * lanes];
         long row = (long)width * channels;
         fixed (float* px = x, pv = v)
         {
@@ -101,7 +114,7 @@ public static unsafe class Winograd4
                     int y0 = 4 * ty, x0 = 4 * tx;
                     bool inside = y0 + 6 <= height && x0 + 6 <= width;
                     float* dst = pv + (long)(firstTile + ty * tileColumns + tx) * channels;
-                    for (int c = 0; c < channels; c += 8)
+                    for (int c = 0; c < channels; c += lanes)
                     {
                         // The 6×6 block: pixel (i, j) at d + i·next + j·step; at the image's edge a copy with zeros past it.
                         float* d = px + ((long)y0 * width + x0) * channels + c;
@@ -113,24 +126,24 @@ public static unsafe class Winograd4
                                 for (int j = 0; j < 6; j++)
                                 {
                                     int yy = y0 + i, xx = x0 + j;
-                                    var value = yy < height && xx < width ? Vector256.Load(px + ((long)yy * width + xx) * channels + c) : Vector256<float>.Zero;
-                                    value.Store(edge + (i * 6 + j) * 8);
+                                    var value = yy < height && xx < width ? T.Load(px + ((long)yy * width + xx) * channels + c) : T.Create(0f);
+                                    T.Store(value, edge + (i * 6 + j) * lanes);
                                 }
                             }
                             d = edge;
-                            step = 8;
-                            next = 48;
+                            step = lanes;
+                            next = 6 * lanes;
                         }
                         // Bᵀ·d down each column, then ·B along each row, stored as the 36 points.
                         for (int j = 0; j < 6; j++)
                         {
                             float* col = d + j * step;
-                            In(Vector256.Load(col), Vector256.Load(col + next), Vector256.Load(col + 2 * next), Vector256.Load(col + 3 * next),
-                                Vector256.Load(col + 4 * next), Vector256.Load(col + 5 * next), t + j, 6);
+                            In(T.Load(col), T.Load(col + next), T.Load(col + 2 * next), T.Load(col + 3 * next),
+                                T.Load(col + 4 * next), T.Load(col + 5 * next), t + j, 6);
                         }
                         for (int i = 0; i < 6; i++)
                         {
-                            Vector256<float>* r = t + i * 6;
+                            T* r = t + i * 6;
                             Store(r[0], r[1], r[2], r[3], r[4], r[5], dst + (long)(i * 6) * pointStride + c, pointStride);
                         }
                     }
@@ -141,17 +154,17 @@ public static unsafe class Winograd4
 
     // ·B along one row of Bᵀ·d, stored at six points o, o + stride, ….
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5, float* o, long stride)
+    private static void Store<T>(T d0, T d1, T d2, T d3, T d4, T d5, float* o, long stride) where T : unmanaged, ILanes<T>
     {
-        var four = Vector256.Create(4f);
-        var five = Vector256.Create(5f);
-        var two = Vector256.Create(2f);
-        (four * d0 - five * d2 + d4).Store(o);
-        ((d3 + d4) - four * (d1 + d2)).Store(o + stride);
-        ((d4 - d3) + four * (d1 - d2)).Store(o + 2 * stride);
-        ((d4 - d2) + two * (d3 - d1)).Store(o + 3 * stride);
-        ((d4 - d2) - two * (d3 - d1)).Store(o + 4 * stride);
-        (four * d1 - five * d3 + d5).Store(o + 5 * stride);
+        var four = T.Create(4f);
+        var five = T.Create(5f);
+        var two = T.Create(2f);
+        T.Store(four * d0 - five * d2 + d4, o);
+        T.Store((d3 + d4) - four * (d1 + d2), o + stride);
+        T.Store((d4 - d3) + four * (d1 - d2), o + 2 * stride);
+        T.Store((d4 - d2) + two * (d3 - d1), o + 3 * stride);
+        T.Store((d4 - d2) - two * (d3 - d1), o + 4 * stride);
+        T.Store(four * d1 - five * d3 + d5, o + 5 * stride);
     }
 
     /// <summary>The scalar twin of <see cref="TransformInput"/>.</summary>
@@ -194,16 +207,16 @@ public static unsafe class Winograd4
 
     // Aᵀ·m of six values: Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Out(Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5, Vector256<float>* s, int stride)
+    private static void Out<T>(T m0, T m1, T m2, T m3, T m4, T m5, T* s, int stride) where T : unmanaged, ILanes<T>
     {
         var a = m1 + m2;
         var b = m1 - m2;
         var e = m3 + m4;
         var f = m3 - m4;
         s[0] = m0 + a + e;
-        s[stride] = b + Vector256.Create(2f) * f;
-        s[2 * stride] = a + Vector256.Create(4f) * e;
-        s[3 * stride] = b + Vector256.Create(8f) * f + m5;
+        s[stride] = b + T.Create(2f) * f;
+        s[2 * stride] = a + T.Create(4f) * e;
+        s[3 * stride] = b + T.Create(8f) * f + m5;
     }
 
     private static void OutScalar(float m0, float m1, float m2, float m3, float m4, float m5, Span<float> s, int at, int stride)
@@ -233,13 +246,24 @@ public static unsafe class Winograd4
     public static void TransformOutput(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth)
     {
         CheckOutput(m.Length, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y.Length, outHeight, outWidth);
-        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0 || firstFilter % 8 != 0 || endFilter % 8 != 0)
+        if (Vector512.IsHardwareAccelerated && filters % 16 == 0 && firstFilter % 16 == 0 && endFilter % 16 == 0)
+        {
+            TransformOutput<Lanes512>(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
+        }
+        else if (Vector256.IsHardwareAccelerated && filters % 8 == 0 && firstFilter % 8 == 0 && endFilter % 8 == 0)
+        {
+            TransformOutput<Lanes256>(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
+        }
+        else
         {
             TransformOutputScalar(m, firstTile, pointStride, tileRows, tileColumns, filters, firstFilter, endFilter, epilogue, y, outHeight, outWidth);
-            return;
         }
-        var q = stackalloc Vector256<float>[4];
-        var s = stackalloc Vector256<float>[24];
+    }
+
+    private static void TransformOutput<T>(ReadOnlySpan<float> m, int firstTile, int pointStride, int tileRows, int tileColumns, int filters, int firstFilter, int endFilter, in ConvEpilogue epilogue, Span<float> y, int outHeight, int outWidth) where T : unmanaged, ILanes<T>
+    {
+        var q = stackalloc T[4];
+        var s = stackalloc T[24];
         bool affine = !epilogue.Scale.IsEmpty;
         fixed (float* pm = m, py = y, pBias = epilogue.Bias, pScale = epilogue.Scale, pShift = epilogue.Shift)
         {
@@ -248,19 +272,19 @@ public static unsafe class Winograd4
                 for (int tx = 0; tx < tileColumns; tx++)
                 {
                     float* src = pm + (long)(firstTile + ty * tileColumns + tx) * filters;
-                    for (int f = firstFilter; f < endFilter; f += 8)
+                    for (int f = firstFilter; f < endFilter; f += T.Count)
                     {
                         // Aᵀ·m down each column, read straight from the six points of the column.
                         for (int j = 0; j < 6; j++)
                         {
                             float* col = src + (long)j * pointStride + f;
                             long down = 6L * pointStride;
-                            Out(Vector256.Load(col), Vector256.Load(col + down), Vector256.Load(col + 2 * down), Vector256.Load(col + 3 * down),
-                                Vector256.Load(col + 4 * down), Vector256.Load(col + 5 * down), s + j, 6);
+                            Out(T.Load(col), T.Load(col + down), T.Load(col + 2 * down), T.Load(col + 3 * down),
+                                T.Load(col + 4 * down), T.Load(col + 5 * down), s + j, 6);
                         }
-                        var bias = Vector256.Load(pBias + f);
-                        var scale = affine ? Vector256.Load(pScale + f) : default;
-                        var shift = affine ? Vector256.Load(pShift + f) : default;
+                        var bias = T.Load(pBias + f);
+                        var scale = affine ? T.Load(pScale + f) : default;
+                        var shift = affine ? T.Load(pShift + f) : default;
                         for (int r = 0; r < 4; r++)
                         {
                             int oy = 4 * ty + r;
@@ -268,7 +292,7 @@ public static unsafe class Winograd4
                             {
                                 break;
                             }
-                            Vector256<float>* row = s + r * 6;
+                            T* row = s + r * 6;
                             Out(row[0], row[1], row[2], row[3], row[4], row[5], q, 1);
                             for (int col = 0; col < 4; col++)
                             {
@@ -280,13 +304,13 @@ public static unsafe class Winograd4
                                 var v = q[col] + bias;
                                 if (epilogue.Relu)
                                 {
-                                    v = Vector256.Max(v, Vector256<float>.Zero);
+                                    v = T.Max(v, T.Create(0f));
                                 }
                                 if (affine)
                                 {
                                     v = v * scale + shift;
                                 }
-                                v.Store(py + ((long)oy * outWidth + ox) * filters + f);
+                                T.Store(v, py + ((long)oy * outWidth + ox) * filters + f);
                             }
                         }
                     }

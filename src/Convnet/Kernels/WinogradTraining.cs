@@ -200,15 +200,26 @@ public static unsafe class WinogradTraining
     public static void TransformOutputGradient(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride)
     {
         CheckGradient(dy.Length, outHeight, outWidth, filters, four, tileRows, tileColumns, d.Length, firstTile, rowStride, pointStride);
-        if (!Vector256.IsHardwareAccelerated || filters % 8 != 0)
+        if (Vector512.IsHardwareAccelerated && filters % 16 == 0)
+        {
+            TransformOutputGradient<Lanes512>(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
+        }
+        else if (Vector256.IsHardwareAccelerated && filters % 8 == 0)
+        {
+            TransformOutputGradient<Lanes256>(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
+        }
+        else
         {
             TransformOutputGradientScalar(dy, outHeight, outWidth, filters, four, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
-            return;
         }
+    }
+
+    private static void TransformOutputGradient<T>(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride) where T : unmanaged, ILanes<T>
+    {
         int n = four ? 4 : 2, side = n + 2;
-        var block = stackalloc Vector256<float>[16];
-        var t = stackalloc Vector256<float>[24];
-        var row = stackalloc Vector256<float>[6];
+        var block = stackalloc T[16];
+        var t = stackalloc T[24];
+        var row = stackalloc T[6];
         fixed (float* pdy = dy, pd = d)
         {
             for (int ty = 0; ty < tileRows; ty++)
@@ -216,7 +227,7 @@ public static unsafe class WinogradTraining
                 for (int tx = 0; tx < tileColumns; tx++)
                 {
                     float* dst = pd + (long)(firstTile + ty * tileColumns + tx) * rowStride;
-                    for (int f = 0; f < filters; f += 8)
+                    for (int f = 0; f < filters; f += T.Count)
                     {
                         // The n×n block of outputs, zeros past the map's edge.
                         for (int r = 0; r < n; r++)
@@ -224,7 +235,7 @@ public static unsafe class WinogradTraining
                             for (int c = 0; c < n; c++)
                             {
                                 int oy = n * ty + r, ox = n * tx + c;
-                                block[r * 4 + c] = oy < outHeight && ox < outWidth ? Vector256.Load(pdy + ((long)oy * outWidth + ox) * filters + f) : Vector256<float>.Zero;
+                                block[r * 4 + c] = oy < outHeight && ox < outWidth ? T.Load(pdy + ((long)oy * outWidth + ox) * filters + f) : T.Create(0f);
                             }
                         }
                         // A·dy down each column (t: [side, n] with row stride 4), then ·Aᵀ along each row.
@@ -234,11 +245,11 @@ public static unsafe class WinogradTraining
                         }
                         for (int i = 0; i < side; i++)
                         {
-                            Vector256<float>* ti = t + i * 4;
+                            T* ti = t + i * 4;
                             Up(four, ti[0], ti[1], ti[2], ti[3], row, 1);
                             for (int j = 0; j < side; j++)
                             {
-                                row[j].Store(dst + (long)(i * side + j) * pointStride + f);
+                                T.Store(row[j], dst + (long)(i * side + j) * pointStride + f);
                             }
                         }
                     }
@@ -290,15 +301,15 @@ public static unsafe class WinogradTraining
     // A·d of n values (d2, d3 unused for F(2×2)): F(4×4)'s A [6, 4] has rows (1, 0, 0, 0), (1, 1, 1, 1),
     // (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1); F(2×2)'s [4, 2]: (1, 0), (1, 1), (1, −1), (0, −1).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Up(bool four, Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float>* o, int stride)
+    private static void Up<T>(bool four, T d0, T d1, T d2, T d3, T* o, int stride) where T : unmanaged, ILanes<T>
     {
         o[0] = d0;
         if (four)
         {
             var even = d0 + d2;
             var odd = d1 + d3;
-            var even4 = d0 + Vector256.Create(4f) * d2;
-            var odd8 = Vector256.Create(2f) * d1 + Vector256.Create(8f) * d3;
+            var even4 = d0 + T.Create(4f) * d2;
+            var odd8 = T.Create(2f) * d1 + T.Create(8f) * d3;
             o[stride] = even + odd;
             o[2 * stride] = even - odd;
             o[3 * stride] = even4 + odd8;

@@ -10,8 +10,9 @@ namespace Convnet.Tests.Kernels;
 /// <summary>
 /// Winograd F(2×2, 3×3) and the inference passes: the vectorised transforms against their scalar
 /// twins bit for bit (the same operations in the same order), and the whole algorithm against the
-/// direct convolution within float rounding. Channels cover the 8-float vector (and its absence:
-/// the twin runs), odd maps the zero-read edge tiles.
+/// direct convolution within float rounding. Channels cover the 8-float vector, the 16-float one
+/// of F(4×4, 3×3)'s transforms on AVX-512 (16, 32; 8 and 24 take 8 there) and their absence (the
+/// twin runs); odd maps the zero-read edge tiles.
 /// </summary>
 public class WinogradTests
 {

@@ -367,21 +367,24 @@ public static unsafe class DirectConvolution
                     float* dw0 = pdw + (long)t0 * filters + f, db0 = t0 == 0 ? pdb + f : null;
                     if (wide)
                     {
-                        WeightGradientPass512(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                        WeightGradientPass<Lanes512>(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
                     }
                     else
                     {
-                        WeightGradientPass(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
+                        WeightGradientPass<Lanes256>(px, pdy + f, g, filters, offsets, t0, Math.Min(9, taps - t0), dw0, db0);
                     }
                 }
             }
         }
     }
 
-    // Taps [t0, t0 + n) (n ≤ 9) × 8 filters: dw (row stride filters) and, when not null, db.
-    private static unsafe void WeightGradientPass(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
+    // Taps [t0, t0 + n) (n ≤ 9) × T.Count filters: dw (row stride filters) and, when not null, db.
+    // 16 filters a pass where 512-bit vectors run: the same lanes in the same order (the same bits),
+    // half the passes over dy and the broadcasts, 1.6× faster on Zen 4 (docs/benchmarks.md, "Direct
+    // convolution and stride-2 phases in training").
+    private static unsafe void WeightGradientPass<T>(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db) where T : unmanaged, ILanes<T>
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
+        T a0 = T.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, sum = a0;
         long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
         long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
         long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
@@ -393,37 +396,37 @@ public static unsafe class DirectConvolution
             for (int ox = 0; ox < g.OutWidth; ox++)
             {
                 int left = ox * g.Stride - g.PadLeft;
-                var d = Vector256.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
+                var d = T.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
                 sum += d;
                 if (rowInside && left >= 0 && left + g.KernelWidth <= width)
                 {
                     // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
                     float* xp = x + ((long)top * width + left) * c;
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o0]), d, a0);
-                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o1]), d, a1);
-                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o2]), d, a2);
-                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o3]), d, a3);
-                    a4 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o4]), d, a4);
-                    a5 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o5]), d, a5);
-                    a6 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o6]), d, a6);
-                    a7 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o7]), d, a7);
-                    a8 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[o8]), d, a8);
+                    a0 = T.FusedMultiplyAdd(T.Create(xp[o0]), d, a0);
+                    a1 = T.FusedMultiplyAdd(T.Create(xp[o1]), d, a1);
+                    a2 = T.FusedMultiplyAdd(T.Create(xp[o2]), d, a2);
+                    a3 = T.FusedMultiplyAdd(T.Create(xp[o3]), d, a3);
+                    a4 = T.FusedMultiplyAdd(T.Create(xp[o4]), d, a4);
+                    a5 = T.FusedMultiplyAdd(T.Create(xp[o5]), d, a5);
+                    a6 = T.FusedMultiplyAdd(T.Create(xp[o6]), d, a6);
+                    a7 = T.FusedMultiplyAdd(T.Create(xp[o7]), d, a7);
+                    a8 = T.FusedMultiplyAdd(T.Create(xp[o8]), d, a8);
                     continue;
                 }
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0)), d, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
-                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
-                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
-                a6 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
-                a7 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
-                a8 = Vector256.FusedMultiplyAdd(Vector256.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
+                a0 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0)), d, a0);
+                a1 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
+                a2 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
+                a3 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
+                a4 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
+                a5 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
+                a6 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
+                a7 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
+                a8 = T.FusedMultiplyAdd(T.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
             }
         }
         if (db is not null)
         {
-            (Vector256.Load(db) + sum).Store(db);
+            T.Store(T.Load(db) + sum, db);
         }
         Add(dw, a0);
         if (n > 1) { Add(dw + filters, a1); }
@@ -435,69 +438,7 @@ public static unsafe class DirectConvolution
         if (n > 7) { Add(dw + 7L * filters, a7); }
         if (n > 8) { Add(dw + 8L * filters, a8); }
 
-        static void Add(float* at, Vector256<float> v) => (Vector256.Load(at) + v).Store(at);
-    }
-
-    // WeightGradientPass with Vector512, 16 filters a pass: the same lanes in the same order (the same
-    // bits), half the passes over dy and the broadcasts, 1.6× faster on Zen 4 (docs/benchmarks.md,
-    // "Direct convolution and stride-2 phases in training").
-    private static unsafe void WeightGradientPass512(float* x, float* dy, in ConvGeometry g, int filters, long* offsets, int t0, int n, float* dw, float* db)
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, sum = default;
-        long o0 = offsets[t0], o1 = offsets[t0 + Math.Min(1, n - 1)], o2 = offsets[t0 + Math.Min(2, n - 1)], o3 = offsets[t0 + Math.Min(3, n - 1)];
-        long o4 = offsets[t0 + Math.Min(4, n - 1)], o5 = offsets[t0 + Math.Min(5, n - 1)], o6 = offsets[t0 + Math.Min(6, n - 1)];
-        long o7 = offsets[t0 + Math.Min(7, n - 1)], o8 = offsets[t0 + Math.Min(8, n - 1)];
-        int c = g.Channels, width = g.Width;
-        for (int oy = 0; oy < g.OutHeight; oy++)
-        {
-            int top = oy * g.Stride - g.PadTop;
-            bool rowInside = top >= 0 && top + g.KernelHeight <= g.Height;
-            for (int ox = 0; ox < g.OutWidth; ox++)
-            {
-                int left = ox * g.Stride - g.PadLeft;
-                var d = Vector512.Load(dy + ((long)oy * g.OutWidth + ox) * filters);
-                sum += d;
-                if (rowInside && left >= 0 && left + g.KernelWidth <= width)
-                {
-                    // The window inside the image: its taps at fixed offsets (the unused ones repeat the last, summed in vain).
-                    float* xp = x + ((long)top * width + left) * c;
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o0]), d, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o1]), d, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o2]), d, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o3]), d, a3);
-                    a4 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o4]), d, a4);
-                    a5 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o5]), d, a5);
-                    a6 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o6]), d, a6);
-                    a7 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o7]), d, a7);
-                    a8 = Vector512.FusedMultiplyAdd(Vector512.Create(xp[o8]), d, a8);
-                    continue;
-                }
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0)), d, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(1, n - 1))), d, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(2, n - 1))), d, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(3, n - 1))), d, a3);
-                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(4, n - 1))), d, a4);
-                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(5, n - 1))), d, a5);
-                a6 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(6, n - 1))), d, a6);
-                a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(7, n - 1))), d, a7);
-                a8 = Vector512.FusedMultiplyAdd(Vector512.Create(Tap(x, g, top, left, t0 + Math.Min(8, n - 1))), d, a8);
-            }
-        }
-        if (db is not null)
-        {
-            (Vector512.Load(db) + sum).Store(db);
-        }
-        Add(dw, a0);
-        if (n > 1) { Add(dw + filters, a1); }
-        if (n > 2) { Add(dw + 2L * filters, a2); }
-        if (n > 3) { Add(dw + 3L * filters, a3); }
-        if (n > 4) { Add(dw + 4L * filters, a4); }
-        if (n > 5) { Add(dw + 5L * filters, a5); }
-        if (n > 6) { Add(dw + 6L * filters, a6); }
-        if (n > 7) { Add(dw + 7L * filters, a7); }
-        if (n > 8) { Add(dw + 8L * filters, a8); }
-
-        static void Add(float* at, Vector512<float> v) => (Vector512.Load(at) + v).Store(at);
+        static void Add(float* at, T v) => T.Store(T.Load(at) + v, at);
     }
 
     // Tap t (ky, kx, c) of the window whose first input is at (top, left): 0 outside the image.

@@ -22,6 +22,9 @@ internal unsafe interface ILanes<T> where T : unmanaged, ILanes<T>
 
     static abstract T Max(T left, T right);
 
+    /// <summary>a·b + addend rounded once.</summary>
+    static abstract T FusedMultiplyAdd(T a, T b, T addend);
+
     static abstract T operator +(T left, T right);
 
     static abstract T operator -(T left, T right);
@@ -49,6 +52,9 @@ internal readonly unsafe struct Lanes256(Vector256<float> value) : ILanes<Lanes2
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes256 Max(Lanes256 left, Lanes256 right) => new(Vector256.Max(left._value, right._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 FusedMultiplyAdd(Lanes256 a, Lanes256 b, Lanes256 addend) => new(Vector256.FusedMultiplyAdd(a._value, b._value, addend._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes256 operator +(Lanes256 left, Lanes256 right) => new(left._value + right._value);
@@ -81,6 +87,9 @@ internal readonly unsafe struct Lanes512(Vector512<float> value) : ILanes<Lanes5
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 Max(Lanes512 left, Lanes512 right) => new(Vector512.Max(left._value, right._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 FusedMultiplyAdd(Lanes512 a, Lanes512 b, Lanes512 addend) => new(Vector512.FusedMultiplyAdd(a._value, b._value, addend._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 operator +(Lanes512 left, Lanes512 right) => new(left._value + right._value);

@@ -8,8 +8,9 @@ namespace Convnet.Kernels;
 /// Batch normalization's passes over channels-last rows: x is [rows, C], channel c every C-th value.
 /// Statistics are accumulated in double, row after row, so each channel's sum has one fixed order;
 /// the vector forms run 8 channels at a time (widened to two 4-double vectors) in exactly that order,
-/// so they equal their scalar twins bit for bit. 256-bit vectors only: the passes are bound by memory
-/// traffic, and double accumulators would halve a 512-bit vector's width anyway.
+/// so they equal their scalar twins bit for bit. 256-bit vectors only: a statistics pass is bound by
+/// each channel's chain of adds (a load and a store of its sum per row), which wider vectors do not
+/// shorten; 512-bit ones measured slower (docs/benchmarks.md, "Issue 18, fourth session").
 /// </summary>
 public static class Normalization
 {

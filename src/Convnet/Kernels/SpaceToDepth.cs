@@ -138,6 +138,32 @@ public static class SpaceToDepth
         }
     }
 
+    /// <summary>
+    /// The pixels of x in phase (<paramref name="p"/>, <paramref name="q"/>) from that phase's gradient:
+    /// x[2i + p − PadTop, 2j + q − PadLeft] = phase[i − firstRow, j − firstColumn] for the phase image's
+    /// rows [<paramref name="firstRow"/>, + rows) and columns [<paramref name="firstColumn"/>, + columns),
+    /// which must all be pixels of x; the rest of x is left as it is. Over the four phases, each with
+    /// the rows and columns of it that lie in x, this writes what <see cref="Backward"/> writes.
+    /// </summary>
+    // phase: [rows, columns, C] → dx: [H, W, C] (those pixels overwritten)
+    public static void ScatterPhase(ReadOnlySpan<float> phase, in ConvGeometry g, int p, int q, int firstRow, int firstColumn, int rows, int columns, Span<float> dx)
+    {
+        int c = g.Channels;
+        int top = 2 * firstRow + p - g.PadTop, left = 2 * firstColumn + q - g.PadLeft;
+        if (g.Stride != 2 || rows < 0 || columns < 0 || phase.Length < rows * columns * c || dx.Length < g.Height * g.Width * c
+            || (rows > 0 && columns > 0 && (top < 0 || left < 0 || top + 2 * (rows - 1) >= g.Height || left + 2 * (columns - 1) >= g.Width)))
+        {
+            throw new ArgumentException($"Phase ({p}, {q}) rows {firstRow}..+{rows}, columns {firstColumn}..+{columns} ({phase.Length} values) into {dx.Length} for {g}.");
+        }
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < columns; j++)
+            {
+                phase.Slice((i * columns + j) * c, c).CopyTo(dx.Slice(((top + 2 * i) * g.Width + left + 2 * j) * c, c));
+            }
+        }
+    }
+
     /// <summary>The kernel gradient from the phase kernel's: the adjoint of <see cref="TransformWeights"/>, dw[ky, kx, c, f] += phased[⌊ky/2⌋, ⌊kx/2⌋, (ky mod 2, kx mod 2, c), f].</summary>
     // phased: [T, T, 4·C, F] → dw: [K, K, C, F] (accumulated)
     public static void AccumulateKernelGradient(ReadOnlySpan<float> phased, int kernel, int channels, int filters, Span<float> dw)

@@ -31,11 +31,12 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _directPartials = [];
     private Action<int>? _directGradientChunk;
     private Tensor? _directDy;
-    // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the Winograd convolutions above run over
+    // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the forward Winograd convolution runs over
     // its input's phases (Kernels/SpaceToDepth), a 3×3 stride-1 convolution of 4·C channels with the
-    // phase kernel; the phase image is kept for the weight gradient.
+    // phase kernel; the phase image is kept for the weight gradient; the input gradient runs by phase.
     private bool _phases;
-    private Tensor? _phaseInput, _phaseGradient;
+    private Tensor? _phaseInput;
+    private PhaseInputGradient? _phaseInputGradient;
     private float[] _phaseKernel = [], _phaseKernelGradient = [];
 
     /// <param name="filters">Output channels F, at least 1.</param>
@@ -219,20 +220,24 @@ public sealed class Conv2D : Layer, ILayerKind
             keptColumns = 0;
             scratch += chunks * (kernel + Filters);
         }
-        // Winograd runs the convolution itself, or the 3×3 one over its phases (the phase image and
-        // its gradient kept for the batch, the phase kernel and its gradient).
+        // Winograd runs the convolution itself, or the 3×3 one over its phases (the phase image kept
+        // for the batch, the phase kernel and its gradient, the input gradient by phase).
         var wg = g;
         if (PhasesApply(g, Filters))
         {
             wg = PhaseGeometry(g);
-            scratch += 2L * batch * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
+            scratch += (long)batch * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
         }
         if (WinogradConvolution.Applies(wg, wg.Channels))
         {
             scratch += WinogradConvolution.BufferValues(wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters, threads, chunks);
             keptColumns = 0;
         }
-        if (WinogradConvolution.Applies(wg, Filters))
+        if (PhasesApply(g, Filters) && WinogradConvolution.Applies(wg, Filters))
+        {
+            scratch += PhaseInputGradient.BufferValues(g, Filters, threads, batch);
+        }
+        else if (WinogradConvolution.Applies(wg, Filters))
         {
             scratch += WinogradConvolution.BufferValues(Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels, threads);
         }
@@ -327,16 +332,19 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             _forwardWinograd = new WinogradConvolution(wg.Height, wg.Width, wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters);
         }
-        if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(wg, Filters))
+        // dx by phase, or as dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
+        if (ComputeInputGradient && _phases && WinogradConvolution.Applies(wg, Filters))
         {
-            // dx = dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
+            _phaseInputGradient ??= new PhaseInputGradient(_g, Filters);
+        }
+        else if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(wg, Filters))
+        {
             _inputGradientWinograd = new WinogradConvolution(wg.OutHeight, wg.OutWidth, Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels);
         }
         if (_phases)
         {
             var phaseShape = Shape.Image(wg.Height, wg.Width, wg.Channels);
             _phaseInput = _phaseInput is { } pi && pi.Capacity >= batch ? pi : new Tensor(phaseShape, batch);
-            _phaseGradient = !ComputeInputGradient ? null : _phaseGradient is { } pg && pg.Capacity >= batch ? pg : new Tensor(phaseShape, batch);
             _phaseKernel = _phaseKernel.Length > 0 ? _phaseKernel : new float[wg.PatchSize * Filters];
             _phaseKernelGradient = _phaseKernelGradient.Length > 0 ? _phaseKernelGradient : new float[wg.PatchSize * Filters];
         }
@@ -344,8 +352,9 @@ public sealed class Conv2D : Layer, ILayerKind
         int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
         _forwardWinograd?.EnsureCapacity(threads, Chunks.Count(batch));
         _inputGradientWinograd?.EnsureCapacity(threads);
+        _phaseInputGradient?.EnsureCapacity(threads, batch);
         _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null || _direct ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
-        if (!ComputeInputGradient || _inputGradientWinograd is not null)
+        if (!ComputeInputGradient || _inputGradientWinograd is not null || _phaseInputGradient is not null)
         {
             return;
         }
@@ -472,10 +481,13 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         StartBackward(dy);
         Dx!.SetBatch(batch);
-        if (_inputGradientWinograd is not null)
+        if (_phaseInputGradient is not null)
         {
-            _inputGradientWinograd.SetKernel(_phases ? _phaseKernel : Kernel.Value, rotated: true);
-            _phaseGradient?.SetBatch(batch);
+            _phaseInputGradient.SetKernel(_phaseKernel);
+        }
+        else if (_inputGradientWinograd is not null)
+        {
+            _inputGradientWinograd.SetKernel(Kernel.Value, rotated: true);
         }
         else
         {
@@ -519,14 +531,9 @@ public sealed class Conv2D : Layer, ILayerKind
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
-        if (_inputGradientWinograd is not null && _phases)
+        if (_phaseInputGradient is not null)
         {
-            // The phase image's gradient, each pixel of dx then read from its place among the phases.
-            _inputGradientWinograd.Run(Dy!.Samples(start, count), count, default, relu: false, _phaseGradient!.Samples(start, count));
-            for (int i = start; i < start + count; i++)
-            {
-                SpaceToDepth.Backward(_phaseGradient.Sample(i), _g, Dx!.Sample(i));
-            }
+            _phaseInputGradient.Run(chunk, Dy!.Samples(start, count), count, Dx!.Samples(start, count));
             return;
         }
         if (_inputGradientWinograd is not null)

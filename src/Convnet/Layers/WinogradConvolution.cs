@@ -16,8 +16,8 @@ namespace Convnet.Layers;
 internal sealed class WinogradConvolution
 {
     private const int GroupTiles = 48;
-    // The input [H, W, C], its top/left zero border, the output [OH, OW, F].
-    private readonly int _height, _width, _channels, _pad, _outHeight, _outWidth, _filters;
+    // The input [H, W, C], its top and left zero borders, the output [OH, OW, F].
+    private readonly int _height, _width, _channels, _padTop, _padLeft, _outHeight, _outWidth, _filters;
     private readonly bool _four;
     private readonly int _points, _tileRows, _tileColumns, _images, _gradientRow;
     private readonly int _packedPoint, _vStride, _mStride, _paddedSize;
@@ -38,9 +38,15 @@ internal sealed class WinogradConvolution
 
     /// <summary>A convolution of [height, width, channels] images, <paramref name="pad"/> zero rows and columns before them (the output is outHeight × outWidth whatever lies past), into [outHeight, outWidth, filters].</summary>
     public WinogradConvolution(int height, int width, int channels, int pad, int outHeight, int outWidth, int filters)
+        : this(height, width, channels, pad, pad, outHeight, outWidth, filters)
     {
-        (_height, _width, _channels, _pad, _outHeight, _outWidth, _filters) = (height, width, channels, pad, outHeight, outWidth, filters);
-        (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
+    }
+
+    /// <summary>As the other constructor, with <paramref name="padTop"/> zero rows and <paramref name="padLeft"/> zero columns before the images.</summary>
+    public WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters)
+    {
+        (_height, _width, _channels, _padTop, _padLeft, _outHeight, _outWidth, _filters) = (height, width, channels, padTop, padLeft, outHeight, outWidth, filters);
+        (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, Math.Max(padTop, padLeft), outHeight, outWidth, filters);
         _points = _four ? Winograd4.Points : Winograd.Points;
         _gradientRow = GradientRow(filters);
         _rotated = new float[9 * channels * filters];
@@ -206,11 +212,11 @@ internal sealed class WinogradConvolution
         {
             var image = x.Slice(j * inSize, inSize);
             int height = _height, width = _width;
-            if (_pad > 0)
+            if (_padTop > 0 || _padLeft > 0)
             {
                 height = _outHeight + 2;
                 width = _outWidth + 2;
-                WinogradTraining.PadImage(image, _height, _width, _channels, _pad, _pad, height, width, padded);
+                WinogradTraining.PadImage(image, _height, _width, _channels, _padTop, _padLeft, height, width, padded);
                 image = padded;
             }
             if (_four)

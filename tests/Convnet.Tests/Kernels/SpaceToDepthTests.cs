@@ -116,6 +116,49 @@ public class SpaceToDepthTests
             }
         });
 
+    /// <summary>
+    /// The input gradient by phase: each phase's rows and columns that are pixels of x, scattered by
+    /// ScatterPhase, write what Backward writes from the whole phase image, bit for bit; a pixel in
+    /// no phase (past the phase image) is left as it was, where Backward writes 0.
+    /// </summary>
+    [Property(MaxTest = 100)]
+    public Property Scattering_the_four_phases_writes_what_Backward_writes()
+        => Prop.ForAll(Cases, c =>
+        {
+            var rng = new Rng((ulong)c.Seed);
+            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Kernel, 2, c.Same);
+            var (height, width) = SpaceToDepth.Size(g);
+            var phases = Support.Numerics.Uniform(ref rng, height * width * 4 * c.Channels);
+            var expected = new float[c.Height * c.Width * c.Channels];
+            SpaceToDepth.Backward(phases, g, expected);
+            var actual = new float[expected.Length];
+            Array.Fill(actual, float.NaN);
+            for (int p = 0; p < 2; p++)
+            {
+                for (int q = 0; q < 2; q++)
+                {
+                    // The phase image's rows and columns of this phase that land in x, from the definition.
+                    var rows = Enumerable.Range(0, height).Where(i => 2 * i + p - g.PadTop >= 0 && 2 * i + p - g.PadTop < c.Height).ToArray();
+                    var columns = Enumerable.Range(0, width).Where(j => 2 * j + q - g.PadLeft >= 0 && 2 * j + q - g.PadLeft < c.Width).ToArray();
+                    var phase = new float[rows.Length * columns.Length * c.Channels];
+                    for (int i = 0; i < rows.Length; i++)
+                    {
+                        for (int j = 0; j < columns.Length; j++)
+                        {
+                            phases.AsSpan(((rows[i] * width + columns[j]) * 4 + 2 * p + q) * c.Channels, c.Channels)
+                                .CopyTo(phase.AsSpan((i * columns.Length + j) * c.Channels));
+                        }
+                    }
+                    SpaceToDepth.ScatterPhase(phase, g, p, q, rows.FirstOrDefault(), columns.FirstOrDefault(), rows.Length, columns.Length, actual);
+                }
+            }
+            for (int i = 0; i < actual.Length; i++)
+            {
+                actual[i] = float.IsNaN(actual[i]) ? 0 : actual[i];
+            }
+            Support.Numerics.AssertBitEqual(expected, actual, $"phases scattered {c}");
+        });
+
     [Fact]
     public void Phase_kernels_take_the_even_and_odd_taps_and_pad_with_zeros()
     {

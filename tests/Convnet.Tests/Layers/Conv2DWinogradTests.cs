@@ -38,13 +38,17 @@ public class Conv2DWinogradTests
     public void Forward_input_gradient_and_kernel_gradient_match_the_exact_sums(int height, int width, int channels, int filters, bool same, int batch)
         => MatchesTheExactSums(height, width, channels, filters, 3, 1, same, batch);
 
-    /// <summary>5×5 and 6×6 stride-2 convolutions run by Winograd over their input's phases (space-to-depth): the same sums.</summary>
+    /// <summary>5×5 and 6×6 stride-2 convolutions run by Winograd over their input's phases (space-to-depth), the input gradient one phase at a time: the same sums.</summary>
     [Theory]
     // strong's first, 24×24×32 → 12×12×32 'same'; its second (8×8×64 → 4×4×64) stays im2col (a map under 8×8).
     [InlineData(24, 24, 32, 32, 5, true, 18)]
     [InlineData(8, 8, 64, 64, 5, true, 17)]
     // 'valid', odd sizes, 6×6 kernels, few channels and filters (the input gradient by im2col).
     [InlineData(21, 19, 8, 16, 5, false, 3)]
+    // A last row no output reads: its input gradient is 0, outside every phase.
+    [InlineData(21, 20, 8, 16, 6, false, 3)]
+    // 'same' with an odd side: the phases take 12 and 11 rows.
+    [InlineData(23, 24, 16, 16, 5, true, 2)]
     [InlineData(16, 17, 3, 8, 6, true, 2)]
     [InlineData(17, 16, 2, 4, 5, true, 3)]
     [InlineData(22, 22, 9, 10, 6, false, 2)]

@@ -12,7 +12,7 @@ namespace Convnet.Layers;
 /// are pixels of x. On `strong`'s 24×24 → 12×12 layer each phase is 12×12, 9 F(4×4) tiles, where the
 /// whole phase image's gradient is 14×14 (16 tiles, its border rows and columns mostly padding), so
 /// the products take 36 tiles of C·F sums instead of 16 of 4·C·F, and no phase image's gradient is
-/// written for the batch (docs/benchmarks.md, "The input gradient of stride-2 convolutions by phase").
+/// written for the batch (docs/benchmarks.md, "Issue 18, fifth session: the input gradient of stride-2 convolutions by phase").
 /// </summary>
 internal sealed class PhaseInputGradient
 {

@@ -49,8 +49,8 @@ internal sealed class PhaseInputGradient
     private static List<(int P, int Q, int FirstRow, int FirstColumn, int Rows, int Columns)> Phases(in ConvGeometry g, out bool covers)
     {
         var (height, width) = SpaceToDepth.Size(g);
-        var rows = new[] { Span(g.Height, g.PadTop, height, 0), Span(g.Height, g.PadTop, height, 1) };
-        var columns = new[] { Span(g.Width, g.PadLeft, width, 0), Span(g.Width, g.PadLeft, width, 1) };
+        var rows = new[] { PhaseLines(g.Height, g.PadTop, height, 0), PhaseLines(g.Height, g.PadTop, height, 1) };
+        var columns = new[] { PhaseLines(g.Width, g.PadLeft, width, 0), PhaseLines(g.Width, g.PadLeft, width, 1) };
         covers = rows[0].Count + rows[1].Count == g.Height && columns[0].Count + columns[1].Count == g.Width;
         var phases = new List<(int, int, int, int, int, int)>();
         for (int p = 0; p < 2; p++)
@@ -67,7 +67,7 @@ internal sealed class PhaseInputGradient
     }
 
     // Along one axis of x (size, top or left padding), the phase image's (first row, rows) of parity p that are pixels of x.
-    private static (int First, int Count) Span(int size, int pad, int phaseSize, int p)
+    private static (int First, int Count) PhaseLines(int size, int pad, int phaseSize, int p)
     {
         int first = (p - pad) & 1; // x's first row of this parity
         int index = (first + pad) >> 1;

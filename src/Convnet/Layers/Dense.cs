@@ -14,6 +14,7 @@ public sealed class Dense : Layer, ILayerKind
     private Parameter? _kernel, _bias;
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
+    private readonly Action<int> _forwardBlock, _backwardBlock;
 
     /// <param name="units">Output features, at least 1.</param>
     /// <param name="initializer">How <see cref="Kernel"/> is drawn when built; the bias starts at 0.</param>
@@ -26,6 +27,8 @@ public sealed class Dense : Layer, ILayerKind
         }
         Units = units;
         Initializer = initializer;
+        _forwardBlock = ForwardBlock;
+        _backwardBlock = BackwardBlock;
     }
 
     /// <inheritdoc/>
@@ -174,8 +177,9 @@ public sealed class Dense : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // Both GEMMs pack W.
-    public override long BufferValues(Shape input, int batch) => base.BufferValues(input, batch) + 2 * Values(input) * Units;
+    // Both GEMMs pack W, a block of columns at a time.
+    public override long BufferValues(Shape input, int batch) =>
+        base.BufferValues(input, batch) + PackedLength(Units, (int)Values(input)) + PackedLength((int)Values(input), Units);
 
     /// <inheritdoc/>
     public override Shape ComputeOutputShape(Shape input)
@@ -200,8 +204,8 @@ public sealed class Dense : Layer, ILayerKind
     /// <inheritdoc/>
     public override void EnsureCapacity(int batch)
     {
-        _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[Gemm.PackedSize(Units, InputShape.Size)];
-        _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[Gemm.PackedSize(InputShape.Size, Units)];
+        _packedKernel = _packedKernel.Length > 0 ? _packedKernel : new float[PackedLength(Units, InputShape.Size)];
+        _packedKernelT = _packedKernelT.Length > 0 || !ComputeInputGradient ? _packedKernelT : new float[PackedLength(InputShape.Size, Units)];
         base.EnsureCapacity(batch);
     }
 
@@ -210,29 +214,37 @@ public sealed class Dense : Layer, ILayerKind
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        // W: [in, units], packed once for the whole batch (a batch of a few rows reads it unpacked).
         if (x.Batch > Gemm.SmallRows)
         {
-            Gemm.PackB(Kernel.Value, Units, false, Units, InputShape.Size, _packedKernel);
+            Pool.For(Blocks(Units), _forwardBlock);
         }
-        ForwardChunks();
+        else
+        {
+            // A few rows read W unpacked.
+            ForwardChunks();
+        }
         return Y;
+    }
+
+    // y[:, j..j + 64) = x · W[:, j..j + 64) + b[j..j + 64): the block of W packed here, then the whole batch's product.
+    private void ForwardBlock(int block)
+    {
+        int inputs = InputShape.Size;
+        var (first, columns) = Block(block, Units);
+        var packed = _packedKernel.AsSpan(block * Gemm.PackedSize(ColumnBlock, inputs));
+        Gemm.PackB(Kernel.Value[first..], Units, false, columns, inputs, packed);
+        Gemm.MultiplyPacked(X!.Samples(0, X.Batch), inputs, false, packed, X.Batch, columns, inputs, Y!.Samples(0, X.Batch)[first..], Units, accumulate: false, bias: Bias.Value.Slice(first, columns), relu: FuseRelu);
     }
 
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         var y = Y!.Samples(start, count);
-        if (X!.Batch <= Gemm.SmallRows)
+        Gemm.Multiply(X!.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
+        if (FuseRelu)
         {
-            Gemm.Multiply(X.Samples(start, count), InputShape.Size, false, Kernel.Value, Units, false, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value);
-            if (FuseRelu)
-            {
-                Elementwise.Map<ReluOperator>(y, y);
-            }
-            return;
+            Elementwise.Map<ReluOperator>(y, y);
         }
-        Gemm.MultiplyPacked(X.Samples(start, count), InputShape.Size, false, _packedKernel, count, Units, InputShape.Size, y, Units, accumulate: false, bias: Bias.Value, relu: FuseRelu);
     }
 
     /// <inheritdoc/>
@@ -248,17 +260,34 @@ public sealed class Dense : Layer, ILayerKind
         }
         StartBackward(dy);
         Dx!.SetBatch(batch);
-        // Wᵀ: [units, in], packed once for the whole batch.
-        Gemm.PackB(Kernel.Value, Units, true, InputShape.Size, Units, _packedKernelT);
-        BackwardChunks();
+        Pool.For(Blocks(InputShape.Size), _backwardBlock);
         return Dx;
     }
 
-    /// <inheritdoc/>
-    protected override void BackwardChunk(int chunk, int start, int count)
+    // dx[:, j..j + 64) = dy · Wᵀ[:, j..j + 64): rows j.. of W packed here as columns of Wᵀ, then the whole batch's product.
+    private void BackwardBlock(int block)
     {
-        Gemm.MultiplyPacked(Dy!.Samples(start, count), Units, false, _packedKernelT, count, InputShape.Size, Units, Dx!.Samples(start, count), InputShape.Size, accumulate: false);
+        int inputs = InputShape.Size;
+        var (first, columns) = Block(block, inputs);
+        var packed = _packedKernelT.AsSpan(block * Gemm.PackedSize(ColumnBlock, Units));
+        Gemm.PackB(Kernel.Value[(first * Units)..], Units, true, columns, Units, packed);
+        Gemm.MultiplyPacked(Dy!.Samples(0, Dy.Batch), Units, false, packed, Dy.Batch, columns, Units, Dx!.Samples(0, Dy.Batch)[first..], inputs, accumulate: false);
     }
+
+    // Work items of the GEMMs: blocks of ColumnBlock output columns, each packing its own part of W
+    // and multiplying the whole batch by it. Chunks of 16 rows against all of packed W ran at half
+    // the speed (each chunk read all of W's panels for three rows of tiles), and W was packed by one
+    // thread. Every output sums the same products in the same order either way.
+    private const int ColumnBlock = 64;
+
+    private static int Blocks(int columns) => (columns + ColumnBlock - 1) / ColumnBlock;
+
+    private static (int First, int Columns) Block(int block, int columns) =>
+        (block * ColumnBlock, Math.Min(ColumnBlock, columns - block * ColumnBlock));
+
+    // Floats of the packed blocks of a [k, n] operand.
+    private static long PackedLength(int n, int k) =>
+        (long)(Blocks(n) - 1) * Gemm.PackedSize(ColumnBlock, k) + Gemm.PackedSize(n - (Blocks(n) - 1) * ColumnBlock, k);
 
     /// <inheritdoc/>
     // Gemm: y = x · Wᵀ + b with W the [units, in] weight SaveOwnTensors gives (transB = 1).

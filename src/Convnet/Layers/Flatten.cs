@@ -1,4 +1,5 @@
 using Convnet.Inference;
+using Convnet.Kernels;
 using Convnet.IO.Onnx;
 using Convnet.Tensors;
 
@@ -69,47 +70,32 @@ public sealed class Flatten : Layer, ILayerKind
     public override Tensor Forward(Tensor x, bool training)
     {
         StartForward(x);
-        int hw = InputShape.Height * InputShape.Width;
-        int c = InputShape.Channels;
-        for (int n = 0; n < x.Batch; n++)
-        {
-            var src = x.Sample(n);
-            var dst = Y.Sample(n);
-            for (int p = 0; p < hw; p++)
-            {
-                for (int ch = 0; ch < c; ch++)
-                {
-                    dst[ch * hw + p] = src[p * c + ch];
-                }
-            }
-        }
+        ForwardChunks();
         return Y;
     }
 
     /// <inheritdoc/>
-    // dy: [N, C·H·W] → dx: [N, H, W, C]
-    public override Tensor? Backward(Tensor dy)
+    protected override void ForwardChunk(int chunk, int start, int count)
     {
-        if (!ComputeInputGradient)
-        {
-            return null;
-        }
-        StartBackward(dy);
         int hw = InputShape.Height * InputShape.Width;
-        int c = InputShape.Channels;
-        for (int n = 0; n < dy.Batch; n++)
+        for (int n = start; n < start + count; n++)
         {
-            var src = dy.Sample(n);
-            var dst = Dx!.Sample(n);
-            for (int p = 0; p < hw; p++)
-            {
-                for (int ch = 0; ch < c; ch++)
-                {
-                    dst[p * c + ch] = src[ch * hw + p];
-                }
-            }
+            Layouts.Transpose(X!.Sample(n), hw, InputShape.Channels, Y!.Sample(n));
         }
-        return Dx;
+    }
+
+    /// <inheritdoc/>
+    // dy: [N, C·H·W] → dx: [N, H, W, C]
+    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
+
+    /// <inheritdoc/>
+    protected override void BackwardChunk(int chunk, int start, int count)
+    {
+        int hw = InputShape.Height * InputShape.Width;
+        for (int n = start; n < start + count; n++)
+        {
+            Layouts.Transpose(Dy!.Sample(n), InputShape.Channels, hw, Dx!.Sample(n));
+        }
     }
 
     /// <inheritdoc/>

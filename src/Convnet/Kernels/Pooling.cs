@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Convnet.Kernels;
@@ -13,6 +15,11 @@ public static class Pooling
     public static void MaxForward(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y, Span<int> argmax)
     {
         int c = g.Channels;
+        if (Vector512.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.PadTop == 0 && g.PadLeft == 0 && c % Vector512<float>.Count == 0)
+        {
+            MaxForward2x2(x, g, y, argmax);
+            return;
+        }
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
@@ -67,6 +74,52 @@ public static class Pooling
                 }
             }
         }
+    }
+
+    // The common 2×2 stride-2 window without padding, 16 channels at a time with the window's four
+    // offsets computed once: the same comparisons in the same order as the general loop, whose
+    // per-tap index arithmetic and bounds checks took most of its time.
+    // x: [H, W, C] → y, argmax: [OH, OW, C]
+    private static void MaxForward2x2(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y, Span<int> argmax)
+    {
+        int c = g.Channels, row = g.Width * c, outSize = g.OutHeight * g.OutWidth * c;
+        if (x.Length < ((2 * g.OutHeight - 1) * g.Width + 2 * g.OutWidth) * c || y.Length < outSize || argmax.Length < outSize)
+        {
+            throw new ArgumentException($"Max pooling of {x.Length} values into {y.Length} and {argmax.Length} for {g}.");
+        }
+        ref float px = ref MemoryMarshal.GetReference(x);
+        ref float py = ref MemoryMarshal.GetReference(y);
+        ref int pa = ref MemoryMarshal.GetReference(argmax);
+        var lanes = Vector512<int>.Indices;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int o = (oy * g.OutWidth + ox) * c;
+                int window = (2 * oy * g.Width + 2 * ox) * c;
+                for (int ch = 0; ch < c; ch += Vector512<float>.Count)
+                {
+                    int i0 = window + ch;
+                    var best = Vector512.Create(float.NegativeInfinity);
+                    var bestIndex = Vector512<int>.Zero;
+                    Take(ref px, i0, lanes, ref best, ref bestIndex);
+                    Take(ref px, i0 + c, lanes, ref best, ref bestIndex);
+                    Take(ref px, i0 + row, lanes, ref best, ref bestIndex);
+                    Take(ref px, i0 + row + c, lanes, ref best, ref bestIndex);
+                    best.StoreUnsafe(ref py, (nuint)(o + ch));
+                    bestIndex.StoreUnsafe(ref pa, (nuint)(o + ch));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(ref float x, int index, Vector512<int> lanes, ref Vector512<float> best, ref Vector512<int> bestIndex)
+    {
+        var v = Vector512.LoadUnsafe(ref x, (nuint)index);
+        var better = Vector512.GreaterThan(v, best);
+        best = Vector512.ConditionalSelect(better, v, best);
+        bestIndex = Vector512.ConditionalSelect(better.AsInt32(), Vector512.Create(index) + lanes, bestIndex);
     }
 
     /// <summary>The scalar twin of <see cref="MaxForward"/>.</summary>
@@ -129,6 +182,11 @@ public static class Pooling
         }
         int c = g.Channels;
         bool rectify = !y.IsEmpty;
+        if (Vector512.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2)
+        {
+            MaxBackward2x2(dy, argmax, y, g, dx);
+            return;
+        }
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
             for (int ox = 0; ox < g.OutWidth; ox++)
@@ -174,6 +232,46 @@ public static class Pooling
                             (grad & won).CopyTo(dx.Slice(index));
                         }
                     }
+                }
+            }
+        }
+    }
+
+    // MaxBackwardTiled's 2×2 windows, 16 channels at a time with the window's four offsets computed
+    // once, as MaxForward2x2.
+    // dy, argmax, y: [OH, OW, C] (y may be empty) → dx: [H, W, C]
+    private static void MaxBackward2x2(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ReadOnlySpan<float> y, in ConvGeometry g, Span<float> dx)
+    {
+        int c = g.Channels, row = g.Width * c, outSize = g.OutHeight * g.OutWidth * c;
+        bool rectify = !y.IsEmpty;
+        if (dy.Length < outSize || argmax.Length < outSize || (rectify && y.Length < outSize) || dx.Length < ((2 * g.OutHeight - 1) * g.Width + 2 * g.OutWidth) * c)
+        {
+            throw new ArgumentException($"Max pooling gradient of {dy.Length} values into {dx.Length} for {g}.");
+        }
+        ref float pdy = ref MemoryMarshal.GetReference(dy);
+        ref int pa = ref MemoryMarshal.GetReference(argmax);
+        ref float py = ref MemoryMarshal.GetReference(y);
+        ref float pdx = ref MemoryMarshal.GetReference(dx);
+        var lanes = Vector512<int>.Indices;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                int o = (oy * g.OutWidth + ox) * c;
+                int window = (2 * oy * g.Width + 2 * ox) * c;
+                for (int ch = 0; ch < c; ch += Vector512<float>.Count)
+                {
+                    var grad = Vector512.LoadUnsafe(ref pdy, (nuint)(o + ch));
+                    var winner = Vector512.LoadUnsafe(ref pa, (nuint)(o + ch)) - lanes;
+                    if (rectify)
+                    {
+                        grad &= Vector512.GreaterThan(Vector512.LoadUnsafe(ref py, (nuint)(o + ch)), Vector512<float>.Zero);
+                    }
+                    int i0 = window + ch;
+                    (grad & Vector512.Equals(winner, Vector512.Create(i0)).AsSingle()).StoreUnsafe(ref pdx, (nuint)i0);
+                    (grad & Vector512.Equals(winner, Vector512.Create(i0 + c)).AsSingle()).StoreUnsafe(ref pdx, (nuint)(i0 + c));
+                    (grad & Vector512.Equals(winner, Vector512.Create(i0 + row)).AsSingle()).StoreUnsafe(ref pdx, (nuint)(i0 + row));
+                    (grad & Vector512.Equals(winner, Vector512.Create(i0 + row + c)).AsSingle()).StoreUnsafe(ref pdx, (nuint)(i0 + row + c));
                 }
             }
         }

@@ -28,52 +28,66 @@ public class PoolingTests
 
     [Property(MaxTest = 150)]
     public Property MaxForward_equals_MaxForwardScalar_and_picks_the_first_maximum()
-        => Prop.ForAll(Cases, c =>
-        {
-            var rng = new Rng((ulong)c.Seed);
-            var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Pool, c.Stride, same: false);
-            var x = new float[c.Height * c.Width * c.Channels];
-            for (int i = 0; i < x.Length; i++)
-            {
-                // With ties, values come from {0, 1, 2, 3} so windows often hold equal maxima.
-                x[i] = c.Ties ? rng.NextInt(4) : rng.NextFloat(-1, 1);
-            }
-            int outputs = g.OutPixels * c.Channels;
-            var y = new float[outputs];
-            var argmax = new int[outputs];
-            var yScalar = new float[outputs];
-            var argmaxScalar = new int[outputs];
-            Pooling.MaxForward(x, g, y, argmax);
-            Pooling.MaxForwardScalar(x, g, yScalar, argmaxScalar);
-            Support.Numerics.AssertBitEqual(yScalar, y, $"max {c}");
-            Assert.Equal(argmaxScalar, argmax);
+        => Prop.ForAll(Cases, CheckMaxForward);
 
-            // And both are right: the first (ky, kx) in the window holding the window's maximum.
-            for (int oy = 0; oy < g.OutHeight; oy++)
+    /// <summary>The 2×2 stride-2 window over a multiple of 16 channels, which has a path of its own with 512-bit vectors.</summary>
+    [Property(MaxTest = 60)]
+    public Property MaxForward_of_2x2_windows_over_16_channel_blocks_equals_MaxForwardScalar()
+        => Prop.ForAll(
+            (from height in Gen.Choose(2, 11)
+             from width in Gen.Choose(2, 11)
+             from blocks in Gen.Choose(1, 3)
+             from ties in Gen.Elements(false, true)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select new PoolCase(2, 2, height, width, 16 * blocks, ties, seed)).ToArbitrary(),
+            CheckMaxForward);
+
+    private static void CheckMaxForward(PoolCase c)
+    {
+        var rng = new Rng((ulong)c.Seed);
+        var g = ConvGeometry.Create(c.Height, c.Width, c.Channels, c.Pool, c.Stride, same: false);
+        var x = new float[c.Height * c.Width * c.Channels];
+        for (int i = 0; i < x.Length; i++)
+        {
+            // With ties, values come from {0, 1, 2, 3} so windows often hold equal maxima.
+            x[i] = c.Ties ? rng.NextInt(4) : rng.NextFloat(-1, 1);
+        }
+        int outputs = g.OutPixels * c.Channels;
+        var y = new float[outputs];
+        var argmax = new int[outputs];
+        var yScalar = new float[outputs];
+        var argmaxScalar = new int[outputs];
+        Pooling.MaxForward(x, g, y, argmax);
+        Pooling.MaxForwardScalar(x, g, yScalar, argmaxScalar);
+        Support.Numerics.AssertBitEqual(yScalar, y, $"max {c}");
+        Assert.Equal(argmaxScalar, argmax);
+
+        // And both are right: the first (ky, kx) in the window holding the window's maximum.
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            for (int ox = 0; ox < g.OutWidth; ox++)
             {
-                for (int ox = 0; ox < g.OutWidth; ox++)
+                for (int ch = 0; ch < c.Channels; ch++)
                 {
-                    for (int ch = 0; ch < c.Channels; ch++)
+                    int first = -1;
+                    for (int ky = 0; ky < c.Pool; ky++)
                     {
-                        int first = -1;
-                        for (int ky = 0; ky < c.Pool; ky++)
+                        for (int kx = 0; kx < c.Pool; kx++)
                         {
-                            for (int kx = 0; kx < c.Pool; kx++)
+                            int index = ((oy * c.Stride + ky) * c.Width + ox * c.Stride + kx) * c.Channels + ch;
+                            if (first < 0 || x[index] > x[first])
                             {
-                                int index = ((oy * c.Stride + ky) * c.Width + ox * c.Stride + kx) * c.Channels + ch;
-                                if (first < 0 || x[index] > x[first])
-                                {
-                                    first = index;
-                                }
+                                first = index;
                             }
                         }
-                        int o = (oy * g.OutWidth + ox) * c.Channels + ch;
-                        Assert.Equal(first, argmax[o]);
-                        Assert.Equal(x[first], y[o]);
                     }
+                    int o = (oy * g.OutWidth + ox) * c.Channels + ch;
+                    Assert.Equal(first, argmax[o]);
+                    Assert.Equal(x[first], y[o]);
                 }
             }
-        });
+        }
+    }
 
     [Property(MaxTest = 60)]
     public Property MaxBackwardTiled_equals_the_scatter_twins_with_and_without_the_ReLU_mask()

@@ -29,6 +29,8 @@ public class LayerThreadingTests
         "conv-winograd-same",
         "dense-row-blocks",
         "dense-small",
+        // 130 units over 150 inputs: three column blocks each way, the last short.
+        "dense-column-blocks",
         "maxpool",
         "maxpool-overlapping-wide",
         "relu",
@@ -53,6 +55,7 @@ public class LayerThreadingTests
         "conv-winograd-same" => (new Conv2D(8, 3, 1, Padding.Same), Shape.Image(6, 5, 12)),
         "dense-row-blocks" => (new Dense(10), Shape.Vector(100)),
         "dense-small" => (new Dense(7), Shape.Vector(30)),
+        "dense-column-blocks" => (new Dense(130), Shape.Vector(150)),
         "maxpool" => (new MaxPooling2D(2), Shape.Image(8, 8, 5)),
         "maxpool-overlapping-wide" => (new MaxPooling2D(3, 2), Shape.Image(9, 9, 37)),
         "relu" => (new ReLU(), Shape.Image(7, 7, 3)),

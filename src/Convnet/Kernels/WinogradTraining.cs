@@ -488,4 +488,155 @@ public static unsafe class WinogradTraining
             throw new ArgumentException($"Pairs [{first}, {first + count}) of {pairs}, products of {mLength} and kernel gradient of {dwLength} values.");
         }
     }
+
+    /// <summary>
+    /// The input gradient of F(4×4, 3×3) in the transformed domain: with the forward's V = Bᵀ·d·B per
+    /// tile, dx += B·dV·Bᵀ of every tile's 36 points dV, added into the 6×6 window the tile was read
+    /// from (rows 4·ty − <paramref name="top"/>.., columns 4·tx − <paramref name="left"/>..: the
+    /// forward's zero border shifts the windows), the parts outside the image dropped. Tiles are
+    /// added in row-major order, so the sums do not depend on the caller's threads.
+    /// </summary>
+    // dv: [36][tiles, C] (rows firstTile.., matrix stride pointStride) → dx: [H, W, C] (accumulated)
+    public static void AccumulateInputGradient4(ReadOnlySpan<float> dv, int firstTile, int pointStride, int tileRows, int tileColumns, int channels, int top, int left, Span<float> dx, int height, int width)
+    {
+        CheckInputGradient(dv.Length, firstTile, pointStride, tileRows, tileColumns, channels, dx.Length, height, width);
+        if (Vector512.IsHardwareAccelerated && channels % 16 == 0)
+        {
+            AccumulateInputGradient4<Lanes512>(dv, firstTile, pointStride, tileRows, tileColumns, channels, top, left, dx, height, width);
+        }
+        else if (Vector256.IsHardwareAccelerated && channels % 8 == 0)
+        {
+            AccumulateInputGradient4<Lanes256>(dv, firstTile, pointStride, tileRows, tileColumns, channels, top, left, dx, height, width);
+        }
+        else
+        {
+            AccumulateInputGradient4Scalar(dv, firstTile, pointStride, tileRows, tileColumns, channels, top, left, dx, height, width);
+        }
+    }
+
+    private static void AccumulateInputGradient4<T>(ReadOnlySpan<float> dv, int firstTile, int pointStride, int tileRows, int tileColumns, int channels, int top, int left, Span<float> dx, int height, int width) where T : unmanaged, ILanes<T>
+    {
+        var t = stackalloc T[36];
+        var column = stackalloc T[6];
+        fixed (float* pv = dv, pdx = dx)
+        {
+            for (int ty = 0; ty < tileRows; ty++)
+            {
+                for (int tx = 0; tx < tileColumns; tx++)
+                {
+                    float* src = pv + (long)(firstTile + ty * tileColumns + tx) * channels;
+                    int y0 = 4 * ty - top, x0 = 4 * tx - left;
+                    for (int c = 0; c < channels; c += T.Count)
+                    {
+                        // ·Bᵀ along each row of dV (the forward's ·B), then B· down each column.
+                        for (int i = 0; i < 6; i++)
+                        {
+                            float* r = src + (long)(i * 6) * pointStride + c;
+                            Down(T.Load(r), T.Load(r + pointStride), T.Load(r + 2 * pointStride), T.Load(r + 3 * pointStride),
+                                T.Load(r + 4 * pointStride), T.Load(r + 5 * pointStride), t + i * 6, 1);
+                        }
+                        for (int j = 0; j < 6; j++)
+                        {
+                            int xx = x0 + j;
+                            if ((uint)xx >= (uint)width)
+                            {
+                                continue;
+                            }
+                            Down(t[j], t[6 + j], t[12 + j], t[18 + j], t[24 + j], t[30 + j], column, 1);
+                            for (int i = 0; i < 6; i++)
+                            {
+                                int yy = y0 + i;
+                                if ((uint)yy < (uint)height)
+                                {
+                                    float* o = pdx + ((long)yy * width + xx) * channels + c;
+                                    T.Store(T.Load(o) + column[i], o);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // The adjoint of the forward's Bᵀ along one axis: the six values a point row or column of dV
+    // sends back to the six inputs, d_k = Σ_i Bᵀ[i, k]·o_i with Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0;
+    // 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Down<T>(T o0, T o1, T o2, T o3, T o4, T o5, T* d, int stride) where T : unmanaged, ILanes<T>
+    {
+        var four = T.Create(4f);
+        var five = T.Create(5f);
+        var two = T.Create(2f);
+        var sum12 = o1 + o2;
+        var sum34 = o3 + o4;
+        d[0] = four * o0;
+        d[stride] = four * (o2 - o1 + o5) + two * (o4 - o3);
+        d[2 * stride] = -(five * o0) - four * sum12 - sum34;
+        d[3 * stride] = (o1 - o2) + two * (o3 - o4) - five * o5;
+        d[4 * stride] = o0 + sum12 + sum34;
+        d[5 * stride] = o5;
+    }
+
+    private static void DownScalar(float o0, float o1, float o2, float o3, float o4, float o5, Span<float> d, int at, int stride)
+    {
+        float sum12 = o1 + o2;
+        float sum34 = o3 + o4;
+        d[at] = 4f * o0;
+        d[at + stride] = 4f * (o2 - o1 + o5) + 2f * (o4 - o3);
+        d[at + 2 * stride] = -(5f * o0) - 4f * sum12 - sum34;
+        d[at + 3 * stride] = (o1 - o2) + 2f * (o3 - o4) - 5f * o5;
+        d[at + 4 * stride] = o0 + sum12 + sum34;
+        d[at + 5 * stride] = o5;
+    }
+
+    /// <summary>The scalar twin of <see cref="AccumulateInputGradient4"/>: the same operations in the same order, one channel at a time.</summary>
+    public static void AccumulateInputGradient4Scalar(ReadOnlySpan<float> dv, int firstTile, int pointStride, int tileRows, int tileColumns, int channels, int top, int left, Span<float> dx, int height, int width)
+    {
+        CheckInputGradient(dv.Length, firstTile, pointStride, tileRows, tileColumns, channels, dx.Length, height, width);
+        Span<float> t = stackalloc float[36];
+        Span<float> column = stackalloc float[6];
+        for (int ty = 0; ty < tileRows; ty++)
+        {
+            for (int tx = 0; tx < tileColumns; tx++)
+            {
+                int at = (firstTile + ty * tileColumns + tx) * channels;
+                int y0 = 4 * ty - top, x0 = 4 * tx - left;
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int i = 0; i < 6; i++)
+                    {
+                        int r = i * 6 * pointStride + at + c;
+                        DownScalar(dv[r], dv[r + pointStride], dv[r + 2 * pointStride], dv[r + 3 * pointStride], dv[r + 4 * pointStride], dv[r + 5 * pointStride], t, i * 6, 1);
+                    }
+                    for (int j = 0; j < 6; j++)
+                    {
+                        int xx = x0 + j;
+                        if ((uint)xx >= (uint)width)
+                        {
+                            continue;
+                        }
+                        DownScalar(t[j], t[6 + j], t[12 + j], t[18 + j], t[24 + j], t[30 + j], column, 0, 1);
+                        for (int i = 0; i < 6; i++)
+                        {
+                            int yy = y0 + i;
+                            if ((uint)yy < (uint)height)
+                            {
+                                dx[(yy * width + xx) * channels + c] += column[i];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void CheckInputGradient(int dvLength, int firstTile, int pointStride, int tileRows, int tileColumns, int channels, int dxLength, int height, int width)
+    {
+        long tilesEnd = (long)(firstTile + tileRows * tileColumns) * channels;
+        if (firstTile < 0 || tileRows < 0 || tileColumns < 0 || channels < 1 || pointStride < tilesEnd || dvLength < 35L * pointStride + tilesEnd || dxLength < (long)height * width * channels)
+        {
+            throw new ArgumentException($"Input gradient of {tileRows}×{tileColumns} tiles from {firstTile} of {channels} channels (point stride {pointStride}, {dvLength} values) into {height}×{width} ({dxLength} values).");
+        }
+    }
 }

@@ -25,6 +25,8 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _packedKernelT = [];
     // Winograd for a 3×3 stride-1 forward, with its weight gradient, and input gradient (null: im2col + GEMM).
     private WinogradConvolution? _forwardWinograd, _inputGradientWinograd;
+    // The forward's Winograd gives the input gradient too (F(4×4) tiles, not over phases).
+    private bool _fusedInputGradient;
     // A first layer of few channels (see TrainsDirectly): direct forward and weight gradient, no
     // columns; each chunk's weight and bias gradients in _directPartials, added in chunk order.
     private bool _direct;
@@ -228,16 +230,18 @@ public sealed class Conv2D : Layer, ILayerKind
             wg = PhaseGeometry(g);
             scratch += (long)batch * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
         }
+        // With F(4×4) tiles (not over phases) the forward's instance gives the input gradient too.
+        bool fusedInputGradient = !PhasesApply(g, Filters) && WinogradConvolution.Applies(wg, wg.Channels) && WinogradConvolution.GivesInputGradientFor(wg.OutHeight, wg.OutWidth);
         if (WinogradConvolution.Applies(wg, wg.Channels))
         {
-            scratch += WinogradConvolution.BufferValues(wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters, threads, chunks);
+            scratch += WinogradConvolution.BufferValues(wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters, threads, chunks, fusedInputGradient);
             keptColumns = 0;
         }
         if (PhasesApply(g, Filters) && WinogradConvolution.Applies(wg, Filters))
         {
             scratch += PhaseInputGradient.BufferValues(g, Filters, threads, batch);
         }
-        else if (WinogradConvolution.Applies(wg, Filters))
+        else if (!fusedInputGradient && WinogradConvolution.Applies(wg, Filters))
         {
             scratch += WinogradConvolution.BufferValues(Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels, threads);
         }
@@ -332,12 +336,14 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             _forwardWinograd = new WinogradConvolution(wg.Height, wg.Width, wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters);
         }
-        // dx by phase, or as dy padded by 2 − pad, correlated with the kernel turned 180° (channels swapped).
+        // dx by phase; in the forward's transformed domain (F(4×4) tiles); or as dy padded by 2 − pad,
+        // correlated with the kernel turned 180° (channels swapped).
+        _fusedInputGradient = ComputeInputGradient && !_phases && _forwardWinograd is not null && WinogradConvolution.GivesInputGradientFor(wg.OutHeight, wg.OutWidth);
         if (ComputeInputGradient && _phases && WinogradConvolution.Applies(wg, Filters))
         {
             _phaseInputGradient ??= new PhaseInputGradient(_g, Filters);
         }
-        else if (ComputeInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(wg, Filters))
+        else if (ComputeInputGradient && !_fusedInputGradient && _inputGradientWinograd is null && WinogradConvolution.Applies(wg, Filters))
         {
             _inputGradientWinograd = new WinogradConvolution(wg.OutHeight, wg.OutWidth, Filters, 2 - wg.PadTop, wg.Height, wg.Width, wg.Channels);
         }
@@ -354,7 +360,7 @@ public sealed class Conv2D : Layer, ILayerKind
         _inputGradientWinograd?.EnsureCapacity(threads);
         _phaseInputGradient?.EnsureCapacity(threads, batch);
         _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null || _direct ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
-        if (!ComputeInputGradient || _inputGradientWinograd is not null || _phaseInputGradient is not null)
+        if (!ComputeInputGradient || _fusedInputGradient || _inputGradientWinograd is not null || _phaseInputGradient is not null)
         {
             return;
         }
@@ -450,6 +456,7 @@ public sealed class Conv2D : Layer, ILayerKind
             throw new InvalidOperationException("Conv2D.Backward needs a training-mode Forward: an inference Forward keeps neither the columns nor the input.");
         }
         int batch = dy.Batch;
+        bool fused = false;
         if (_direct)
         {
             AccumulateDirectGradients(dy);
@@ -467,7 +474,15 @@ public sealed class Conv2D : Layer, ILayerKind
             }
             else if (_forwardWinograd is not null)
             {
-                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset);
+                // With F(4×4) tiles the input gradient comes from the same transformed output gradient.
+                fused = _fusedInputGradient;
+                if (fused)
+                {
+                    StartBackward(dy);
+                    Dx!.SetBatch(batch);
+                    _forwardWinograd.SetKernelTransposed();
+                }
+                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, fused ? Dx : null);
             }
             else
             {
@@ -478,6 +493,10 @@ public sealed class Conv2D : Layer, ILayerKind
         if (!ComputeInputGradient)
         {
             return null;
+        }
+        if (fused)
+        {
+            return Dx;
         }
         StartBackward(dy);
         Dx!.SetBatch(batch);

@@ -11,7 +11,10 @@ namespace Convnet.Layers;
 /// turned 180° and its channels swapped. Per chunk of images it transforms a group of images (about
 /// <see cref="GroupTiles"/> tiles), runs the 16 or 36 products through <see cref="Gemm"/> and
 /// transforms back; each product's sums are the same whichever thread and buffers run them. The
-/// forward's instance also gives the kernel gradient (<see cref="AccumulateKernelGradient"/>).
+/// forward's instance also gives the kernel gradient (<see cref="AccumulateKernelGradient"/>) and,
+/// with F(4×4) tiles, the input gradient in the transformed domain from the same transformed output
+/// gradient D = A·dy·Aᵀ: dV = D·Uᵀ per point, dx = Σ over tiles B·dV·Bᵀ, on the forward's tiles
+/// (simple's 13×13 input gradient: 9 tiles instead of the correlation's 16).
 /// </summary>
 internal sealed class WinogradConvolution
 {
@@ -22,6 +25,10 @@ internal sealed class WinogradConvolution
     private readonly int _points, _tileRows, _tileColumns, _images, _gradientRow;
     private readonly int _packedPoint, _vStride, _mStride, _paddedSize;
     private readonly float[] _rotated, _u, _packed;
+    // Uᵀ per point [F, C], packed, for the input gradient in the transformed domain (F(4×4) only):
+    // made at its first use.
+    private float[] _packedTransposed = [];
+    private readonly int _packedTransposedPoint;
     private readonly float[] _zeroBias;
     // One set of buffers per thread (rented by a chunk for its run: which set holds a chunk's
     // values changes no sum), so a thread's transforms stay in its L2 from one chunk to the next;
@@ -32,7 +39,7 @@ internal sealed class WinogradConvolution
     // the call that runs the pool's items.
     private readonly Action<int> _gradientChunk, _gradientBlock;
     private float[] _partials = [];
-    private Tensor? _x, _dy;
+    private Tensor? _x, _dy, _dx;
     private float[] _dw = [];
     private int _dwOffset, _chunks;
 
@@ -53,18 +60,23 @@ internal sealed class WinogradConvolution
         _u = new float[_points * channels * filters];
         _packedPoint = Gemm.PackedSize(filters, channels);
         _packed = new float[_points * _packedPoint];
+        _packedTransposedPoint = Gemm.PackedSize(channels, filters);
         _zeroBias = new float[filters];
         _gradientChunk = GradientChunk;
         _gradientBlock = GradientBlock;
     }
 
-    /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), and the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient).</summary>
-    public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads, int chunks = 0)
+    /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient), and with <paramref name="inputGradient"/> the transposed kernel that <see cref="GivesInputGradientFor"/> shapes use.</summary>
+    public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads, int chunks = 0, bool inputGradient = false)
     {
         var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         int points = four ? Winograd4.Points : Winograd.Points;
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters;
+        long transposed = inputGradient && four ? (long)points * Gemm.PackedSize(channels, filters) : 0;
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters + transposed;
     }
+
+    /// <summary>Whether the forward of an outHeight × outWidth map runs on F(4×4) tiles, so that its <see cref="AccumulateKernelGradient"/> gives the input gradient too.</summary>
+    public static bool GivesInputGradientFor(int outHeight, int outWidth) => Layout(8, 0, outHeight, outWidth, 8).Four;
 
     // The larger tiles when they take fewer products; a group of images per product of about GroupTiles rows.
     private static (bool Four, int TileRows, int TileColumns, int Images, int VStride, int MStride, int PaddedSize) Layout(int channels, int pad, int outHeight, int outWidth, int filters)
@@ -154,6 +166,25 @@ internal sealed class WinogradConvolution
         }
     }
 
+    /// <summary>Packs Uᵀ per point from the kernel <see cref="SetKernel"/> last transformed (the forward's), for the input gradient in the transformed domain.</summary>
+    public void SetKernelTransposed()
+    {
+        if (!_four)
+        {
+            throw new InvalidOperationException("The input gradient in the transformed domain needs F(4×4) tiles.");
+        }
+        if (_packedTransposed.Length == 0)
+        {
+            _packedTransposed = new float[_points * _packedTransposedPoint];
+        }
+        int cf = _channels * _filters;
+        for (int p = 0; p < _points; p++)
+        {
+            // U[p]: [C, F] → op(b) = U[p]ᵀ: [F, C]
+            Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, true, _channels, _filters, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint));
+        }
+    }
+
     /// <summary>y = x ⋆ kernel (+ bias, ReLU) for <paramref name="count"/> images, in a set of buffers of its own; an empty bias adds nothing.</summary>
     // x: [count, H, W, C] → y: [count, OH, OW, F]
     public void Run(ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y)
@@ -235,19 +266,21 @@ internal sealed class WinogradConvolution
     /// products Σ over tiles Vᵀ·D of the transformed input V (as the forward transforms it) and the
     /// output gradient transformed by A (D = A·dy·Aᵀ), brought back to 3×3 by G. Each chunk of
     /// images sums its own tiles in a fixed order into partials [points, C, F] that are added in chunk
-    /// order, so the result is the same for any thread count.
+    /// order, so the result is the same for any thread count. With <paramref name="dx"/> (F(4×4)
+    /// tiles, after <see cref="SetKernelTransposed"/>), each chunk also writes its images' input
+    /// gradient from the same D: dV = D·Uᵀ per point, then B·dV·Bᵀ of every tile added into dx.
     /// </summary>
-    // x: [N, H, W, C], dy: [N, OH, OW, F] → kernelGradient[offset..]: [3, 3, C, F] (accumulated)
-    public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset)
+    // x: [N, H, W, C], dy: [N, OH, OW, F] → kernelGradient[offset..]: [3, 3, C, F] (accumulated), dx: [N, H, W, C]
+    public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset, Tensor? dx = null)
     {
-        (_x, _dy, _dw, _dwOffset, _chunks) = (x, dy, kernelGradient, offset, Chunks.Count(dy.Batch));
+        (_x, _dy, _dx, _dw, _dwOffset, _chunks) = (x, dy, dx, kernelGradient, offset, Chunks.Count(dy.Batch));
         if (_partials.Length < (long)_chunks * _points * _channels * _filters)
         {
             throw new InvalidOperationException($"The kernel gradient has room for fewer than {_chunks} chunks: EnsureCapacity was not called for this batch.");
         }
         pool.For(_chunks, _gradientChunk);
         pool.For((_channels * _filters + PairBlock - 1) / PairBlock, _gradientBlock);
-        (_x, _dy, _dw) = (null, null, []);
+        (_x, _dy, _dx, _dw) = (null, null, null, []);
     }
 
     private const int PairBlock = 256;
@@ -269,6 +302,8 @@ internal sealed class WinogradConvolution
             var partial = _partials.AsSpan(chunk * _points * cf, _points * cf);
             var x = _x!.Samples(start, count);
             var dy = _dy.Samples(start, count);
+            var dx = _dx is null ? default : _dx.Samples(start, count);
+            dx.Clear();
             for (int i = 0; i < count; i += _images)
             {
                 int images = Math.Min(_images, count - i);
@@ -282,6 +317,19 @@ internal sealed class WinogradConvolution
                 {
                     // M[p]: [C, F] (+)= V[p]ᵀ·D[p]
                     Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _channels, _filters, tiles, partial.Slice(p * cf, cf), _filters, accumulate: i > 0);
+                }
+                if (_dx is null)
+                {
+                    continue;
+                }
+                // dV[p] = D[p]·U[p]ᵀ into V's buffer (its products are done), then B·dV·Bᵀ of every tile into dx.
+                for (int p = 0; p < _points; p++)
+                {
+                    Gemm.MultiplyPacked(d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint), tiles, _channels, _filters, v.Slice(p * _vStride, tiles * _channels), _channels, accumulate: false);
+                }
+                for (int j = 0; j < images; j++)
+                {
+                    WinogradTraining.AccumulateInputGradient4(v, j * perImage, _vStride, _tileRows, _tileColumns, _channels, _padTop, _padLeft, dx.Slice((i + j) * inSize, inSize), _height, _width);
                 }
             }
         }

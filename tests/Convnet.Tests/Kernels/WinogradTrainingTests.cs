@@ -7,9 +7,10 @@ namespace Convnet.Tests.Kernels;
 
 /// <summary>
 /// The training side's Winograd helpers: F(4×4, 3×3)'s float weight transform against its scalar twin
-/// (bits) and the double transform (rounding), the input gradient's rotated kernel, padding, and the
+/// (bits) and the double transform (rounding), the input gradient's rotated kernel, padding, the
 /// weight gradient's transforms (dy by A, the sums back by G) against their scalar twins and the
-/// matrices in double.
+/// matrices in double, and the input gradient in the transformed domain against its scalar twin and
+/// as the adjoint of the input transform.
 /// </summary>
 public class WinogradTrainingTests
 {
@@ -87,6 +88,52 @@ public class WinogradTrainingTests
     private static readonly double[,] G4 = { { 1 / 4.0, 0, 0 }, { -1 / 6.0, -1 / 6.0, -1 / 6.0 }, { -1 / 6.0, 1 / 6.0, -1 / 6.0 }, { 1 / 24.0, 1 / 12.0, 1 / 6.0 }, { 1 / 24.0, -1 / 12.0, 1 / 6.0 }, { 0, 0, 1 } };
     private static readonly double[,] A2 = { { 1, 0 }, { 1, 1 }, { 1, -1 }, { 0, -1 } };
     private static readonly double[,] G2 = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+
+    [Theory]
+    // simple's 13×13×32 input in 3×3 tiles of 4 (the last row and column of tiles run past it).
+    [InlineData(13, 13, 32, 0, 0, 0)]
+    // 'same' padding shifts the windows up and left; 16-channel and 8-channel vectors.
+    [InlineData(10, 9, 16, 1, 1, 2)]
+    [InlineData(8, 8, 8, 1, 1, 0)]
+    // Channels off the vector width: the scalar twin.
+    [InlineData(7, 6, 5, 0, 0, 1)]
+    public void AccumulateInputGradient4_equals_its_scalar_twin_and_is_the_adjoint_of_the_input_transform(int height, int width, int channels, int top, int left, int firstTile)
+    {
+        // The forward's tiles over the image with its zero border: outputs (H + 2·top − 2) × (W + 2·left − 2).
+        var (tileRows, tileColumns) = Winograd4.Tiles(height + 2 * top - 2, width + 2 * left - 2);
+        int tiles = firstTile + tileRows * tileColumns;
+        int pointStride = Winograd.PointStride(tiles * channels);
+        var rng = new Rng(8);
+        var dv = Numerics.Uniform(ref rng, Winograd4.Points * pointStride);
+        var dx = Numerics.Uniform(ref rng, height * width * channels);
+        var (fast, scalar) = (dx.ToArray(), dx.ToArray());
+        WinogradTraining.AccumulateInputGradient4(dv, firstTile, pointStride, tileRows, tileColumns, channels, top, left, fast, height, width);
+        WinogradTraining.AccumulateInputGradient4Scalar(dv, firstTile, pointStride, tileRows, tileColumns, channels, top, left, scalar, height, width);
+        Numerics.AssertBitEqual(scalar, fast, "vector against scalar twin");
+
+        // ⟨V(x), dV⟩ = ⟨x, Vᵀ(dV)⟩ for the forward's V = Bᵀ·d·B of the zero-bordered image (its
+        // transform as Winograd4 runs it), in double; the added part is fast − dx.
+        int paddedHeight = 4 * tileRows + 2, paddedWidth = 4 * tileColumns + 2;
+        var x = Numerics.Uniform(ref rng, height * width * channels);
+        var padded = new float[paddedHeight * paddedWidth * channels];
+        WinogradTraining.PadImage(x, height, width, channels, top, left, paddedHeight, paddedWidth, padded);
+        var v = new float[Winograd4.Points * pointStride];
+        Winograd4.TransformInputScalar(padded, paddedHeight, paddedWidth, channels, tileRows, tileColumns, v, firstTile, pointStride);
+        double forward = 0, adjoint = 0, scale = 0;
+        for (int p = 0; p < Winograd4.Points; p++)
+        {
+            for (int i = firstTile * channels; i < tiles * channels; i++)
+            {
+                forward += (double)v[p * pointStride + i] * dv[p * pointStride + i];
+                scale += Math.Abs((double)v[p * pointStride + i] * dv[p * pointStride + i]);
+            }
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            adjoint += (double)x[i] * ((double)fast[i] - dx[i]);
+        }
+        Assert.True(Math.Abs(forward - adjoint) <= 1e-5 * scale, $"⟨V(x), dV⟩ = {forward}, ⟨x, Vᵀ(dV)⟩ = {adjoint} (Σ|terms| {scale})");
+    }
 
     [Theory]
     // 11×11 in 3×3 tiles of 4 (the last row and column of tiles run past the map), vector filters:

@@ -456,7 +456,6 @@ public sealed class Conv2D : Layer, ILayerKind
             throw new InvalidOperationException("Conv2D.Backward needs a training-mode Forward: an inference Forward keeps neither the columns nor the input.");
         }
         int batch = dy.Batch;
-        bool fused = false;
         if (_direct)
         {
             AccumulateDirectGradients(dy);
@@ -474,15 +473,14 @@ public sealed class Conv2D : Layer, ILayerKind
             }
             else if (_forwardWinograd is not null)
             {
-                // With F(4×4) tiles the input gradient comes from the same transformed output gradient.
-                fused = _fusedInputGradient;
-                if (fused)
+                // With F(4×4) tiles the input gradient comes from the same transformed output gradient, in the same pass.
+                if (_fusedInputGradient)
                 {
                     StartBackward(dy);
                     Dx!.SetBatch(batch);
                     _forwardWinograd.SetKernelTransposed();
                 }
-                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, fused ? Dx : null);
+                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, _fusedInputGradient ? Dx : null);
             }
             else
             {
@@ -494,8 +492,9 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             return null;
         }
-        if (fused)
+        if (_fusedInputGradient)
         {
+            // Written with the kernel gradient above.
             return Dx;
         }
         StartBackward(dy);

@@ -302,17 +302,11 @@ public static unsafe class Gemm
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mc = Math.Min(MC, m - ic);
-                        int fullRows = mc / MR * MR;
                         if (transA)
                         {
                             // Rows of a transposed a are columns in memory: pack the block once so the
                             // microkernel reads MR contiguous values per k instead of one cache line each.
                             PackTransposedABlock(pA, lda, ic, mc, pc, kc, bufA);
-                        }
-                        else if (fullRows < mc)
-                        {
-                            // Full tiles are read in place; the short last tile is packed, zero-padded, once for every panel of b.
-                            PackA(pA, lda, false, ic + fullRows, mc - fullRows, pc, kc, bufA);
                         }
                         for (int jr = 0; jr < nc; jr += nr)
                         {
@@ -336,24 +330,19 @@ public static unsafe class Gemm
                                     aPanel = bufA + ir * kc;
                                     (rs, cs) = (1, MR);
                                 }
-                                else if (rows == MR)
+                                else
                                 {
                                     aPanel = pA + (ic + ir) * (nint)lda + pc;
                                     (rs, cs) = (lda, 1);
                                 }
-                                else
+                                if (cols == nr)
                                 {
-                                    aPanel = bufA;
-                                    (rs, cs) = (1, MR);
-                                }
-                                if (rows == MR && cols == nr)
-                                {
-                                    Microkernel(kc, aPanel, rs, cs, bPanel, bStride, cTile, ldc, add, biasTile);
+                                    Microkernel(rows, kc, aPanel, rs, cs, bPanel, bStride, cTile, ldc, add, biasTile);
                                 }
                                 else
                                 {
-                                    // Edge tile: compute a full tile into a scratch block, then add the valid part.
-                                    Microkernel(kc, aPanel, rs, cs, bPanel, bStride, edge, nr, false, biasTile);
+                                    // A short last panel: its rows into a scratch block, then the valid columns added.
+                                    Microkernel(rows, kc, aPanel, rs, cs, bPanel, bStride, edge, nr, false, biasTile);
                                     for (int i = 0; i < rows; i++)
                                     {
                                         for (int j = 0; j < cols; j++)
@@ -387,24 +376,6 @@ public static unsafe class Gemm
         if (rows > 0 && cols > 0 && length < (long)(rows - 1) * ld + cols)
         {
             throw new ArgumentException($"Matrix {name}: buffer of {length} too small for {rows}×{cols} with leading dimension {ld}.");
-        }
-    }
-
-    // Packs rows [i0, i0 + rows) (rows ≤ MR) of op(A)[·, pc..pc+kc] as one panel [kk * MR + ii], zero-padded.
-    private static void PackA(float* a, int lda, bool transA, int i0, int rows, int pc, int kc, float* dst)
-    {
-        for (int kk = 0; kk < kc; kk++)
-        {
-            float* d = dst + kk * MR;
-            int ii = 0;
-            for (; ii < rows; ii++)
-            {
-                d[ii] = transA ? a[(long)(pc + kk) * lda + i0 + ii] : a[(long)(i0 + ii) * lda + pc + kk];
-            }
-            for (; ii < MR; ii++)
-            {
-                d[ii] = 0;
-            }
         }
     }
 
@@ -496,23 +467,90 @@ public static unsafe class Gemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Microkernel(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+    // The microkernel for the rows of a tile: a tile of MR rows, or the shorter last one of a block,
+    // whose missing rows are neither computed nor stored. Each element's sum is the same either way.
+    private static void Microkernel(int rows, int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
     {
-        if (Vector512.IsHardwareAccelerated)
+        switch (rows)
         {
-            Microkernel512(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
-        }
-        else
-        {
-            Microkernel256(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+            case MR:
+                Microkernel<Rows6>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
+            case 5:
+                Microkernel<Rows5>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
+            case 4:
+                Microkernel<Rows4>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
+            case 3:
+                Microkernel<Rows3>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
+            case 2:
+                Microkernel<Rows2>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
+            default:
+                Microkernel<Rows1>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+                break;
         }
     }
 
-    // c: [6, 32] block with row stride ldc (+= or =, plus bias[0..32] when given);
-    // a: element (r, p) at a[r * rs + p * cs]; b: row p at b + p * bs, 32 wide.
-    private static void Microkernel512(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+    // A tile's row count as a type, so the JIT compiles one microkernel per count with the rows past
+    // it removed (a runtime count would keep every row's branch in the inner loop).
+    private interface IRows
     {
+        static abstract int Count { get; }
+    }
+
+    private struct Rows1 : IRows
+    {
+        public static int Count => 1;
+    }
+
+    private struct Rows2 : IRows
+    {
+        public static int Count => 2;
+    }
+
+    private struct Rows3 : IRows
+    {
+        public static int Count => 3;
+    }
+
+    private struct Rows4 : IRows
+    {
+        public static int Count => 4;
+    }
+
+    private struct Rows5 : IRows
+    {
+        public static int Count => 5;
+    }
+
+    private struct Rows6 : IRows
+    {
+        public static int Count => MR;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Microkernel<TRows>(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+        where TRows : struct, IRows
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Microkernel512<TRows>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+        }
+        else
+        {
+            Microkernel256<TRows>(kc, a, rs, cs, b, bs, c, ldc, accumulate, bias);
+        }
+    }
+
+    // c: [rows, 32] block with row stride ldc (+= or =, plus bias[0..32] when given), rows = TRows.Count ≤ 6;
+    // a: element (r, p) at a[r * rs + p * cs]; b: row p at b + p * bs, 32 wide.
+    private static void Microkernel512<TRows>(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+        where TRows : struct, IRows
+    {
+        int rows = TRows.Count;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         nint rs2 = 2 * rs, rs3 = 3 * rs, rs4 = 4 * rs, rs5 = 5 * rs;
@@ -523,32 +561,62 @@ public static unsafe class Gemm
             var x = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
             c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[rs]);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[rs2]);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[rs3]);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[rs4]);
-            c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[rs5]);
-            c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            if (rows > 1)
+            {
+                x = Vector512.Create(a[rs]);
+                c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
+                c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            }
+            if (rows > 2)
+            {
+                x = Vector512.Create(a[rs2]);
+                c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
+                c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            }
+            if (rows > 3)
+            {
+                x = Vector512.Create(a[rs3]);
+                c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
+                c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            }
+            if (rows > 4)
+            {
+                x = Vector512.Create(a[rs4]);
+                c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
+                c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            }
+            if (rows > 5)
+            {
+                x = Vector512.Create(a[rs5]);
+                c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
+                c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            }
             a += cs;
             b += bs;
         }
         var bias0 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias);
         var bias1 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
         Store512(c, accumulate, c00 + bias0, c01 + bias1);
-        Store512(c + ldc, accumulate, c10 + bias0, c11 + bias1);
-        Store512(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
-        Store512(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
-        Store512(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
-        Store512(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
+        if (rows > 1)
+        {
+            Store512(c + ldc, accumulate, c10 + bias0, c11 + bias1);
+        }
+        if (rows > 2)
+        {
+            Store512(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
+        }
+        if (rows > 3)
+        {
+            Store512(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
+        }
+        if (rows > 4)
+        {
+            Store512(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
+        }
+        if (rows > 5)
+        {
+            Store512(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -563,9 +631,11 @@ public static unsafe class Gemm
         v1.Store(c + 16);
     }
 
-    // c: [6, 16] block; otherwise as Microkernel512.
-    private static void Microkernel256(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+    // c: [rows, 16] block; otherwise as Microkernel512.
+    private static void Microkernel256<TRows>(int kc, float* a, nint rs, nint cs, float* b, nint bs, float* c, int ldc, bool accumulate, float* bias)
+        where TRows : struct, IRows
     {
+        int rows = TRows.Count;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         nint rs2 = 2 * rs, rs3 = 3 * rs, rs4 = 4 * rs, rs5 = 5 * rs;
@@ -576,32 +646,62 @@ public static unsafe class Gemm
             var x = Vector256.Create(a[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[rs]);
-            c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[rs2]);
-            c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[rs3]);
-            c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[rs4]);
-            c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
-            c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[rs5]);
-            c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
-            c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            if (rows > 1)
+            {
+                x = Vector256.Create(a[rs]);
+                c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
+                c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            }
+            if (rows > 2)
+            {
+                x = Vector256.Create(a[rs2]);
+                c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
+                c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            }
+            if (rows > 3)
+            {
+                x = Vector256.Create(a[rs3]);
+                c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
+                c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            }
+            if (rows > 4)
+            {
+                x = Vector256.Create(a[rs4]);
+                c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
+                c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            }
+            if (rows > 5)
+            {
+                x = Vector256.Create(a[rs5]);
+                c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
+                c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            }
             a += cs;
             b += bs;
         }
         var bias0 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias);
         var bias1 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + 8);
         Store256(c, accumulate, c00 + bias0, c01 + bias1);
-        Store256(c + ldc, accumulate, c10 + bias0, c11 + bias1);
-        Store256(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
-        Store256(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
-        Store256(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
-        Store256(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
+        if (rows > 1)
+        {
+            Store256(c + ldc, accumulate, c10 + bias0, c11 + bias1);
+        }
+        if (rows > 2)
+        {
+            Store256(c + 2 * ldc, accumulate, c20 + bias0, c21 + bias1);
+        }
+        if (rows > 3)
+        {
+            Store256(c + 3 * ldc, accumulate, c30 + bias0, c31 + bias1);
+        }
+        if (rows > 4)
+        {
+            Store256(c + 4 * ldc, accumulate, c40 + bias0, c41 + bias1);
+        }
+        if (rows > 5)
+        {
+            Store256(c + 5 * ldc, accumulate, c50 + bias0, c51 + bias1);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

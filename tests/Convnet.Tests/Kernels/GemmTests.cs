@@ -133,6 +133,49 @@ public class GemmTests
             }
         });
 
+    // A row of c must not depend on the rows computed with it: the rows [s, m) as a product of their
+    // own put each row in another place of the microkernel's tiles (a full tile of MR rows, a short
+    // last tile, the few-rows path), and each must give the whole product's bits.
+    [Property(MaxTest = 100)]
+    public Property A_row_of_c_has_the_same_bits_whatever_rows_share_its_tile()
+        => Prop.ForAll(Cases(leadingDimensions: false).ToArbitrary(), Gen.Choose(0, 1000).ToArbitrary(), Gen.Elements(false, true).ToArbitrary(), (c, split, packed) =>
+        {
+            if (c.M == 0 || c.N == 0 || c.K == 0)
+            {
+                return;
+            }
+            int start = split % c.M;
+            var rng = new Rng((ulong)c.Seed);
+            var a = Numerics.Uniform(ref rng, c.M * c.K);
+            var b = Numerics.Uniform(ref rng, c.K * c.N);
+            var c0 = Numerics.Uniform(ref rng, c.M * c.N);
+            var bias = Numerics.Uniform(ref rng, c.N);
+            int lda = c.TransA ? c.M : c.K, ldb = c.TransB ? c.K : c.N;
+            var packedB = new float[Gemm.PackedSize(c.N, c.K)];
+            Gemm.PackB(b, ldb, c.TransB, c.N, c.K, packedB);
+            var whole = (float[])c0.Clone();
+            var part = (float[])c0.Clone();
+            // Rows [start, m) of op(a): rows of a, or columns of a stored transposed.
+            int offset = c.TransA ? start : start * lda;
+            void Product(int rows, int aOffset, Span<float> target)
+            {
+                if (packed)
+                {
+                    Gemm.MultiplyPacked(a.AsSpan(aOffset), lda, c.TransA, packedB, rows, c.N, c.K, target, c.N, c.Accumulate, bias);
+                }
+                else
+                {
+                    Gemm.Multiply(a.AsSpan(aOffset), lda, c.TransA, b, ldb, c.TransB, rows, c.N, c.K, target, c.N, c.Accumulate, bias);
+                }
+            }
+            Product(c.M, 0, whole);
+            Product(c.M - start, offset, part.AsSpan(start * c.N));
+            for (int i = start * c.N; i < c.M * c.N; i++)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(whole[i]) == BitConverter.SingleToInt32Bits(part[i]), $"{c}, rows from {start}, packed {packed}: c[{i / c.N},{i % c.N}] {whole[i]:R} in the whole product, {part[i]:R} in the rows' own");
+            }
+        });
+
     [Fact]
     public void MatMul_helpers_are_the_documented_transposes()
     {

@@ -86,6 +86,10 @@ internal sealed class WinogradConvolution
         bool four = rows4 * columns4 * Winograd4.Points < 0.85 * rows2 * columns2 * Winograd.Points;
         var (rows, columns) = four ? (rows4, columns4) : (rows2, columns2);
         int images = Math.Clamp(GroupTiles / (rows * columns), 1, Chunks.Size);
+        // As many groups, as equal as they come: 16 images of 9 tiles in groups of 4 (products of 36
+        // rows), not 5 + 5 + 5 + 1, whose last products of 9 rows ran at a fraction of the others' speed.
+        int groups = (Chunks.Size + images - 1) / images;
+        images = (Chunks.Size + groups - 1) / groups;
         int tiles = images * rows * columns;
         int paddedSize = pad == 0 ? 0 : (outHeight + 2) * (outWidth + 2) * channels;
         // The products' buffer holds the transformed output gradient too, in rows of GradientRow.

@@ -403,7 +403,7 @@ public sealed class Sequential : IClassifier
         {
             g = _layers[i].Backward(g);
         }
-        Optimizer!.Step(_store.Parameters);
+        Optimizer!.Step(_store.Parameters, _pool);
         return loss;
     }
 

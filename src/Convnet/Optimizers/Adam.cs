@@ -74,24 +74,33 @@ public class Adam : Optimizer
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    // The step's moments and bias corrections 1 − βᵗ.
+    private float[][] _mValues = [], _vValues = [];
+    private float _bc1, _bc2;
+
     /// <inheritdoc/>
-    protected override void Update(IReadOnlyList<Parameter> parameters)
+    protected override void BeginUpdate(IReadOnlyList<Parameter> parameters)
     {
-        var m = Slot(_m, parameters);
-        var v = Slot(_v, parameters);
-        float bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
-        float bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
-        for (int i = 0; i < parameters.Count; i++)
+        _mValues = Slot(_m, parameters);
+        _vValues = Slot(_v, parameters);
+        _bc1 = (float)(1 - Math.Pow(Beta1, Iterations));
+        _bc2 = (float)(1 - Math.Pow(Beta2, Iterations));
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(int index, Parameter parameter, int start, int count)
+    {
+        var w = parameter.Value.Slice(start, count);
+        var g = parameter.Gradient.Slice(start, count);
+        var m = _mValues[index].AsSpan(start, count);
+        var v = _vValues[index].AsSpan(start, count);
+        if (WeightDecay == 0)
         {
-            var p = parameters[i];
-            if (WeightDecay == 0)
-            {
-                OptimizerKernels.Adam(p.Value, p.Gradient, m[i], v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2);
-            }
-            else
-            {
-                OptimizerKernels.AdamW(p.Value, p.Gradient, m[i], v[i], LearningRate, Beta1, Beta2, Epsilon, bc1, bc2, WeightDecay);
-            }
+            OptimizerKernels.Adam(w, g, m, v, LearningRate, Beta1, Beta2, Epsilon, _bc1, _bc2);
+        }
+        else
+        {
+            OptimizerKernels.AdamW(w, g, m, v, LearningRate, Beta1, Beta2, Epsilon, _bc1, _bc2, WeightDecay);
         }
     }
 }

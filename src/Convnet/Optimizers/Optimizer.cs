@@ -1,10 +1,11 @@
 using Convnet.Kernels;
 using Convnet.Layers;
+using Convnet.Runtime;
 
 namespace Convnet.Optimizers;
 
 /// <summary>
-/// Updates parameters from their gradients; owns its per-parameter state. Each <see cref="Step"/>
+/// Updates parameters from their gradients; owns its per-parameter state. Each <see cref="Step(IReadOnlyList{Parameter})"/>
 /// first takes the rate from <see cref="Schedule"/> (when set), then clips the gradients by their
 /// global norm (when <see cref="ClipNorm"/> is set), then applies the subclass's update rule, then
 /// (when <see cref="EmaMomentum"/> is set) updates the moving average of the weights.
@@ -39,6 +40,7 @@ public abstract class Optimizer
         LearningRate = learningRate;
         ClipNorm = clipNorm;
         EmaMomentum = emaMomentum;
+        _updateSegment = UpdateSegment;
         if (emaMomentum is not null)
         {
             _average = AddSlot("average");
@@ -94,7 +96,14 @@ public abstract class Optimizer
     /// first step (the slots).
     /// </summary>
     /// <param name="parameters">The model's parameters; the same list, in the same order, at every step.</param>
-    public void Step(IReadOnlyList<Parameter> parameters)
+    public void Step(IReadOnlyList<Parameter> parameters) => Step(parameters, null);
+
+    /// <summary>
+    /// As <see cref="Step(IReadOnlyList{Parameter})"/>, the updates run on <paramref name="pool"/>'s
+    /// threads in segments of <see cref="SegmentLength"/> values: each value's update reads only its
+    /// own gradient and slots, so the result is the same on any number of threads.
+    /// </summary>
+    internal void Step(IReadOnlyList<Parameter> parameters, WorkerPool? pool)
     {
         if (Schedule is not null)
         {
@@ -120,15 +129,77 @@ public abstract class Optimizer
             }
         }
         Iterations++;
-        Update(parameters);
+        BeginUpdate(parameters);
         if (EmaMomentum is { } momentum)
         {
-            var average = Slot(_average, parameters);
-            float mu = EmaMomentumAt(momentum, Iterations);
-            for (int i = 0; i < parameters.Count; i++)
+            _averageValues = Slot(_average, parameters);
+            _averageMomentum = EmaMomentumAt(momentum, Iterations);
+        }
+        _parameters = parameters;
+        var segments = Segments(parameters);
+        if (pool is null)
+        {
+            for (int s = 0; s < segments.Length; s++)
             {
-                OptimizerKernels.MovingAverage(parameters[i].Value, mu, average[i]);
+                UpdateSegment(s);
             }
+        }
+        else
+        {
+            pool.For(segments.Length, _updateSegment);
+        }
+        (_parameters, _averageValues) = (null, null);
+    }
+
+    // Values per work item of a step: a multiple of every vector width, so a parameter's values take
+    // the same vector or scalar path in any segment as in one pass over the parameter.
+    internal const int SegmentLength = 16_384;
+
+    // The step's state for the pool's items, and the segments [parameter, start, count) of the list
+    // they were made for (remade when another list comes).
+    private IReadOnlyList<Parameter>? _parameters;
+    private float[][]? _averageValues;
+    private float _averageMomentum;
+    private readonly Action<int> _updateSegment;
+    private (int Index, int Start, int Count)[] _segments = [];
+    private IReadOnlyList<Parameter>? _segmentsOf;
+    private long _segmentsTotal;
+
+    private (int Index, int Start, int Count)[] Segments(IReadOnlyList<Parameter> parameters)
+    {
+        long total = 0;
+        int count = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            total += parameters[i].Length;
+            count += (parameters[i].Length + SegmentLength - 1) / SegmentLength;
+        }
+        if (ReferenceEquals(parameters, _segmentsOf) && total == _segmentsTotal && count == _segments.Length)
+        {
+            return _segments;
+        }
+        var segments = new (int, int, int)[count];
+        int at = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            for (int start = 0; start < parameters[i].Length; start += SegmentLength)
+            {
+                segments[at++] = (i, start, Math.Min(SegmentLength, parameters[i].Length - start));
+            }
+        }
+        (_segments, _segmentsOf, _segmentsTotal) = (segments, parameters, total);
+        return segments;
+    }
+
+    // The update rule on one segment, then the moving average of the values it wrote.
+    private void UpdateSegment(int segment)
+    {
+        var (index, start, count) = _segments[segment];
+        var parameter = _parameters![index];
+        Update(index, parameter, start, count);
+        if (_averageValues is { } average)
+        {
+            OptimizerKernels.MovingAverage(parameter.Value.Slice(start, count), _averageMomentum, average[index].AsSpan(start, count));
         }
     }
 
@@ -165,8 +236,22 @@ public abstract class Optimizer
         }
     }
 
-    /// <summary>Applies the update rule; <see cref="Iterations"/> already counts this step.</summary>
-    protected abstract void Update(IReadOnlyList<Parameter> parameters);
+    /// <summary>
+    /// Before a step's updates, with <see cref="Iterations"/> already counting the step: the step's
+    /// constants (Adam's bias corrections) and the slots the updates read, fetched here with
+    /// <see cref="Slot"/> (the updates may run on several threads at once).
+    /// </summary>
+    protected virtual void BeginUpdate(IReadOnlyList<Parameter> parameters)
+    {
+    }
+
+    /// <summary>
+    /// Applies the update rule to values [<paramref name="start"/>, start + <paramref name="count"/>)
+    /// of parameter <paramref name="index"/> (<paramref name="parameter"/>) and of its slots. Each
+    /// value's update must read only its own gradient and slot values: a step runs the segments of
+    /// the parameters on several threads.
+    /// </summary>
+    protected abstract void Update(int index, Parameter parameter, int start, int count);
 
     /// <summary>
     /// Declares a per-parameter slot (in the constructor) named as Keras names its optimizer

@@ -60,15 +60,16 @@ public sealed class RmsProp : Optimizer
         ["epsilon"] = Epsilon.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    private float[][] _vValues = [], _momentumValues = [];
+
     /// <inheritdoc/>
-    protected override void Update(IReadOnlyList<Parameter> parameters)
+    protected override void BeginUpdate(IReadOnlyList<Parameter> parameters)
     {
-        var v = Slot(_v, parameters);
-        var momentum = Slot(_momentum, parameters);
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            OptimizerKernels.RmsProp(p.Value, p.Gradient, v[i], momentum[i], LearningRate, Rho, Momentum, Epsilon);
-        }
+        _vValues = Slot(_v, parameters);
+        _momentumValues = Slot(_momentum, parameters);
     }
+
+    /// <inheritdoc/>
+    protected override void Update(int index, Parameter parameter, int start, int count) =>
+        OptimizerKernels.RmsProp(parameter.Value.Slice(start, count), parameter.Gradient.Slice(start, count), _vValues[index].AsSpan(start, count), _momentumValues[index].AsSpan(start, count), LearningRate, Rho, Momentum, Epsilon);
 }

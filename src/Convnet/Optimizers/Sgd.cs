@@ -38,14 +38,12 @@ public sealed class Sgd : Optimizer
         ["momentum"] = Momentum.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    private float[][] _velocityValues = [];
+
     /// <inheritdoc/>
-    protected override void Update(IReadOnlyList<Parameter> parameters)
-    {
-        var velocity = Slot(_velocity, parameters);
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            OptimizerKernels.SgdMomentum(p.Value, p.Gradient, velocity[i], LearningRate, Momentum);
-        }
-    }
+    protected override void BeginUpdate(IReadOnlyList<Parameter> parameters) => _velocityValues = Slot(_velocity, parameters);
+
+    /// <inheritdoc/>
+    protected override void Update(int index, Parameter parameter, int start, int count) =>
+        OptimizerKernels.SgdMomentum(parameter.Value.Slice(start, count), parameter.Gradient.Slice(start, count), _velocityValues[index].AsSpan(start, count), LearningRate, Momentum);
 }

@@ -11,9 +11,9 @@ namespace Convnet.Tests.Cli;
 /// three epochs of batch 32 (940 steps) with augmentation, scored on all 10,000 test images. The
 /// recipe's exponential decay hardly decays in three epochs, so the run uses cosine decay to end at a
 /// small rate, as a full run does (with exponential:0.95 the same run gives 97.23%: its last steps at
-/// nearly the full rate leave BatchNormalization's moving statistics behind the weights). A
-/// correct build reaches 98.68% with the recipe's moving average of the weights (98.40% with --ema 0;
-/// deterministic); the floor sits over 0.9 points below. A BatchNormalization
+/// nearly the full rate leave BatchNormalization's moving statistics behind the weights). Correct
+/// builds have reached 98.5–98.7% with the recipe's moving average of the weights (each build's
+/// figure is in docs/accuracy.md; deterministic for a build); the floor sits about a point below. A BatchNormalization
 /// that does not normalise, a Dropout left on at inference or an augmentation that scrambles images
 /// lands far below it. Fewer steps would not do: with Keras's momentum of 0.99 the moving statistics
 /// that BatchNormalization uses at inference need several hundred steps to catch up (160 steps on

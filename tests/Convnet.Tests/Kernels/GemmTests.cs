@@ -103,14 +103,7 @@ public class GemmTests
     public Property MultiplyPacked_with_bias_matches_MultiplyScalar_with_bias()
         => Prop.ForAll(Cases(leadingDimensions: false).ToArbitrary(), c =>
         {
-            var rng = new Rng((ulong)c.Seed);
-            var a = Numerics.Uniform(ref rng, c.M * c.K);
-            var b = Numerics.Uniform(ref rng, c.K * c.N);
-            var c0 = Numerics.Uniform(ref rng, c.M * c.N);
-            var bias = Numerics.Uniform(ref rng, c.N);
-            int lda = c.TransA ? c.M : c.K, ldb = c.TransB ? c.K : c.N;
-            var packed = new float[Gemm.PackedSize(c.N, c.K)];
-            Gemm.PackB(b, ldb, c.TransB, c.N, c.K, packed);
+            var (a, lda, b, ldb, packed, c0, bias) = PackedOperands(c);
             var simd = (float[])c0.Clone();
             var scalar = (float[])c0.Clone();
             Gemm.MultiplyPacked(a, lda, c.TransA, packed, c.M, c.N, c.K, simd, c.N, accumulate: true, bias);
@@ -145,14 +138,7 @@ public class GemmTests
                 return;
             }
             int start = split % c.M;
-            var rng = new Rng((ulong)c.Seed);
-            var a = Numerics.Uniform(ref rng, c.M * c.K);
-            var b = Numerics.Uniform(ref rng, c.K * c.N);
-            var c0 = Numerics.Uniform(ref rng, c.M * c.N);
-            var bias = Numerics.Uniform(ref rng, c.N);
-            int lda = c.TransA ? c.M : c.K, ldb = c.TransB ? c.K : c.N;
-            var packedB = new float[Gemm.PackedSize(c.N, c.K)];
-            Gemm.PackB(b, ldb, c.TransB, c.N, c.K, packedB);
+            var (a, lda, b, ldb, packedB, c0, bias) = PackedOperands(c);
             var whole = (float[])c0.Clone();
             var part = (float[])c0.Clone();
             // Rows [start, m) of op(a): rows of a, or columns of a stored transposed.
@@ -193,6 +179,20 @@ public class GemmTests
         float[] bT = [1, 0, 1, 0, 1, 1];
         Gemm.MatMulTransB(a, bT, 2, 2, 3, c, accumulate: true);
         Assert.Equal([8f, 10f, 20f, 22f], c);
+    }
+
+    // A case's dense operands, op(b) packed, a starting c and a bias, drawn from its seed.
+    private static (float[] A, int Lda, float[] B, int Ldb, float[] PackedB, float[] C0, float[] Bias) PackedOperands(GemmCase c)
+    {
+        var rng = new Rng((ulong)c.Seed);
+        var a = Numerics.Uniform(ref rng, c.M * c.K);
+        var b = Numerics.Uniform(ref rng, c.K * c.N);
+        var c0 = Numerics.Uniform(ref rng, c.M * c.N);
+        var bias = Numerics.Uniform(ref rng, c.N);
+        int lda = c.TransA ? c.M : c.K, ldb = c.TransB ? c.K : c.N;
+        var packed = new float[Gemm.PackedSize(c.N, c.K)];
+        Gemm.PackB(b, ldb, c.TransB, c.N, c.K, packed);
+        return (a, lda, b, ldb, packed, c0, bias);
     }
 
     private static float[] Padded(ref Rng rng, int rows, int cols, int ld, float pad)

@@ -216,6 +216,11 @@ public static unsafe class WinogradTraining
 
     private static void TransformOutputGradient<T>(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, bool four, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride) where T : unmanaged, ILanes<T>
     {
+        if (four)
+        {
+            TransformOutputGradient4<T>(dy, outHeight, outWidth, filters, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
+            return;
+        }
         int n = four ? 4 : 2, side = n + 2;
         var block = stackalloc T[16];
         var t = stackalloc T[24];
@@ -256,6 +261,81 @@ public static unsafe class WinogradTraining
                 }
             }
         }
+    }
+
+    // F(4×4)'s tiles with the block and both passes in registers (through stack arrays the block,
+    // the column pass and each row went to memory and back: 112 stores for 36 outputs); the same
+    // operations in the same order as Up.
+    private static void TransformOutputGradient4<T>(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride) where T : unmanaged, ILanes<T>
+    {
+        long p = pointStride;
+        fixed (float* pdy = dy, pd = d)
+        {
+            for (int ty = 0; ty < tileRows; ty++)
+            {
+                for (int tx = 0; tx < tileColumns; tx++)
+                {
+                    float* dst = pd + (long)(firstTile + ty * tileColumns + tx) * rowStride;
+                    int y0 = 4 * ty, x0 = 4 * tx;
+                    int rows = Math.Min(4, outHeight - y0), columns = Math.Min(4, outWidth - x0);
+                    float* src = pdy + ((long)y0 * outWidth + x0) * filters;
+                    long next = (long)outWidth * filters;
+                    for (int f = 0; f < filters; f += T.Count)
+                    {
+                        // A·dy down each column: column c gives t[0..5][c].
+                        Column<T>(src + f, next, rows, columns > 0, out var t00, out var t10, out var t20, out var t30, out var t40, out var t50);
+                        Column<T>(src + filters + f, next, rows, columns > 1, out var t01, out var t11, out var t21, out var t31, out var t41, out var t51);
+                        Column<T>(src + 2 * filters + f, next, rows, columns > 2, out var t02, out var t12, out var t22, out var t32, out var t42, out var t52);
+                        Column<T>(src + 3 * filters + f, next, rows, columns > 3, out var t03, out var t13, out var t23, out var t33, out var t43, out var t53);
+                        // ·Aᵀ along each row i, stored as points 6i..6i+5.
+                        float* o = dst + f;
+                        Row<T>(t00, t01, t02, t03, o, p);
+                        Row<T>(t10, t11, t12, t13, o + 6 * p, p);
+                        Row<T>(t20, t21, t22, t23, o + 12 * p, p);
+                        Row<T>(t30, t31, t32, t33, o + 18 * p, p);
+                        Row<T>(t40, t41, t42, t43, o + 24 * p, p);
+                        Row<T>(t50, t51, t52, t53, o + 30 * p, p);
+                    }
+                }
+            }
+        }
+    }
+
+    // Up of one column of the 4×4 block (rows past the map, or a column past it, read as 0).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column<T>(float* column, long next, int rows, bool inside, out T o0, out T o1, out T o2, out T o3, out T o4, out T o5) where T : unmanaged, ILanes<T>
+    {
+        var zero = T.Create(0f);
+        var d0 = inside && rows > 0 ? T.Load(column) : zero;
+        var d1 = inside && rows > 1 ? T.Load(column + next) : zero;
+        var d2 = inside && rows > 2 ? T.Load(column + 2 * next) : zero;
+        var d3 = inside && rows > 3 ? T.Load(column + 3 * next) : zero;
+        var even = d0 + d2;
+        var odd = d1 + d3;
+        var even4 = d0 + T.Create(4f) * d2;
+        var odd8 = T.Create(2f) * d1 + T.Create(8f) * d3;
+        o0 = d0;
+        o1 = even + odd;
+        o2 = even - odd;
+        o3 = even4 + odd8;
+        o4 = even4 - odd8;
+        o5 = d3;
+    }
+
+    // Up of one row of the column pass, the six values stored stride apart.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row<T>(T d0, T d1, T d2, T d3, float* o, long stride) where T : unmanaged, ILanes<T>
+    {
+        var even = d0 + d2;
+        var odd = d1 + d3;
+        var even4 = d0 + T.Create(4f) * d2;
+        var odd8 = T.Create(2f) * d1 + T.Create(8f) * d3;
+        T.Store(d0, o);
+        T.Store(even + odd, o + stride);
+        T.Store(even - odd, o + 2 * stride);
+        T.Store(even4 + odd8, o + 3 * stride);
+        T.Store(even4 - odd8, o + 4 * stride);
+        T.Store(d3, o + 5 * stride);
     }
 
     /// <summary>The scalar twin of <see cref="TransformOutputGradient"/>: the same operations in the same order, one filter at a time.</summary>

@@ -221,7 +221,8 @@ public static unsafe class WinogradTraining
             TransformOutputGradient4<T>(dy, outHeight, outWidth, filters, tileRows, tileColumns, d, firstTile, rowStride, pointStride);
             return;
         }
-        int n = four ? 4 : 2, side = n + 2;
+        // F(2×2)'s tiles, through small arrays on the stack.
+        const int n = 2, side = n + 2;
         var block = stackalloc T[16];
         var t = stackalloc T[24];
         var row = stackalloc T[6];
@@ -246,12 +247,12 @@ public static unsafe class WinogradTraining
                         // A·dy down each column (t: [side, n] with row stride 4), then ·Aᵀ along each row.
                         for (int c = 0; c < n; c++)
                         {
-                            Up(four, block[c], block[4 + c], block[8 + c], block[12 + c], t + c, 4);
+                            Up2(block[c], block[4 + c], t + c, 4);
                         }
                         for (int i = 0; i < side; i++)
                         {
                             T* ti = t + i * 4;
-                            Up(four, ti[0], ti[1], ti[2], ti[3], row, 1);
+                            Up2(ti[0], ti[1], row, 1);
                             for (int j = 0; j < side; j++)
                             {
                                 T.Store(row[j], dst + (long)(i * side + j) * pointStride + f);
@@ -265,7 +266,7 @@ public static unsafe class WinogradTraining
 
     // F(4×4)'s tiles with the block and both passes in registers (through stack arrays the block,
     // the column pass and each row went to memory and back: 112 stores for 36 outputs); the same
-    // operations in the same order as Up.
+    // operations in the same order as the scalar twin's UpScalar.
     private static void TransformOutputGradient4<T>(ReadOnlySpan<float> dy, int outHeight, int outWidth, int filters, int tileRows, int tileColumns, Span<float> d, int firstTile, int rowStride, int pointStride) where T : unmanaged, ILanes<T>
     {
         long p = pointStride;
@@ -301,7 +302,8 @@ public static unsafe class WinogradTraining
         }
     }
 
-    // Up of one column of the 4×4 block (rows past the map, or a column past it, read as 0).
+    // A·d of one column of the 4×4 block (rows past the map, or a column past it, read as 0): F(4×4)'s
+    // A [6, 4] has rows (1, 0, 0, 0), (1, 1, 1, 1), (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Column<T>(float* column, long next, int rows, bool inside, out T o0, out T o1, out T o2, out T o3, out T o4, out T o5) where T : unmanaged, ILanes<T>
     {
@@ -322,7 +324,7 @@ public static unsafe class WinogradTraining
         o5 = d3;
     }
 
-    // Up of one row of the column pass, the six values stored stride apart.
+    // A·d of one row of the column pass, the six values stored stride apart.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row<T>(T d0, T d1, T d2, T d3, float* o, long stride) where T : unmanaged, ILanes<T>
     {
@@ -378,30 +380,14 @@ public static unsafe class WinogradTraining
         }
     }
 
-    // A·d of n values (d2, d3 unused for F(2×2)): F(4×4)'s A [6, 4] has rows (1, 0, 0, 0), (1, 1, 1, 1),
-    // (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1); F(2×2)'s [4, 2]: (1, 0), (1, 1), (1, −1), (0, −1).
+    // A·d of two values: F(2×2)'s A [4, 2] has rows (1, 0), (1, 1), (1, −1), (0, −1).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Up<T>(bool four, T d0, T d1, T d2, T d3, T* o, int stride) where T : unmanaged, ILanes<T>
+    private static void Up2<T>(T d0, T d1, T* o, int stride) where T : unmanaged, ILanes<T>
     {
         o[0] = d0;
-        if (four)
-        {
-            var even = d0 + d2;
-            var odd = d1 + d3;
-            var even4 = d0 + T.Create(4f) * d2;
-            var odd8 = T.Create(2f) * d1 + T.Create(8f) * d3;
-            o[stride] = even + odd;
-            o[2 * stride] = even - odd;
-            o[3 * stride] = even4 + odd8;
-            o[4 * stride] = even4 - odd8;
-            o[5 * stride] = d3;
-        }
-        else
-        {
-            o[stride] = d0 + d1;
-            o[2 * stride] = d0 - d1;
-            o[3 * stride] = -d1;
-        }
+        o[stride] = d0 + d1;
+        o[2 * stride] = d0 - d1;
+        o[3 * stride] = -d1;
     }
 
     private static void UpScalar(bool four, float d0, float d1, float d2, float d3, Span<float> o, int at, int stride)

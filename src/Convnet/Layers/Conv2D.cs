@@ -33,6 +33,13 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _directPartials = [];
     private Action<int>? _directGradientChunk;
     private Tensor? _directDy;
+    // A direct first layer → ReLU → max pool (_pool, from PlanFusion): a training step runs each
+    // image's map (one per chunk in _directMaps) straight into the pool, and the weight gradient
+    // takes each image's dy from the pool in the same map, so the batch's maps (5.5 MB for
+    // `simple`) are never written or read; set per Forward (_pooling).
+    private MaxPooling2D? _pool;
+    private bool _pooling;
+    private float[] _directMaps = [];
     // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the forward Winograd convolution runs over
     // its input's phases (Kernels/SpaceToDepth), a 3×3 stride-1 convolution of 4·C channels with the
     // phase kernel; the phase image is kept for the weight gradient; the input gradient runs by phase.
@@ -161,7 +168,11 @@ public sealed class Conv2D : Layer, ILayerKind
     protected internal override bool CanRectifyOutput => true;
 
     /// <inheritdoc/>
-    protected internal override void PlanFusion(Layer? previous, Layer? next) => FuseRelu = next is ReLU;
+    protected internal override void PlanFusion(Layer? previous, Layer? next, Layer? afterNext)
+    {
+        FuseRelu = next is ReLU;
+        _pool = FuseRelu ? afterNext as MaxPooling2D : null;
+    }
 
     /// <inheritdoc/>
     internal override bool CompileInference(InferenceCompiler compiler)
@@ -401,6 +412,20 @@ public sealed class Conv2D : Layer, ILayerKind
             // W: [K, F], packed once for every image of the batch.
             Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
         }
+        _pooling = training && _direct && !ComputeInputGradient && _pool is { PoolsSamples: true };
+        if (_pooling)
+        {
+            int maps = Chunks.Count(x.Batch) * OutputShape.Size;
+            if (_directMaps.Length < maps)
+            {
+                _directMaps = new float[maps];
+            }
+            _pool!.StartProducedForward(Y);
+        }
+        else
+        {
+            _pool?.CancelProducedForward();
+        }
         ForwardChunks();
         return Y;
     }
@@ -411,9 +436,14 @@ public sealed class Conv2D : Layer, ILayerKind
         if (_direct)
         {
             var epilogue = new ConvEpilogue(Bias.Value, FuseRelu, default, default, pool2: false);
+            var map = _pooling ? _directMaps.AsSpan(chunk * OutputShape.Size, OutputShape.Size) : default;
             for (int i = start; i < start + count; i++)
             {
-                DirectConvolution.Forward(X!.Sample(i), Kernel.Value, _g, Filters, epilogue, Y!.Sample(i));
+                DirectConvolution.Forward(X!.Sample(i), Kernel.Value, _g, Filters, epilogue, _pooling ? map : Y!.Sample(i));
+                if (_pooling)
+                {
+                    _pool!.ForwardSample(map, i);
+                }
             }
             return;
         }
@@ -539,10 +569,16 @@ public sealed class Conv2D : Layer, ILayerKind
         var partial = _directPartials.AsSpan(chunk * (size + Filters), size + Filters);
         partial.Clear();
         var dy = _directDy!;
+        var map = _pooling ? _directMaps.AsSpan(chunk * OutputShape.Size, OutputShape.Size) : default;
         var (start, count) = Chunks.Range(chunk, dy.Batch);
         for (int i = start; i < start + count; i++)
         {
-            DirectConvolution.WeightGradient(X!.Sample(i), dy.Sample(i), _g, Filters, partial[..size], partial[size..]);
+            // Pooled: dy is the pool's dx, never written whole (the dy passed in), made here image by image.
+            if (_pooling)
+            {
+                _pool!.InputGradientSample(i, map);
+            }
+            DirectConvolution.WeightGradient(X!.Sample(i), _pooling ? map : dy.Sample(i), _g, Filters, partial[..size], partial[size..]);
         }
     }
 

@@ -48,7 +48,7 @@ public sealed class LayerState(string name, float[] values)
 /// Each layer class also knows itself (see <see cref="ILayerKind"/> and <see cref="LayerRegistry"/>):
 /// its <see cref="Config"/> and spec token (<see cref="FormatToken"/>), the tensors it saves under
 /// PyTorch's names (<see cref="DeclareTensors"/>, <see cref="SaveOwnTensors"/>,
-/// <see cref="LoadOwnTensors"/>), what it fuses with (<see cref="PlanFusion"/>), its inference stage (<see cref="CompileInference"/>) and the memory its
+/// <see cref="LoadOwnTensors"/>), what it fuses with (<see cref="PlanFusion(Layer?, Layer?)"/>), its inference stage (<see cref="CompileInference"/>) and the memory its
 /// batch buffers take (<see cref="BufferValues"/>).
 /// </summary>
 public abstract class Layer
@@ -146,6 +146,13 @@ public abstract class Layer
     protected internal virtual void PlanFusion(Layer? previous, Layer? next)
     {
     }
+
+    /// <summary>
+    /// <see cref="PlanFusion(Layer?, Layer?)"/> for a layer that looks one layer further, past its
+    /// next (<paramref name="afterNext"/>, null when there is none or fusion is off); the model calls
+    /// this one, which by default calls the two-neighbour form.
+    /// </summary>
+    protected internal virtual void PlanFusion(Layer? previous, Layer? next, Layer? afterNext) => PlanFusion(previous, next);
 
     /// <summary>
     /// Adds this built layer's part of an inference plan (Predict's fast path) to

@@ -75,10 +75,50 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
         }
     }
 
+    // A producer (the Conv2D before the ReLU before this layer) may pool its images here one by one
+    // as it computes them, in a training step, so that its output map is never written whole
+    // (StartProducedForward, ForwardSample); this layer's Forward then has nothing left to do, and
+    // the producer routes each sample's gradient itself (InputGradientSample) where Backward would.
+    private bool _produced;
+    // Whether the latest Forward's pooling was the producer's.
+    private bool _producedStep;
+
+    /// <summary>
+    /// Whether a producer can pool into this layer sample by sample: after a ReLU, windows that tile
+    /// the input, so that the backward reads the ReLU's mask from the pooled output and never the
+    /// input the producer does not keep.
+    /// </summary>
+    internal bool PoolsSamples => RectifyGradient && Pooling.CanTileBackward(Geometry);
+
+    /// <summary>The producer's forward starts: its samples of <paramref name="x"/> (not written) arrive by <see cref="ForwardSample"/>.</summary>
+    internal void StartProducedForward(Tensor x)
+    {
+        StartForward(x);
+        _produced = true;
+    }
+
+    /// <summary>The producer's forward ran without this layer: the next Forward pools as usual.</summary>
+    internal void CancelProducedForward() => _produced = false;
+
+    /// <summary>Pools <paramref name="x"/>, sample <paramref name="sample"/>'s input, into the output and the argmax.</summary>
+    // x: [H, W, C] → y[sample]: [OH, OW, C]
+    internal void ForwardSample(ReadOnlySpan<float> x, int sample)
+    {
+        int size = OutputShape.Size;
+        Pooling.MaxForward(x, Geometry, Y!.Sample(sample), _argmax.AsSpan(sample * size, size));
+    }
+
     /// <inheritdoc/>
     // x: [N, H, W, C] → y: [N, OH, OW, C]
     public override Tensor Forward(Tensor x, bool training)
     {
+        // The producer's output passed on by the ReLU: already pooled.
+        _producedStep = _produced && ReferenceEquals(x, X);
+        _produced = false;
+        if (_producedStep)
+        {
+            return Y!;
+        }
         StartForward(x);
         ForwardChunks();
         return Y;
@@ -87,46 +127,58 @@ public sealed class MaxPooling2D : Pooling2D, ILayerKind
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
-        int size = OutputShape.Size;
         for (int i = start; i < start + count; i++)
         {
-            Pooling.MaxForward(X!.Sample(i), Geometry, Y!.Sample(i), _argmax.AsSpan(i * size, size));
+            ForwardSample(X!.Sample(i), i);
         }
     }
 
     /// <inheritdoc/>
     // dy: [N, OH, OW, C] → dx: [N, H, W, C], each dy routed to its window's argmax
-    public override Tensor? Backward(Tensor dy) => BackwardInChunks(dy);
+    public override Tensor? Backward(Tensor dy)
+    {
+        if (_producedStep && ComputeInputGradient)
+        {
+            // dx is left unwritten: the producer asks for each sample's (InputGradientSample).
+            StartBackward(dy);
+            return Dx;
+        }
+        return BackwardInChunks(dy);
+    }
 
     /// <inheritdoc/>
     protected override void BackwardChunk(int chunk, int start, int count)
     {
-        int size = OutputShape.Size;
-        // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
-        bool tiled = Pooling.CanTileBackward(Geometry);
-        bool covered = InputShape.Height % PoolSize == 0 && InputShape.Width % PoolSize == 0;
         for (int i = start; i < start + count; i++)
         {
-            var dx = Dx!.Sample(i);
-            var argmax = _argmax.AsSpan(i * size, size);
-            if (tiled)
+            InputGradientSample(i, Dx!.Sample(i));
+        }
+    }
+
+    /// <summary>Sample <paramref name="sample"/>'s input gradient, from the latest Backward's dy, into <paramref name="dx"/>.</summary>
+    // dy[sample]: [OH, OW, C] → dx: [H, W, C]
+    internal void InputGradientSample(int sample, Span<float> dx)
+    {
+        int size = OutputShape.Size;
+        var argmax = _argmax.AsSpan(sample * size, size);
+        // Windows that tile the input: one ordered pass writes dx; a remainder row or column is cleared.
+        if (Pooling.CanTileBackward(Geometry))
+        {
+            if (InputShape.Height % PoolSize != 0 || InputShape.Width % PoolSize != 0)
             {
-                if (!covered)
-                {
-                    dx.Clear();
-                }
-                Pooling.MaxBackwardTiled(Dy!.Sample(i), argmax, RectifyGradient ? Y!.Sample(i) : default, Geometry, dx);
-                continue;
+                dx.Clear();
             }
-            dx.Clear();
-            if (RectifyGradient)
-            {
-                Pooling.MaxBackwardRectified(Dy!.Sample(i), argmax, X!.Sample(i), dx);
-            }
-            else
-            {
-                Pooling.MaxBackward(Dy!.Sample(i), argmax, dx);
-            }
+            Pooling.MaxBackwardTiled(Dy!.Sample(sample), argmax, RectifyGradient ? Y!.Sample(sample) : default, Geometry, dx);
+            return;
+        }
+        dx.Clear();
+        if (RectifyGradient)
+        {
+            Pooling.MaxBackwardRectified(Dy!.Sample(sample), argmax, X!.Sample(sample), dx);
+        }
+        else
+        {
+            Pooling.MaxBackward(Dy!.Sample(sample), argmax, dx);
         }
     }
 

@@ -541,9 +541,10 @@ public sealed class Sequential : IClassifier
     }
 
     /// <summary>
-    /// Lets each layer fuse with its neighbours (<see cref="Layer.PlanFusion"/>), whenever the layers
+    /// Lets each layer fuse with its neighbours (<see cref="Layer.PlanFusion(Layer?, Layer?, Layer?)"/>), whenever the layers
     /// change: e.g. Conv2D/Dense → ReLU rectifies in the GEMM epilogue, ReLU → MaxPooling2D or
-    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass. Results are
+    /// BatchNormalization applies the ReLU's mask in the next layer's backward pass, a first
+    /// Conv2D → ReLU → MaxPooling2D trains image by image through the pool. Results are
     /// bit-identical to the unfused layers.
     /// </summary>
     private void PlanFusion()
@@ -552,7 +553,8 @@ public sealed class Sequential : IClassifier
         {
             var previous = i > 0 && _fusionEnabled ? _layers[i - 1] : null;
             var next = i + 1 < _layers.Count && _fusionEnabled ? _layers[i + 1] : null;
-            _layers[i].PlanFusion(previous, next);
+            var afterNext = i + 2 < _layers.Count && _fusionEnabled ? _layers[i + 2] : null;
+            _layers[i].PlanFusion(previous, next, afterNext);
         }
     }
 

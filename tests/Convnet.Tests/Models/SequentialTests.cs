@@ -90,6 +90,10 @@ public class SequentialTests
     [Theory]
     [InlineData("simple")]
     [InlineData("conv8k3-relu-bn,conv8k3s2same-relu-bn,drop0.2,flatten,dense16-relu-bn")]
+    // A first layer trained through its pool image by image: a 25×25 map (a row and a column outside
+    // the windows), and overlapping windows, which pool on their own.
+    [InlineData("conv16k4-relu,maxpool2,conv8k3-relu,flatten")]
+    [InlineData("conv16k3-relu,maxpool3s2,flatten")]
     public void Fused_ReLU_layers_give_bit_identical_training_and_predictions(string arch)
     {
         var data = SyntheticDigits.Create(96, seed: 8);

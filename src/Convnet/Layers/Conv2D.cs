@@ -33,11 +33,13 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _directPartials = [];
     private Action<int>? _directGradientChunk;
     private Tensor? _directDy;
-    // A direct first layer → ReLU → max pool (_pool, from PlanFusion): a training step runs each
-    // image's map (one per chunk in _directMaps) straight into the pool, and the weight gradient
-    // takes each image's dy from the pool in the same map, so the batch's maps (5.5 MB for
-    // `simple`) are never written or read; set per Forward (_pooling).
+    // Conv2D → ReLU → max pool (_pool, from PlanFusion), trained directly or by Winograd: a
+    // training step runs each image's map (direct: one per chunk in _directMaps; Winograd: one
+    // per thread in its buffers) straight into the pool, and the gradients take each image's dy
+    // from the pool in the same map (the bias's too, _poolRows), so the batch's maps (5.5 MB for
+    // `simple`'s first layer, 2 MB for its second) are never written or read; set per Forward (_pooling).
     private MaxPooling2D? _pool;
+    private BatchReduction.SampleRows? _poolRows;
     private bool _pooling;
     private float[] _directMaps = [];
     // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the forward Winograd convolution runs over
@@ -172,6 +174,7 @@ public sealed class Conv2D : Layer, ILayerKind
     {
         FuseRelu = next is ReLU;
         _pool = FuseRelu ? afterNext as MaxPooling2D : null;
+        _poolRows = _pool is null ? null : _pool.InputGradientSample;
     }
 
     /// <inheritdoc/>
@@ -367,7 +370,7 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         // Buffers for the chunks run at once (Forward calls this for every batch: a new pool is seen).
         int threads = Math.Min(Pool.ThreadCount, Chunks.Count(batch));
-        _forwardWinograd?.EnsureCapacity(threads, Chunks.Count(batch));
+        _forwardWinograd?.EnsureCapacity(threads, Chunks.Count(batch), pooled: _pool is not null);
         _inputGradientWinograd?.EnsureCapacity(threads);
         _phaseInputGradient?.EnsureCapacity(threads, batch);
         _packedKernel = _packedKernel.Length > 0 || _forwardWinograd is not null || _direct ? _packedKernel : new float[Gemm.PackedSize(Filters, _g.PatchSize)];
@@ -412,10 +415,13 @@ public sealed class Conv2D : Layer, ILayerKind
             // W: [K, F], packed once for every image of the batch.
             Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
         }
-        _pooling = training && _direct && !ComputeInputGradient && _pool is { PoolsSamples: true };
+        // Pooled image by image when no pass needs the whole map: not the input gradient by GEMM or
+        // by a Winograd of its own, which read dy whole.
+        _pooling = training && _pool is { PoolsSamples: true }
+            && (_direct ? !ComputeInputGradient : _forwardWinograd is not null && !_phases && (!ComputeInputGradient || _fusedInputGradient));
         if (_pooling)
         {
-            int maps = Chunks.Count(x.Batch) * OutputShape.Size;
+            int maps = _direct ? Chunks.Count(x.Batch) * OutputShape.Size : 0;
             if (_directMaps.Length < maps)
             {
                 _directMaps = new float[maps];
@@ -460,7 +466,7 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         if (_forwardWinograd is not null)
         {
-            _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
+            _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count), _pooling ? _pool : null, start);
             return;
         }
         // A group of images at a time (one image unless the map is small), so the columns are still
@@ -510,13 +516,20 @@ public sealed class Conv2D : Layer, ILayerKind
                     Dx!.SetBatch(batch);
                     _forwardWinograd.SetKernelTransposed();
                 }
-                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, _fusedInputGradient ? Dx : null);
+                _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, _fusedInputGradient ? Dx : null, _pooling ? _pool : null);
             }
             else
             {
                 _reduce.Accumulate(Pool, _col, 0, store, 0, rows, _g.PatchSize, Filters, Kernel.GradientBuffer, Kernel.Offset);
             }
-            _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
+            if (_pooling)
+            {
+                _reduce.AccumulateColumnSums(Pool, _poolRows!, batch, _g.OutPixels, Filters, Bias.GradientBuffer, Bias.Offset);
+            }
+            else
+            {
+                _reduce.AccumulateColumnSums(Pool, store, 0, rows, Filters, Bias.GradientBuffer, Bias.Offset);
+            }
         }
         if (!ComputeInputGradient)
         {

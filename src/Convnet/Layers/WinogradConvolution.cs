@@ -35,11 +35,14 @@ internal sealed class WinogradConvolution
     // one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
     private float[] _padded = [], _v = [], _m = [];
     private int[] _busy = [];
+    // One output image per set, for a pool that takes the output image by image (see Run).
+    private float[] _image = [];
     // The kernel gradient: each chunk's Σ Vᵀ·D [points, C, F], added in chunk order; the state of
     // the call that runs the pool's items.
     private readonly Action<int> _gradientChunk, _gradientBlock;
     private float[] _partials = [];
     private Tensor? _x, _dy, _dx;
+    private MaxPooling2D? _pooled;
     private float[] _dw = [];
     private int _dwOffset, _chunks;
 
@@ -112,9 +115,13 @@ internal sealed class WinogradConvolution
     public static bool Applies(in ConvGeometry g, int summedChannels) =>
         g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && summedChannels >= 8;
 
-    /// <summary>Makes room for <paramref name="threads"/> chunks run at once, and for the kernel gradient of <paramref name="chunks"/> chunks (0: none).</summary>
-    public void EnsureCapacity(int threads, int chunks = 0)
+    /// <summary>Makes room for <paramref name="threads"/> chunks run at once, and for the kernel gradient of <paramref name="chunks"/> chunks (0: none); with <paramref name="pooled"/>, for an output pooled image by image.</summary>
+    public void EnsureCapacity(int threads, int chunks = 0, bool pooled = false)
     {
+        if (pooled && _image.Length < (long)threads * _outHeight * _outWidth * _filters)
+        {
+            _image = GC.AllocateArray<float>(threads * _outHeight * _outWidth * _filters, pinned: true);
+        }
         long partials = (long)chunks * _points * _channels * _filters;
         if (_partials.Length < partials)
         {
@@ -189,14 +196,19 @@ internal sealed class WinogradConvolution
         }
     }
 
-    /// <summary>y = x ⋆ kernel (+ bias, ReLU) for <paramref name="count"/> images, in a set of buffers of its own; an empty bias adds nothing.</summary>
-    // x: [count, H, W, C] → y: [count, OH, OW, F]
-    public void Run(ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y)
+    /// <summary>
+    /// y = x ⋆ kernel (+ bias, ReLU) for <paramref name="count"/> images, in a set of buffers of its
+    /// own; an empty bias adds nothing. With <paramref name="pool"/>, each output image goes to the
+    /// pool as sample <paramref name="firstSample"/> + its index (<see cref="MaxPooling2D.ForwardSample"/>)
+    /// from a buffer of one image, and y is not written.
+    /// </summary>
+    // x: [count, H, W, C] → y: [count, OH, OW, F], or the pool's samples firstSample..
+    public void Run(ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y, MaxPooling2D? pool = null, int firstSample = 0)
     {
         int slot = Rent();
         try
         {
-            Run(slot, x, count, bias, relu, y);
+            Run(slot, x, count, bias, relu, y, pool, firstSample);
         }
         finally
         {
@@ -204,7 +216,7 @@ internal sealed class WinogradConvolution
         }
     }
 
-    private void Run(int slot, ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y)
+    private void Run(int slot, ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y, MaxPooling2D? pool, int firstSample)
     {
         int inSize = _height * _width * _channels;
         int outSize = _outHeight * _outWidth * _filters;
@@ -224,7 +236,7 @@ internal sealed class WinogradConvolution
             }
             for (int j = 0; j < images; j++)
             {
-                var target = y.Slice((i + j) * outSize, outSize);
+                var target = pool is null ? y.Slice((i + j) * outSize, outSize) : _image.AsSpan(slot * outSize, outSize);
                 if (_four)
                 {
                     Winograd4.TransformOutput(m, j * perImage, _mStride, _tileRows, _tileColumns, _filters, epilogue, target, _outHeight, _outWidth);
@@ -233,6 +245,7 @@ internal sealed class WinogradConvolution
                 {
                     Winograd.TransformOutput(m, j * perImage, _mStride, _tileRows, _tileColumns, _filters, epilogue, target, _outHeight, _outWidth);
                 }
+                pool?.ForwardSample(target, firstSample + i + j);
             }
         }
     }
@@ -275,16 +288,17 @@ internal sealed class WinogradConvolution
     /// gradient from the same D: dV = D·Uᵀ per point, then B·dV·Bᵀ of every tile added into dx.
     /// </summary>
     // x: [N, H, W, C], dy: [N, OH, OW, F] → kernelGradient[offset..]: [3, 3, C, F] (accumulated), dx: [N, H, W, C]
-    public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset, Tensor? dx = null)
+    // With pooled, each image's dy is the pool's input gradient (MaxPooling2D.InputGradientSample), made in a buffer of one image; dy is not read.
+    public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset, Tensor? dx = null, MaxPooling2D? pooled = null)
     {
-        (_x, _dy, _dx, _dw, _dwOffset, _chunks) = (x, dy, dx, kernelGradient, offset, Chunks.Count(dy.Batch));
+        (_x, _dy, _dx, _dw, _dwOffset, _chunks, _pooled) = (x, dy, dx, kernelGradient, offset, Chunks.Count(dy.Batch), pooled);
         if (_partials.Length < (long)_chunks * _points * _channels * _filters)
         {
             throw new InvalidOperationException($"The kernel gradient has room for fewer than {_chunks} chunks: EnsureCapacity was not called for this batch.");
         }
         pool.For(_chunks, _gradientChunk);
         pool.For((_channels * _filters + PairBlock - 1) / PairBlock, _gradientBlock);
-        (_x, _dy, _dx, _dw) = (null, null, null, []);
+        (_x, _dy, _dx, _dw, _pooled) = (null, null, null, [], null);
     }
 
     private const int PairBlock = 256;
@@ -314,7 +328,13 @@ internal sealed class WinogradConvolution
                 TransformInputs(x.Slice(i * inSize, images * inSize), images, padded, v);
                 for (int j = 0; j < images; j++)
                 {
-                    WinogradTraining.TransformOutputGradient(dy.Slice((i + j) * outSize, outSize), _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _gradientRow, _mStride);
+                    var image = dy.Slice((i + j) * outSize, outSize);
+                    if (_pooled is not null)
+                    {
+                        image = _image.AsSpan(slot * outSize, outSize);
+                        _pooled.InputGradientSample(start + i + j, image);
+                    }
+                    WinogradTraining.TransformOutputGradient(image, _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _gradientRow, _mStride);
                 }
                 int tiles = images * perImage;
                 for (int p = 0; p < _points; p++)

@@ -26,12 +26,21 @@ internal sealed class BatchReduction
     private float[] _dw = [];
     private int _aOffset, _dyOffset, _dwOffset;
     private int _rows, _m, _n, _segments;
+    // AccumulateColumnSums from a SampleRows source: its rows per sample, a buffer per segment.
+    private SampleRows? _source;
+    private int _rowsPerSample;
+    private float[] _sampleBuffers = [];
+    private readonly Action<int> _sourcedSumItem;
+
+    /// <summary>Writes sample <paramref name="sample"/>'s rows of an operand that is never held whole into <paramref name="rows"/>.</summary>
+    public delegate void SampleRows(int sample, Span<float> rows);
 
     public BatchReduction()
     {
         _rowBlockItem = RowBlockItem;
         _segmentItem = SegmentItem;
         _sumItem = SumItem;
+        _sourcedSumItem = SourcedSumItem;
         _addPartialsItem = AddPartialsItem;
     }
 
@@ -48,6 +57,49 @@ internal sealed class BatchReduction
             Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * n, n), target);
         }
         _dy = [];
+    }
+
+    /// <summary>
+    /// <see cref="AccumulateColumnSums(WorkerPool, float[], int, int, int, float[], int)"/> of a dy
+    /// that <paramref name="source"/> makes sample by sample (<paramref name="rowsPerSample"/> rows of
+    /// <paramref name="n"/> each) when a segment reaches it: the same segments, the same sums in the
+    /// same order, the same bits.
+    /// </summary>
+    // dy: [samples · rowsPerSample, n], by sample → db: [n] (accumulated column sums)
+    public void AccumulateColumnSums(WorkerPool pool, SampleRows source, int samples, int rowsPerSample, int n, float[] db, int dbOffset)
+    {
+        (_source, _rowsPerSample, _rows, _n) = (source, rowsPerSample, samples * rowsPerSample, n);
+        _segments = (_rows + SegmentRows - 1) / SegmentRows;
+        EnsurePartials(_segments * n);
+        if (_sampleBuffers.Length < (long)_segments * rowsPerSample * n)
+        {
+            _sampleBuffers = new float[_segments * rowsPerSample * n];
+        }
+        pool.For(_segments, _sourcedSumItem);
+        var target = db.AsSpan(dbOffset, n);
+        for (int s = 0; s < _segments; s++)
+        {
+            Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * n, n), target);
+        }
+        _source = null;
+    }
+
+    // A segment's rows, each sample's part of them made in the segment's buffer.
+    private void SourcedSumItem(int segment)
+    {
+        int start = segment * SegmentRows, end = Math.Min(start + SegmentRows, _rows);
+        int size = _rowsPerSample * _n;
+        var sums = _partials.AsSpan(segment * _n, _n);
+        var buffer = _sampleBuffers.AsSpan(segment * size, size);
+        sums.Clear();
+        for (int row = start; row < end;)
+        {
+            int sample = row / _rowsPerSample, first = row - sample * _rowsPerSample;
+            int count = Math.Min(_rowsPerSample - first, end - row);
+            _source!(sample, buffer);
+            Elementwise.AddColumnSums(buffer.Slice(first * _n, count * _n), count, sums);
+            row += count;
+        }
     }
 
     private void SumItem(int segment)

@@ -94,6 +94,8 @@ public class SequentialTests
     // the windows), and overlapping windows, which pool on their own.
     [InlineData("conv16k4-relu,maxpool2,conv8k3-relu,flatten")]
     [InlineData("conv16k3-relu,maxpool3s2,flatten")]
+    // A Winograd convolution trained through its pool (`simple`'s second is another: an 11×11 map).
+    [InlineData("conv16k3-relu,conv16k3-relu,maxpool2,flatten")]
     public void Fused_ReLU_layers_give_bit_identical_training_and_predictions(string arch)
     {
         var data = SyntheticDigits.Create(96, seed: 8);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Convnet.Kernels;
 
@@ -417,7 +418,27 @@ public static unsafe class Gemm
         {
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + jr * kc;
-            if (transB)
+            if (transB && cols == nr && Avx.IsSupported)
+            {
+                // b: [n, ldb]; a full panel by 8×8 blocks in registers, the last kc % 8 rows value by value.
+                int kc8 = kc & ~7;
+                float* src = b + (long)(jc + jr) * ldb + pc;
+                for (int kk = 0; kk < kc8; kk += 8)
+                {
+                    for (int jj = 0; jj < nr; jj += 8)
+                    {
+                        Layouts.Transpose8x8(src + (long)jj * ldb + kk, ldb, panel + (long)kk * nr + jj, nr);
+                    }
+                }
+                for (int kk = kc8; kk < kc; kk++)
+                {
+                    for (int jj = 0; jj < nr; jj++)
+                    {
+                        panel[kk * nr + jj] = src[(long)jj * ldb + kk];
+                    }
+                }
+            }
+            else if (transB)
             {
                 // b: [n, ldb]
                 for (int jj = 0; jj < nr; jj++)

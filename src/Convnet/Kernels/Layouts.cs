@@ -82,8 +82,8 @@ public static class Layouts
     }
 
     // The 8×8 block at a (row stride aStride) transposed into b (row stride bStride): pairs of rows
-    // interleaved, then pairs of pairs, then the 128-bit halves swapped across.
-    private static unsafe void Transpose8x8(float* a, int aStride, float* b, int bStride)
+    // interleaved, then pairs of pairs, then the 128-bit halves swapped across. Needs Avx.IsSupported.
+    internal static unsafe void Transpose8x8(float* a, int aStride, float* b, int bStride)
     {
         var r0 = Avx.LoadVector256(a);
         var r1 = Avx.LoadVector256(a + aStride);

@@ -162,6 +162,35 @@ public class GemmTests
             }
         });
 
+    // Full panels of a transposed b go through 8×8 blocks in registers, the rest value by value:
+    // either way the packed values are those of the explicit transpose, packed as it is.
+    [Theory]
+    [InlineData(32, 32)]
+    [InlineData(64, 128)]
+    [InlineData(1600, 64)]
+    [InlineData(37, 45)]
+    [InlineData(70, 300)]
+    [InlineData(16, 7)]
+    public void A_transposed_b_packs_as_its_explicit_transpose(int n, int k)
+    {
+        var rng = new Rng((ulong)(n * 1000 + k));
+        // b: [n, k + 3], op(b) = bᵀ: [k, n]
+        var b = Numerics.Uniform(ref rng, n * (k + 3));
+        var explicitT = new float[k * n];
+        for (int j = 0; j < n; j++)
+        {
+            for (int p = 0; p < k; p++)
+            {
+                explicitT[p * n + j] = b[j * (k + 3) + p];
+            }
+        }
+        var packed = new float[Gemm.PackedSize(n, k)];
+        var expected = new float[Gemm.PackedSize(n, k)];
+        Gemm.PackB(b, k + 3, true, n, k, packed);
+        Gemm.PackB(explicitT, n, false, n, k, expected);
+        Assert.Equal(expected, packed);
+    }
+
     [Fact]
     public void MatMul_helpers_are_the_documented_transposes()
     {

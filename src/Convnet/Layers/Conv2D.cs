@@ -404,11 +404,11 @@ public sealed class Conv2D : Layer, ILayerKind
         {
             SpaceToDepth.TransformWeights(Kernel.Value, KernelSize, _g.Channels, Filters, _phaseKernel);
             _phaseInput!.SetBatch(x.Batch);
-            _forwardWinograd!.SetKernel(_phaseKernel, rotated: false);
+            _forwardWinograd!.SetKernel(_phaseKernel, rotated: false, Pool);
         }
         else if (_forwardWinograd is not null)
         {
-            _forwardWinograd.SetKernel(Kernel.Value, rotated: false);
+            _forwardWinograd.SetKernel(Kernel.Value, rotated: false, Pool);
         }
         else if (!_direct)
         {
@@ -514,7 +514,7 @@ public sealed class Conv2D : Layer, ILayerKind
                 {
                     StartBackward(dy);
                     Dx!.SetBatch(batch);
-                    _forwardWinograd.SetKernelTransposed();
+                    _forwardWinograd.SetKernelTransposed(Pool);
                 }
                 _forwardWinograd.AccumulateKernelGradient(Pool, X!, dy, Kernel.GradientBuffer, Kernel.Offset, _fusedInputGradient ? Dx : null, _pooling ? _pool : null);
             }
@@ -544,11 +544,11 @@ public sealed class Conv2D : Layer, ILayerKind
         Dx!.SetBatch(batch);
         if (_phaseInputGradient is not null)
         {
-            _phaseInputGradient.SetKernel(_phaseKernel);
+            _phaseInputGradient.SetKernel(_phaseKernel, Pool);
         }
         else if (_inputGradientWinograd is not null)
         {
-            _inputGradientWinograd.SetKernel(Kernel.Value, rotated: true);
+            _inputGradientWinograd.SetKernel(Kernel.Value, rotated: true, Pool);
         }
         else
         {

@@ -107,7 +107,7 @@ internal sealed class PhaseInputGradient
     }
 
     /// <summary>Takes the forward's phase kernel [3, 3, 4·C, F]: each phase's slice [3, 3, C, F], transformed for its convolution.</summary>
-    public void SetKernel(ReadOnlySpan<float> phaseKernel)
+    public void SetKernel(ReadOnlySpan<float> phaseKernel, WorkerPool? pool = null)
     {
         int c = _g.Channels, cf = c * _filters;
         foreach (var phase in _phases)
@@ -117,7 +117,7 @@ internal sealed class PhaseInputGradient
             {
                 phaseKernel.Slice((tap * 4 * c + channels) * _filters, cf).CopyTo(_slice.AsSpan(tap * cf, cf));
             }
-            phase.Convolution.SetKernel(_slice, rotated: true);
+            phase.Convolution.SetKernel(_slice, rotated: true, pool);
         }
     }
 

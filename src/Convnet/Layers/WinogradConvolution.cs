@@ -40,6 +40,8 @@ internal sealed class WinogradConvolution
     // The kernel gradient: each chunk's Σ Vᵀ·D [points, C, F], added in chunk order; the state of
     // the call that runs the pool's items.
     private readonly Action<int> _gradientChunk, _gradientBlock;
+    // The kernel's points packed one work item each (for U and Uᵀ).
+    private readonly Action<int> _packPoint, _packTransposedPoint;
     private float[] _partials = [];
     private Tensor? _x, _dy, _dx;
     private MaxPooling2D? _pooled;
@@ -67,6 +69,8 @@ internal sealed class WinogradConvolution
         _zeroBias = new float[filters];
         _gradientChunk = GradientChunk;
         _gradientBlock = GradientBlock;
+        _packPoint = PackPoint;
+        _packTransposedPoint = PackTransposedPoint;
     }
 
     /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient), and with <paramref name="inputGradient"/> the transposed kernel that <see cref="GivesInputGradientFor"/> shapes use.</summary>
@@ -154,7 +158,7 @@ internal sealed class WinogradConvolution
     }
 
     /// <summary>Transforms and packs the kernel [3, 3, C, F]; <paramref name="rotated"/>: the given kernel is the forward's [3, 3, F, C], to be turned 180° with its channels swapped.</summary>
-    public void SetKernel(ReadOnlySpan<float> kernel, bool rotated)
+    public void SetKernel(ReadOnlySpan<float> kernel, bool rotated, WorkerPool? pool = null)
     {
         ReadOnlySpan<float> w = kernel;
         if (rotated)
@@ -170,15 +174,33 @@ internal sealed class WinogradConvolution
         {
             Winograd.TransformWeights(w, _channels, _filters, _u);
         }
+        RunPoints(pool, _packPoint);
+    }
+
+    // U[p]: [C, F], packed as op(b) for the forward's products.
+    private void PackPoint(int p)
+    {
         int cf = _channels * _filters;
-        for (int p = 0; p < _points; p++)
+        Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, false, _filters, _channels, _packed.AsSpan(p * _packedPoint, _packedPoint));
+    }
+
+    // Each point on the pool's threads, or one after another without a pool: packing is a move
+    // through memory (36 points of 64 × 64 are 590 KB each way), which two cores do faster than one.
+    private void RunPoints(WorkerPool? pool, Action<int> point)
+    {
+        if (pool is null)
         {
-            Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, false, _filters, _channels, _packed.AsSpan(p * _packedPoint, _packedPoint));
+            for (int p = 0; p < _points; p++)
+            {
+                point(p);
+            }
+            return;
         }
+        pool.For(_points, point);
     }
 
     /// <summary>Packs Uᵀ per point from the kernel <see cref="SetKernel"/> last transformed (the forward's), for the input gradient in the transformed domain.</summary>
-    public void SetKernelTransposed()
+    public void SetKernelTransposed(WorkerPool? pool = null)
     {
         if (!_four)
         {
@@ -188,12 +210,14 @@ internal sealed class WinogradConvolution
         {
             _packedTransposed = new float[_points * _packedTransposedPoint];
         }
+        RunPoints(pool, _packTransposedPoint);
+    }
+
+    // U[p]: [C, F] → op(b) = U[p]ᵀ: [F, C], packed for dV = D·Uᵀ.
+    private void PackTransposedPoint(int p)
+    {
         int cf = _channels * _filters;
-        for (int p = 0; p < _points; p++)
-        {
-            // U[p]: [C, F] → op(b) = U[p]ᵀ: [F, C]
-            Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, true, _channels, _filters, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint));
-        }
+        Gemm.PackB(_u.AsSpan(p * cf, cf), _filters, true, _channels, _filters, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint));
     }
 
     /// <summary>

@@ -51,11 +51,7 @@ internal sealed class BatchReduction
         _segments = (rows + SegmentRows - 1) / SegmentRows;
         EnsurePartials(_segments * n);
         pool.For(_segments, _sumItem);
-        var target = db.AsSpan(dbOffset, n);
-        for (int s = 0; s < _segments; s++)
-        {
-            Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * n, n), target);
-        }
+        AddPartialsInOrder(db.AsSpan(dbOffset, n));
         _dy = [];
     }
 
@@ -76,12 +72,17 @@ internal sealed class BatchReduction
             _sampleBuffers = new float[_segments * rowsPerSample * n];
         }
         pool.For(_segments, _sourcedSumItem);
-        var target = db.AsSpan(dbOffset, n);
+        AddPartialsInOrder(db.AsSpan(dbOffset, n));
+        _source = null;
+    }
+
+    // The segments' column sums added into target in segment order.
+    private void AddPartialsInOrder(Span<float> target)
+    {
         for (int s = 0; s < _segments; s++)
         {
-            Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * n, n), target);
+            Elementwise.Map<AddOperator>(target, _partials.AsSpan(s * _n, _n), target);
         }
-        _source = null;
     }
 
     // A segment's rows, each sample's part of them made in the segment's buffer.

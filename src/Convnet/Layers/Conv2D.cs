@@ -44,9 +44,9 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _directMaps = [];
     // A 5×5 or 6×6 stride-2 convolution (see PhasesApply): the forward Winograd convolution runs over
     // its input's phases (Kernels/SpaceToDepth), a 3×3 stride-1 convolution of 4·C channels with the
-    // phase kernel; the phase image is kept for the weight gradient; the input gradient runs by phase.
+    // phase kernel, each image's phases made where they are transformed (forward and weight
+    // gradient, WinogradConvolution.OverPhases); the input gradient runs by phase.
     private bool _phases;
-    private Tensor? _phaseInput;
     private PhaseInputGradient? _phaseInputGradient;
     private float[] _phaseKernel = [], _phaseKernelGradient = [];
 
@@ -236,13 +236,13 @@ public sealed class Conv2D : Layer, ILayerKind
             keptColumns = 0;
             scratch += chunks * (kernel + Filters);
         }
-        // Winograd runs the convolution itself, or the 3×3 one over its phases (the phase image kept
-        // for the batch, the phase kernel and its gradient, the input gradient by phase).
+        // Winograd runs the convolution itself, or the 3×3 one over its phases (a phase image per
+        // thread, the phase kernel and its gradient, the input gradient by phase).
         var wg = g;
         if (PhasesApply(g, Filters))
         {
             wg = PhaseGeometry(g);
-            scratch += (long)batch * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
+            scratch += (long)threads * wg.Height * wg.Width * wg.Channels + 2L * wg.PatchSize * Filters;
         }
         // With F(4×4) tiles (not over phases) the forward's instance gives the input gradient too.
         bool fusedInputGradient = !PhasesApply(g, Filters) && WinogradConvolution.Applies(wg, wg.Channels) && WinogradConvolution.GivesInputGradientFor(wg.OutHeight, wg.OutWidth);
@@ -346,7 +346,11 @@ public sealed class Conv2D : Layer, ILayerKind
         _phases = PhasesApply(_g, Filters);
         // Winograd runs the convolution itself, or the 3×3 one over its phases.
         var wg = _phases ? PhaseGeometry(_g) : _g;
-        if (_forwardWinograd is null && WinogradConvolution.Applies(wg, wg.Channels))
+        if (_forwardWinograd is null && _phases && WinogradConvolution.Applies(wg, wg.Channels))
+        {
+            _forwardWinograd = WinogradConvolution.OverPhases(_g, Filters);
+        }
+        else if (_forwardWinograd is null && WinogradConvolution.Applies(wg, wg.Channels))
         {
             _forwardWinograd = new WinogradConvolution(wg.Height, wg.Width, wg.Channels, wg.PadTop, wg.OutHeight, wg.OutWidth, Filters);
         }
@@ -363,8 +367,6 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         if (_phases)
         {
-            var phaseShape = Shape.Image(wg.Height, wg.Width, wg.Channels);
-            _phaseInput = _phaseInput is { } pi && pi.Capacity >= batch ? pi : new Tensor(phaseShape, batch);
             _phaseKernel = _phaseKernel.Length > 0 ? _phaseKernel : new float[wg.PatchSize * Filters];
             _phaseKernelGradient = _phaseKernelGradient.Length > 0 ? _phaseKernelGradient : new float[wg.PatchSize * Filters];
         }
@@ -403,7 +405,6 @@ public sealed class Conv2D : Layer, ILayerKind
         if (_phases)
         {
             SpaceToDepth.TransformWeights(Kernel.Value, KernelSize, _g.Channels, Filters, _phaseKernel);
-            _phaseInput!.SetBatch(x.Batch);
             _forwardWinograd!.SetKernel(_phaseKernel, rotated: false, Pool);
         }
         else if (_forwardWinograd is not null)
@@ -456,12 +457,7 @@ public sealed class Conv2D : Layer, ILayerKind
         int patches = _g.OutPixels * _g.PatchSize;
         if (_phases)
         {
-            int rows = SpaceToDepth.Size(_g).Height;
-            for (int i = start; i < start + count; i++)
-            {
-                SpaceToDepth.Forward(X!.Sample(i), _g, 0, rows, _phaseInput!.Sample(i));
-            }
-            _forwardWinograd!.Run(_phaseInput!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
+            _forwardWinograd!.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
             return;
         }
         if (_forwardWinograd is not null)
@@ -504,7 +500,7 @@ public sealed class Conv2D : Layer, ILayerKind
             {
                 // The phase kernel's gradient, folded back onto the kernel's taps.
                 Array.Clear(_phaseKernelGradient);
-                _forwardWinograd!.AccumulateKernelGradient(Pool, _phaseInput!, dy, _phaseKernelGradient, 0);
+                _forwardWinograd!.AccumulateKernelGradient(Pool, X!, dy, _phaseKernelGradient, 0);
                 SpaceToDepth.AccumulateKernelGradient(_phaseKernelGradient, KernelSize, _g.Channels, Filters, Kernel.Gradient);
             }
             else if (_forwardWinograd is not null)

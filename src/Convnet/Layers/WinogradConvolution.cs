@@ -24,6 +24,11 @@ internal sealed class WinogradConvolution
     private readonly bool _four;
     private readonly int _points, _tileRows, _tileColumns, _images, _gradientRow;
     private readonly int _packedPoint, _vStride, _mStride, _paddedSize;
+    // Over phases (see OverPhases): the input is images of this geometry, whose phase image each
+    // transform makes for itself in the padded buffer; null: the input is the images to transform.
+    private readonly ConvGeometry? _phasesOf;
+    // Values of one input image: [H, W, C], or the image the phases are taken from.
+    private readonly int _inSize;
     private readonly float[] _rotated, _u, _packed;
     // Uᵀ per point [F, C], packed, for the input gradient in the transformed domain (F(4×4) only):
     // made at its first use.
@@ -56,9 +61,20 @@ internal sealed class WinogradConvolution
 
     /// <summary>As the other constructor, with <paramref name="padTop"/> zero rows and <paramref name="padLeft"/> zero columns before the images.</summary>
     public WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters)
+        : this(height, width, channels, padTop, padLeft, outHeight, outWidth, filters, null)
+    {
+    }
+
+    private WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters, ConvGeometry? phasesOf)
     {
         (_height, _width, _channels, _padTop, _padLeft, _outHeight, _outWidth, _filters) = (height, width, channels, padTop, padLeft, outHeight, outWidth, filters);
         (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, Math.Max(padTop, padLeft), outHeight, outWidth, filters);
+        _phasesOf = phasesOf;
+        _inSize = phasesOf is { } g ? g.Height * g.Width * g.Channels : height * width * channels;
+        if (phasesOf is not null)
+        {
+            _paddedSize = height * width * channels;
+        }
         _points = _four ? Winograd4.Points : Winograd.Points;
         _gradientRow = GradientRow(filters);
         _rotated = new float[9 * channels * filters];
@@ -71,6 +87,18 @@ internal sealed class WinogradConvolution
         _gradientBlock = GradientBlock;
         _packPoint = PackPoint;
         _packTransposedPoint = PackTransposedPoint;
+    }
+
+    /// <summary>
+    /// The 3×3 stride-1 convolution over the phases of images of geometry <paramref name="g"/> (a 5×5 or
+    /// 6×6 stride-2 one, see <see cref="SpaceToDepth"/>) whose input is those images: each image's phase
+    /// image is made where its transform reads it, in a buffer of one image per thread, so the batch's
+    /// phase images (a third larger than the input) are never written or read.
+    /// </summary>
+    public static WinogradConvolution OverPhases(in ConvGeometry g, int filters)
+    {
+        var (height, width) = SpaceToDepth.Size(g);
+        return new(height, width, 4 * g.Channels, 0, 0, g.OutHeight, g.OutWidth, filters, g);
     }
 
     /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient), and with <paramref name="inputGradient"/> the transposed kernel that <see cref="GivesInputGradientFor"/> shapes use.</summary>
@@ -242,7 +270,7 @@ internal sealed class WinogradConvolution
 
     private void Run(int slot, ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y, MaxPooling2D? pool, int firstSample)
     {
-        int inSize = _height * _width * _channels;
+        int inSize = _inSize;
         int outSize = _outHeight * _outWidth * _filters;
         int perImage = _tileRows * _tileColumns;
         var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
@@ -278,13 +306,17 @@ internal sealed class WinogradConvolution
     // x: [images, H, W, C] → v: [points][images · tiles per image, C]
     private void TransformInputs(ReadOnlySpan<float> x, int images, Span<float> padded, Span<float> v)
     {
-        int inSize = _height * _width * _channels;
         int perImage = _tileRows * _tileColumns;
         for (int j = 0; j < images; j++)
         {
-            var image = x.Slice(j * inSize, inSize);
+            var image = x.Slice(j * _inSize, _inSize);
             int height = _height, width = _width;
-            if (_padTop > 0 || _padLeft > 0)
+            if (_phasesOf is { } g)
+            {
+                SpaceToDepth.Forward(image, g, 0, _height, padded);
+                image = padded;
+            }
+            else if (_padTop > 0 || _padLeft > 0)
             {
                 height = _outHeight + 2;
                 width = _outWidth + 2;
@@ -315,6 +347,10 @@ internal sealed class WinogradConvolution
     // With pooled, each image's dy is the pool's input gradient (MaxPooling2D.InputGradientSample), made in a buffer of one image; dy is not read.
     public void AccumulateKernelGradient(WorkerPool pool, Tensor x, Tensor dy, float[] kernelGradient, int offset, Tensor? dx = null, MaxPooling2D? pooled = null)
     {
+        if (dx is not null && _phasesOf is not null)
+        {
+            throw new InvalidOperationException("A convolution over phases gives no input gradient in the transformed domain.");
+        }
         (_x, _dy, _dx, _dw, _dwOffset, _chunks, _pooled) = (x, dy, dx, kernelGradient, offset, Chunks.Count(dy.Batch), pooled);
         if (_partials.Length < (long)_chunks * _points * _channels * _filters)
         {
@@ -336,7 +372,7 @@ internal sealed class WinogradConvolution
         {
             int cf = _channels * _filters;
             int perImage = _tileRows * _tileColumns;
-            int inSize = _height * _width * _channels;
+            int inSize = _inSize;
             int outSize = _outHeight * _outWidth * _filters;
             var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
             var d = _m.AsSpan(slot * _points * _mStride, _points * _mStride);

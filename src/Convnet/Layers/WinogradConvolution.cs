@@ -381,7 +381,6 @@ internal sealed class WinogradConvolution
             var x = _x!.Samples(start, count);
             var dy = _dy.Samples(start, count);
             var dx = _dx is null ? default : _dx.Samples(start, count);
-            dx.Clear();
             for (int i = 0; i < count; i += _images)
             {
                 int images = Math.Min(_images, count - i);
@@ -413,7 +412,11 @@ internal sealed class WinogradConvolution
                 }
                 for (int j = 0; j < images; j++)
                 {
-                    WinogradTraining.AccumulateInputGradient4(v, j * perImage, _vStride, _tileRows, _tileColumns, _channels, _padTop, _padLeft, dx.Slice((i + j) * inSize, inSize), _height, _width);
+                    // Cleared here, not for the whole chunk first: the image's lines come into L2 to be
+                    // added to at once (a chunk of strong's 26×26×32 gradients is 1.4 MB, past L2).
+                    var image = dx.Slice((i + j) * inSize, inSize);
+                    image.Clear();
+                    WinogradTraining.AccumulateInputGradient4(v, j * perImage, _vStride, _tileRows, _tileColumns, _channels, _padTop, _padLeft, image, _height, _width);
                 }
             }
         }

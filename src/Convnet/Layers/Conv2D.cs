@@ -454,17 +454,13 @@ public sealed class Conv2D : Layer, ILayerKind
             }
             return;
         }
-        int patches = _g.OutPixels * _g.PatchSize;
-        if (_phases)
-        {
-            _forwardWinograd!.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count));
-            return;
-        }
+        // By Winograd, over the input's phases or not (a convolution over phases is never pooled here).
         if (_forwardWinograd is not null)
         {
             _forwardWinograd.Run(X!.Samples(start, count), count, Bias.Value, FuseRelu, Y!.Samples(start, count), _pooling ? _pool : null, start);
             return;
         }
+        int patches = _g.OutPixels * _g.PatchSize;
         // A group of images at a time (one image unless the map is small), so the columns are still
         // in cache when the GEMM reads them.
         for (int i = start; i < start + count; i += Group)

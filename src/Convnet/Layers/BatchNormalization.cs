@@ -298,6 +298,13 @@ public sealed class BatchNormalization : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // Each value on its own: any part of a chunk.
+    protected override int ForwardItemSamples => Chunks.Part;
+
+    /// <inheritdoc/>
+    protected override int BackwardItemSamples => Chunks.Part;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, Y!.Samples(start, count));

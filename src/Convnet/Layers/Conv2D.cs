@@ -20,7 +20,9 @@ public sealed class Conv2D : Layer, ILayerKind
     private float[] _col = [];
     // Whether the last Forward was in training mode: Backward needs its columns, or its input for Winograd.
     private bool _trainingForward;
+    // One group's column gradient per thread (rented by a work item).
     private float[] _dcol = [];
+    private readonly BufferSlots _dcolSlots = new();
     private float[] _packedKernel = [];
     private float[] _packedKernelT = [];
     // Winograd for a 3×3 stride-1 forward, with its weight gradient, and input gradient (null: im2col + GEMM).
@@ -220,7 +222,7 @@ public sealed class Conv2D : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
-    // Training by im2col keeps every image's columns (and one group's column gradient per chunk); both GEMMs pack W.
+    // Training by im2col keeps every image's columns (and one group's column gradient per thread, at most one per chunk); both GEMMs pack W.
     // By Winograd: per-thread transforms, and the weight gradient's partial sums per chunk.
     public override long BufferValues(Shape input, int batch)
     {
@@ -381,9 +383,9 @@ public sealed class Conv2D : Layer, ILayerKind
             return;
         }
         _packedKernelT = _packedKernelT.Length > 0 ? _packedKernelT : new float[Gemm.PackedSize(_g.PatchSize, Filters)];
-        // One image's column gradient per chunk: small enough to stay in L2 between GEMM and col2im.
-        int dcolLength = Chunks.Count(batch) * Group * _g.OutPixels * _g.PatchSize;
-        if (_dcol.Length < dcolLength)
+        // One group's column gradient per thread: small enough to stay in L2 between GEMM and col2im.
+        int dcolLength = Pool.ThreadCount * Group * _g.OutPixels * _g.PatchSize;
+        if (_dcolSlots.EnsureCapacity(Pool.ThreadCount) || _dcol.Length < dcolLength)
         {
             _dcol = GC.AllocateArray<float>(dcolLength, pinned: true);
         }
@@ -436,6 +438,22 @@ public sealed class Conv2D : Layer, ILayerKind
         ForwardChunks();
         return Y;
     }
+
+    /// <inheritdoc/>
+    // Each image on its own, by whole groups of images (the direct kernel, Winograd, or im2col's
+    // products in training, whose columns are the batch's), unless pooled image by image (the
+    // direct kernel's map is the chunk's) or im2col's columns are a chunk's (inference).
+    protected override int ForwardItemSamples =>
+        _pooling ? Chunks.Size
+        : _direct ? Chunks.Part
+        : _forwardWinograd is not null ? _forwardWinograd.ItemImages
+        : _trainingForward ? Chunks.PartOf(Group) : Chunks.Size;
+
+    /// <inheritdoc/>
+    // By whole groups of images: by Winograd (over phases or not), or im2col's GEMM and col2im.
+    protected override int BackwardItemSamples =>
+        _phaseInputGradient is not null ? _phaseInputGradient.ItemImages
+        : _inputGradientWinograd is not null ? _inputGradientWinograd.ItemImages : Chunks.PartOf(Group);
 
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
@@ -592,7 +610,7 @@ public sealed class Conv2D : Layer, ILayerKind
     {
         if (_phaseInputGradient is not null)
         {
-            _phaseInputGradient.Run(chunk, Dy!.Samples(start, count), count, Dx!.Samples(start, count));
+            _phaseInputGradient.Run(start, Dy!.Samples(start, count), count, Dx!.Samples(start, count));
             return;
         }
         if (_inputGradientWinograd is not null)
@@ -602,16 +620,31 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
         int patches = _g.OutPixels * _g.PatchSize;
+        int slot = _dcolSlots.Rent();
+        try
+        {
+            BackwardByColumns(_dcol.AsSpan(slot * Group * patches, Group * patches), start, count);
+        }
+        finally
+        {
+            _dcolSlots.Return(slot);
+        }
+    }
+
+    // dx = col2im(dy·Wᵀ) of images [start, start + count), a group at a time through dcol.
+    private void BackwardByColumns(Span<float> dcol, int start, int count)
+    {
+        int patches = _g.OutPixels * _g.PatchSize;
         for (int i = start; i < start + count; i += Group)
         {
             int images = Math.Min(Group, start + count - i);
-            var dcol = _dcol.AsSpan(chunk * Group * patches, images * patches);
-            Gemm.MultiplyPacked(Dy!.Samples(i, images), Filters, false, _packedKernelT, images * _g.OutPixels, _g.PatchSize, Filters, dcol, _g.PatchSize, accumulate: false);
+            var group = dcol[..(images * patches)];
+            Gemm.MultiplyPacked(Dy!.Samples(i, images), Filters, false, _packedKernelT, images * _g.OutPixels, _g.PatchSize, Filters, group, _g.PatchSize, accumulate: false);
             for (int j = 0; j < images; j++)
             {
                 var dx = Dx!.Sample(i + j);
                 dx.Clear();
-                Convolution.Col2Im(dcol.Slice(j * patches, patches), _g, dx);
+                Convolution.Col2Im(group.Slice(j * patches, patches), _g, dx);
             }
         }
     }

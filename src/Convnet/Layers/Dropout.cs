@@ -121,6 +121,13 @@ public sealed class Dropout : Layer, ILayerKind
     }
 
     /// <inheritdoc/>
+    // Each sample's mask from its own index: any part of a chunk.
+    protected override int ForwardItemSamples => Chunks.Part;
+
+    /// <inheritdoc/>
+    protected override int BackwardItemSamples => Chunks.Part;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int size = InputShape.Size;

@@ -66,6 +66,9 @@ public abstract class Layer
         _backwardChunk = RunBackwardChunk;
     }
 
+    // Parts of a chunk in the running ForwardChunks / BackwardChunks (set on the calling thread).
+    private int _forwardParts = 1, _backwardParts = 1;
+
     /// <summary>Keras's class name, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
 
@@ -276,11 +279,40 @@ public abstract class Layer
     /// </summary>
     public abstract Tensor? Backward(Tensor dy);
 
-    /// <summary>Runs <see cref="ForwardChunk"/> for every chunk of <see cref="X"/>'s batch on the model's threads.</summary>
-    protected void ForwardChunks() => Pool.For(Chunks.Count(X!.Batch), _forwardChunk);
+    /// <summary>
+    /// Runs <see cref="ForwardChunk"/> over <see cref="X"/>'s batch on the model's threads: every
+    /// chunk, in parts of <see cref="ForwardItemSamples"/> samples.
+    /// </summary>
+    protected void ForwardChunks()
+    {
+        _forwardParts = Parts(ForwardItemSamples);
+        Pool.For(Chunks.Count(X!.Batch) * _forwardParts, _forwardChunk);
+    }
 
-    /// <summary>Runs <see cref="BackwardChunk"/> for every chunk of <see cref="Dy"/>'s batch on the model's threads.</summary>
-    protected void BackwardChunks() => Pool.For(Chunks.Count(Dy!.Batch), _backwardChunk);
+    /// <summary>
+    /// Runs <see cref="BackwardChunk"/> over <see cref="Dy"/>'s batch on the model's threads: every
+    /// chunk, in parts of <see cref="BackwardItemSamples"/> samples.
+    /// </summary>
+    protected void BackwardChunks()
+    {
+        _backwardParts = Parts(BackwardItemSamples);
+        Pool.For(Chunks.Count(Dy!.Batch) * _backwardParts, _backwardChunk);
+    }
+
+    /// <summary>
+    /// Samples of a work item of <see cref="ForwardChunks"/>: a divisor of <see cref="Chunks.Size"/>
+    /// (the whole chunk by default). Fewer when <see cref="ForwardChunk"/> treats each sample, or each
+    /// run of that many, on its own with no buffer of the chunk's: a thread that finishes early then
+    /// takes part of a chunk instead of waiting for the other at the end of the layer.
+    /// </summary>
+    protected virtual int ForwardItemSamples => Chunks.Size;
+
+    /// <summary>As <see cref="ForwardItemSamples"/>, for <see cref="BackwardChunks"/>.</summary>
+    protected virtual int BackwardItemSamples => Chunks.Size;
+
+    private int Parts(int samples) => samples > 0 && Chunks.Size % samples == 0
+        ? Chunks.Size / samples
+        : throw new InvalidOperationException($"{Name}: {samples} samples a work item do not divide a chunk of {Chunks.Size}.");
 
     /// <summary>
     /// The whole Backward of a layer without parameters whose input gradient is computed chunk by
@@ -298,22 +330,39 @@ public abstract class Layer
         return Dx;
     }
 
-    /// <summary>The forward pass over samples [start, start + count) of X, chunk number <paramref name="chunk"/>.</summary>
+    /// <summary>The forward pass over samples [start, start + count) of X: chunk number <paramref name="chunk"/>, or a part of it (<see cref="ForwardItemSamples"/>).</summary>
     protected virtual void ForwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked forward pass.");
 
-    /// <summary>The backward pass over samples [start, start + count) of Dy, chunk number <paramref name="chunk"/>.</summary>
+    /// <summary>The backward pass over samples [start, start + count) of Dy: chunk number <paramref name="chunk"/>, or a part of it (<see cref="BackwardItemSamples"/>).</summary>
     protected virtual void BackwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked backward pass.");
 
-    private void RunForwardChunk(int chunk)
+    private void RunForwardChunk(int item)
     {
-        var (start, count) = Chunks.Range(chunk, X!.Batch);
-        ForwardChunk(chunk, start, count);
+        int chunk = item / _forwardParts;
+        var (start, count) = Part(chunk, item % _forwardParts, _forwardParts, X!.Batch);
+        if (count > 0)
+        {
+            ForwardChunk(chunk, start, count);
+        }
     }
 
-    private void RunBackwardChunk(int chunk)
+    private void RunBackwardChunk(int item)
     {
-        var (start, count) = Chunks.Range(chunk, Dy!.Batch);
-        BackwardChunk(chunk, start, count);
+        int chunk = item / _backwardParts;
+        var (start, count) = Part(chunk, item % _backwardParts, _backwardParts, Dy!.Batch);
+        if (count > 0)
+        {
+            BackwardChunk(chunk, start, count);
+        }
+    }
+
+    // Samples of part `part` of `parts` of a chunk (none past the batch's end).
+    private static (int Start, int Count) Part(int chunk, int part, int parts, int batch)
+    {
+        var (start, count) = Chunks.Range(chunk, batch);
+        int samples = Chunks.Size / parts;
+        int first = start + part * samples;
+        return (first, Math.Clamp(start + count - first, 0, samples));
     }
 
     /// <summary><paramref name="current"/> when it holds at least <paramref name="batch"/> samples, else a new tensor of <paramref name="batch"/> samples of <paramref name="shape"/>: buffers only grow.</summary>

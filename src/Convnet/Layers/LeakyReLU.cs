@@ -1,6 +1,7 @@
 using System.Globalization;
 using Convnet.IO.Onnx;
 using Convnet.Kernels;
+using Convnet.Runtime;
 using Convnet.Tensors;
 
 namespace Convnet.Layers;
@@ -85,6 +86,13 @@ public sealed class LeakyReLU : Layer, ILayerKind
         ForwardChunks();
         return Y;
     }
+
+    /// <inheritdoc/>
+    // Each value on its own: any part of a chunk.
+    protected override int ForwardItemSamples => Chunks.Part;
+
+    /// <inheritdoc/>
+    protected override int BackwardItemSamples => Chunks.Part;
 
     /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)

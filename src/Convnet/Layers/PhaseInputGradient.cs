@@ -23,7 +23,7 @@ internal sealed class PhaseInputGradient
     // Whether the phases hold every pixel of x; pixels past the phase image (a 'valid' convolution's
     // last row or column, which no output reads) have no gradient and are cleared.
     private readonly bool _covers;
-    // One phase's kernel [3, 3, C, F]; each chunk's phase gradients [Chunks.Size, rows, columns, C].
+    // One phase's kernel [3, 3, C, F]; each image's phase gradient [rows, columns, C] at its place in the batch.
     private readonly float[] _slice;
     private float[] _out = [];
 
@@ -42,6 +42,8 @@ internal sealed class PhaseInputGradient
             _maxPixels = Math.Max(_maxPixels, rows * columns);
         }
         _phases = [.. phases];
+        // Each phase's is a power of two dividing a chunk (or the chunk), so the largest is a multiple of every other.
+        ItemImages = _phases.Length == 0 ? Chunks.Part : _phases.Max(phase => phase.Convolution.ItemImages);
         _slice = new float[9 * g.Channels * filters];
     }
 
@@ -121,16 +123,19 @@ internal sealed class PhaseInputGradient
         }
     }
 
-    /// <summary>dx of <paramref name="count"/> images from their dy, in chunk <paramref name="chunk"/>'s buffer.</summary>
+    /// <summary>Images of a work item of a pool that runs <see cref="Run"/> over parts of a chunk: whole groups of every phase's convolution.</summary>
+    public int ItemImages { get; }
+
+    /// <summary>dx of <paramref name="count"/> images from their dy, the first being image <paramref name="first"/> of the batch (its place in the buffer of phase gradients).</summary>
     // dy: [count, OH, OW, F] → dx: [count, H, W, C] (overwritten)
-    public void Run(int chunk, ReadOnlySpan<float> dy, int count, Span<float> dx)
+    public void Run(int first, ReadOnlySpan<float> dy, int count, Span<float> dx)
     {
         int inSize = _g.Height * _g.Width * _g.Channels;
         if (!_covers)
         {
             dx[..(count * inSize)].Clear();
         }
-        var buffer = _out.AsSpan(chunk * Chunks.Size * _maxPixels * _g.Channels, Chunks.Size * _maxPixels * _g.Channels);
+        var buffer = _out.AsSpan(first * _maxPixels * _g.Channels, count * _maxPixels * _g.Channels);
         foreach (var phase in _phases)
         {
             int size = phase.Rows * phase.Columns * _g.Channels;

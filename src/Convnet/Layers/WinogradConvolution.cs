@@ -39,7 +39,7 @@ internal sealed class WinogradConvolution
     // values changes no sum), so a thread's transforms stay in its L2 from one chunk to the next;
     // one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
     private float[] _padded = [], _v = [], _m = [];
-    private int[] _busy = [];
+    private readonly BufferSlots _slots = new();
     // One output image per set, for a pool that takes the output image by image (see Run).
     private float[] _image = [];
     // The kernel gradient: each chunk's Σ Vᵀ·D [points, C, F], added in chunk order; the state of
@@ -143,6 +143,9 @@ internal sealed class WinogradConvolution
         return Gemm.CanReadBInPlace(false, row, filters) ? row : filters;
     }
 
+    /// <summary>Images of a work item of a pool that runs the convolution over parts of a chunk: whole groups of images (see <see cref="Chunks.PartOf"/>).</summary>
+    public int ItemImages => Chunks.PartOf(_images);
+
     /// <summary>Whether a convolution of this shape runs here: 3×3, stride 1, at least 8 channels summed over (shorter sums gain less than the transforms cost).</summary>
     public static bool Applies(in ConvGeometry g, int summedChannels) =>
         g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && summedChannels >= 8;
@@ -159,29 +162,11 @@ internal sealed class WinogradConvolution
         {
             _partials = GC.AllocateArray<float>(checked((int)partials), pinned: true);
         }
-        if (_busy.Length < threads)
+        if (_slots.EnsureCapacity(threads))
         {
-            _busy = new int[threads];
             _v = GC.AllocateArray<float>(threads * _points * _vStride, pinned: true);
             _m = GC.AllocateArray<float>(threads * _points * _mStride, pinned: true);
             _padded = GC.AllocateArray<float>(threads * _paddedSize, pinned: true);
-        }
-    }
-
-    // A free set of buffers: at most EnsureCapacity's threads chunks run at once, so one is always free.
-    private int Rent()
-    {
-        var spin = new SpinWait();
-        while (true)
-        {
-            for (int s = 0; s < _busy.Length; s++)
-            {
-                if (Interlocked.CompareExchange(ref _busy[s], 1, 0) == 0)
-                {
-                    return s;
-                }
-            }
-            spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -257,14 +242,14 @@ internal sealed class WinogradConvolution
     // x: [count, H, W, C] → y: [count, OH, OW, F], or the pool's samples firstSample..
     public void Run(ReadOnlySpan<float> x, int count, ReadOnlySpan<float> bias, bool relu, Span<float> y, MaxPooling2D? pool = null, int firstSample = 0)
     {
-        int slot = Rent();
+        int slot = _slots.Rent();
         try
         {
             Run(slot, x, count, bias, relu, y, pool, firstSample);
         }
         finally
         {
-            Volatile.Write(ref _busy[slot], 0);
+            _slots.Return(slot);
         }
     }
 
@@ -367,7 +352,7 @@ internal sealed class WinogradConvolution
     private void GradientChunk(int chunk)
     {
         var (start, count) = Chunks.Range(chunk, _dy!.Batch);
-        int slot = Rent();
+        int slot = _slots.Rent();
         try
         {
             int cf = _channels * _filters;
@@ -422,7 +407,7 @@ internal sealed class WinogradConvolution
         }
         finally
         {
-            Volatile.Write(ref _busy[slot], 0);
+            _slots.Return(slot);
         }
     }
 

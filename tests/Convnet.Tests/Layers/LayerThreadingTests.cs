@@ -7,7 +7,8 @@ using Xunit;
 namespace Convnet.Tests.Layers;
 
 /// <summary>
-/// Work is split into chunks of 16 samples and fixed reduction blocks, never by thread count, so a
+/// Work is split into chunks of 16 samples (run in parts of 4 or 8 where a layer treats samples
+/// alone) and fixed reduction blocks, never by thread count, so a
 /// layer's outputs, input gradients and parameter gradients must be bit-identical on one and on two
 /// threads, for every batch size from 1 to 40 (one, two and three chunks, full and partial).
 /// </summary>
@@ -34,6 +35,7 @@ public class LayerThreadingTests
         "maxpool",
         "maxpool-overlapping-wide",
         "relu",
+        "leakyrelu",
         "flatten",
         "softmax",
         "dropout",
@@ -59,6 +61,7 @@ public class LayerThreadingTests
         "maxpool" => (new MaxPooling2D(2), Shape.Image(8, 8, 5)),
         "maxpool-overlapping-wide" => (new MaxPooling2D(3, 2), Shape.Image(9, 9, 37)),
         "relu" => (new ReLU(), Shape.Image(7, 7, 3)),
+        "leakyrelu" => (new LeakyReLU(0.1f), Shape.Image(7, 7, 3)),
         "flatten" => (new Flatten(), Shape.Image(5, 4, 3)),
         "softmax" => (new Convnet.Layers.Softmax(), Shape.Vector(12)),
         "avgpool-overlapping" => (new AveragePooling2D(3, 2), Shape.Image(9, 9, 5)),

@@ -15,8 +15,11 @@ public sealed class WorkerPool : IDisposable
     private readonly object _gate = new();
     private Action<int>? _body;
     private int _count;
-    // (generation << 32) | next unclaimed index. Claiming with a compare-and-swap on both halves
-    // means a worker that wakes late can never run an item of a newer loop with an older body.
+    private bool _fromBothEnds;
+    // (generation << 32) | claims: the next unclaimed index, or (loops of at most 65,535 items)
+    // (items claimed from the end << 16) | items claimed from the front. Claiming with a
+    // compare-and-swap on both halves means a worker that wakes late can never run an item of a
+    // newer loop with an older body, count or claim form.
     private long _state;
     private int _completed;
     private bool _disposed;
@@ -71,6 +74,10 @@ public sealed class WorkerPool : IDisposable
         Interlocked.Exchange(ref _state, (closed << 32) | int.MaxValue);
         _body = body;
         _count = count;
+        // The caller claims from the front and the workers from the end, so that with two threads
+        // each takes the same samples' chunks in one layer after another while they keep pace, and
+        // its own cache holds what it wrote (a chunk moving between cores is read from the other's).
+        _fromBothEnds = count <= ushort.MaxValue;
         _error = null;
         Volatile.Write(ref _completed, 0);
         long generation = closed + 1;
@@ -79,7 +86,7 @@ public sealed class WorkerPool : IDisposable
         {
             Monitor.PulseAll(_gate);
         }
-        RunItems(generation);
+        RunItems(generation, fromEnd: false);
         var spin = new SpinWait();
         while (Volatile.Read(ref _completed) < count)
         {
@@ -91,7 +98,7 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    private void RunItems(long generation)
+    private void RunItems(long generation, bool fromEnd)
     {
         while (true)
         {
@@ -100,13 +107,32 @@ public sealed class WorkerPool : IDisposable
             {
                 return;
             }
-            int index = (int)(state & 0xFFFF_FFFF);
+            int count = _count;
             var body = _body;
-            if (index >= _count || body is null)
+            int index;
+            long claimed;
+            if (_fromBothEnds)
+            {
+                int front = (int)(state & 0xFFFF), back = (int)((state >> 16) & 0xFFFF);
+                if (front + back >= count)
+                {
+                    return;
+                }
+                (index, claimed) = fromEnd ? (count - 1 - back, state + (1L << 16)) : (front, state + 1);
+            }
+            else
+            {
+                (index, claimed) = ((int)(state & 0xFFFF_FFFF), state + 1);
+                if (index >= count)
+                {
+                    return;
+                }
+            }
+            if (body is null)
             {
                 return;
             }
-            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)
+            if (Interlocked.CompareExchange(ref _state, claimed, state) != state)
             {
                 continue;
             }
@@ -146,7 +172,7 @@ public sealed class WorkerPool : IDisposable
                 }
             }
             seen = Volatile.Read(ref _state) >> 32;
-            RunItems(seen);
+            RunItems(seen, fromEnd: true);
         }
     }
 

@@ -619,11 +619,11 @@ public sealed class Conv2D : Layer, ILayerKind
             return;
         }
         // dcol has its own buffer: the forward columns must survive for a further Backward of the same Forward.
-        int patches = _g.OutPixels * _g.PatchSize;
+        int groupSize = Group * _g.OutPixels * _g.PatchSize;
         int slot = _dcolSlots.Rent();
         try
         {
-            BackwardByColumns(_dcol.AsSpan(slot * Group * patches, Group * patches), start, count);
+            BackwardByColumns(_dcol.AsSpan(slot * groupSize, groupSize), start, count);
         }
         finally
         {

@@ -35,9 +35,9 @@ internal sealed class WinogradConvolution
     private float[] _packedTransposed = [];
     private readonly int _packedTransposedPoint;
     private readonly float[] _zeroBias;
-    // One set of buffers per thread (rented by a chunk for its run: which set holds a chunk's
-    // values changes no sum), so a thread's transforms stay in its L2 from one chunk to the next;
-    // one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
+    // One set of buffers per thread (rented by a work item, a chunk or part of one, for its run:
+    // which set holds its values changes no sum), so a thread's transforms stay in its L2 from one
+    // item to the next; one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
     private float[] _padded = [], _v = [], _m = [];
     private readonly BufferSlots _slots = new();
     // One output image per set, for a pool that takes the output image by image (see Run).

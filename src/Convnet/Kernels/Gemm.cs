@@ -157,6 +157,53 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// The blocks of <see cref="PackB(ReadOnlySpan{float}, int, bool, int, int, Span{float})"/>'s
+    /// output for an op(b) of k × n, each a work item of <see cref="PackBBlock"/>, so that several
+    /// threads can pack one operand (a move through memory: 400 KB for `strong`'s 5×5 kernel of 64 × 64).
+    /// </summary>
+    public static int PackBBlockCount(int n, int k)
+    {
+        if (n <= 0 || k <= 0)
+        {
+            return 0;
+        }
+        return Vector256.IsHardwareAccelerated ? (n + NC - 1) / NC * ((k + KBlock(k) - 1) / KBlock(k)) : 1;
+    }
+
+    /// <summary>
+    /// Block <paramref name="block"/> of <see cref="PackBBlockCount"/> of what <see cref="PackB(ReadOnlySpan{float}, int, bool, int, int, Span{float})"/>
+    /// writes: the same values in the same places, the blocks together the whole packing.
+    /// </summary>
+    public static void PackBBlock(ReadOnlySpan<float> b, int ldb, bool transB, int n, int k, int block, Span<float> packed)
+    {
+        int blocks = PackBBlockCount(n, k);
+        if ((uint)block >= (uint)blocks)
+        {
+            throw new ArgumentOutOfRangeException(nameof(block), block, $"block must be in [0, {blocks}).");
+        }
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            PackB(b, ldb, transB, n, k, packed);
+            return;
+        }
+        CheckSizes(b.Length, ldb, transB ? n : k, transB ? k : n, "b");
+        if (packed.Length < PackedSize(n, k))
+        {
+            throw new ArgumentException($"Packed buffer of {packed.Length} is smaller than {PackedSize(n, k)}.", nameof(packed));
+        }
+        // Blocks in PackB's order: by NC columns, then by kBlock rows; each column block holds all k rows.
+        int kBlock = KBlock(k);
+        int perColumns = (k + kBlock - 1) / kBlock;
+        int jc = block / perColumns * NC, pc = block % perColumns * kBlock;
+        int nc = Math.Min(NC, n - jc), kc = Math.Min(kBlock, k - pc);
+        int offset = jc * k + pc * ((nc + NR - 1) / NR * NR);
+        fixed (float* pB = b, dst = packed)
+        {
+            PackB(pB, ldb, transB, pc, kc, jc, nc, NR, dst + offset);
+        }
+    }
+
+    /// <summary>
     /// c = (accumulate ? c : 0) + op(a)·b + bias, with b packed by PackB; with <paramref name="relu"/>
     /// the result is rectified, max(c, 0), in the same pass while each tile is still in L1.
     /// </summary>

@@ -24,20 +24,34 @@ public static unsafe class WinogradTraining
 
     /// <summary>U = G·g·Gᵀ of F(4×4, 3×3) for every channel pair, in float (within a few units in 1e-7 of <see cref="Winograd4.TransformWeights"/>).</summary>
     // w: [3, 3, C, F] → u: [36, C, F]
-    public static void TransformWeights4(ReadOnlySpan<float> w, int channels, int filters, Span<float> u)
+    public static void TransformWeights4(ReadOnlySpan<float> w, int channels, int filters, Span<float> u) =>
+        TransformWeights4(w, channels, filters, 0, channels * filters, u);
+
+    /// <summary>
+    /// <see cref="TransformWeights4(ReadOnlySpan{float}, int, int, Span{float})"/> of the channel pairs
+    /// [<paramref name="first"/>, + <paramref name="count"/>) (index c·F + f) only, so that blocks of
+    /// pairs can run on several threads; with <paramref name="first"/> a multiple of 8 each pair takes
+    /// the same operations as in the whole transform.
+    /// </summary>
+    // w: [3, 3, C, F] → u: [36, C, F], pairs first.. only
+    public static void TransformWeights4(ReadOnlySpan<float> w, int channels, int filters, int first, int count, Span<float> u)
     {
         int cf = channels * filters;
         if (w.Length < 9 * cf || u.Length < Winograd4.Points * cf)
         {
             throw new ArgumentException($"Kernel of {w.Length} and transform of {u.Length} values for 3×3×{channels}×{filters}.");
         }
-        int p = 0;
+        if (first < 0 || count < 0 || first > cf - count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"Pairs [{first}, {first} + {count}) outside the kernel's {cf}.");
+        }
+        int p = first, end = first + count;
         if (Vector256.IsHardwareAccelerated)
         {
             Span<Vector256<float>> g = stackalloc Vector256<float>[9];
             Span<Vector256<float>> t = stackalloc Vector256<float>[18];
             Span<Vector256<float>> r = stackalloc Vector256<float>[36];
-            for (; p + 8 <= cf; p += 8)
+            for (; p + 8 <= end; p += 8)
             {
                 for (int i = 0; i < 9; i++)
                 {
@@ -50,10 +64,10 @@ public static unsafe class WinogradTraining
                 }
             }
         }
-        ScalarPairs(w, cf, p, u);
+        ScalarPairs(w, cf, p, end, u);
     }
 
-    /// <summary>The scalar twin of <see cref="TransformWeights4"/>: the same operations in the same order, one pair at a time.</summary>
+    /// <summary>The scalar twin of <see cref="TransformWeights4(ReadOnlySpan{float}, int, int, Span{float})"/>: the same operations in the same order, one pair at a time.</summary>
     public static void TransformWeights4Scalar(ReadOnlySpan<float> w, int channels, int filters, Span<float> u)
     {
         int cf = channels * filters;
@@ -61,15 +75,15 @@ public static unsafe class WinogradTraining
         {
             throw new ArgumentException($"Kernel of {w.Length} and transform of {u.Length} values for 3×3×{channels}×{filters}.");
         }
-        ScalarPairs(w, cf, 0, u);
+        ScalarPairs(w, cf, 0, cf, u);
     }
 
-    private static void ScalarPairs(ReadOnlySpan<float> w, int cf, int from, Span<float> u)
+    private static void ScalarPairs(ReadOnlySpan<float> w, int cf, int from, int end, Span<float> u)
     {
         Span<float> g = stackalloc float[9];
         Span<float> t = stackalloc float[18];
         Span<float> r = stackalloc float[36];
-        for (int p = from; p < cf; p++)
+        for (int p = from; p < end; p++)
         {
             for (int i = 0; i < 9; i++)
             {

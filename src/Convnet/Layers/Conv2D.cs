@@ -51,6 +51,8 @@ public sealed class Conv2D : Layer, ILayerKind
     private bool _phases;
     private PhaseInputGradient? _phaseInputGradient;
     private float[] _phaseKernel = [], _phaseKernelGradient = [];
+    // Blocks of the im2col products' packed kernel and packed transposed kernel, work items of the pool.
+    private readonly Action<int> _packKernelBlock, _packKernelTransposedBlock;
 
     /// <param name="filters">Output channels F, at least 1.</param>
     /// <param name="kernelSize">Side K of the square kernel, at least 1.</param>
@@ -81,6 +83,8 @@ public sealed class Conv2D : Layer, ILayerKind
         Stride = stride;
         Padding = padding;
         Initializer = initializer;
+        _packKernelBlock = block => Gemm.PackBBlock(Kernel.Value, Filters, false, Filters, _g.PatchSize, block, _packedKernel);
+        _packKernelTransposedBlock = block => Gemm.PackBBlock(Kernel.Value, Filters, true, _g.PatchSize, Filters, block, _packedKernelT);
     }
 
     /// <inheritdoc/>
@@ -415,8 +419,8 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         else if (!_direct)
         {
-            // W: [K, F], packed once for every image of the batch.
-            Gemm.PackB(Kernel.Value, Filters, false, Filters, _g.PatchSize, _packedKernel);
+            // W: [K, F], packed once for every image of the batch, in blocks on the pool's threads.
+            Pool.For(Gemm.PackBBlockCount(Filters, _g.PatchSize), _packKernelBlock);
         }
         // Pooled image by image when no pass needs the whole map: not the input gradient by GEMM or
         // by a Winograd of its own, which read dy whole.
@@ -562,8 +566,8 @@ public sealed class Conv2D : Layer, ILayerKind
         }
         else
         {
-            // Wᵀ: [F, K], packed once for every image of the batch.
-            Gemm.PackB(Kernel.Value, Filters, true, _g.PatchSize, Filters, _packedKernelT);
+            // Wᵀ: [F, K], packed once for every image of the batch, in blocks on the pool's threads.
+            Pool.For(Gemm.PackBBlockCount(_g.PatchSize, Filters), _packKernelTransposedBlock);
         }
         BackwardChunks();
         return Dx;

@@ -30,6 +30,10 @@ internal sealed class WinogradConvolution
     // Values of one input image: [H, W, C], or the image the phases are taken from.
     private readonly int _inSize;
     private readonly float[] _rotated, _u, _packed;
+    // The kernel SetKernel transforms on the pool's threads (a copy of the one given, or _rotated).
+    private readonly float[] _source;
+    private float[] _transformFrom = [];
+    private readonly Action<int> _transformPairs;
     // Uᵀ per point [F, C], packed, for the input gradient in the transformed domain (F(4×4) only):
     // made at its first use.
     private float[] _packedTransposed = [];
@@ -78,6 +82,8 @@ internal sealed class WinogradConvolution
         _points = _four ? Winograd4.Points : Winograd.Points;
         _gradientRow = GradientRow(filters);
         _rotated = new float[9 * channels * filters];
+        _source = new float[9 * channels * filters];
+        _transformPairs = TransformPairs;
         _u = new float[_points * channels * filters];
         _packedPoint = Gemm.PackedSize(filters, channels);
         _packed = new float[_points * _packedPoint];
@@ -107,7 +113,7 @@ internal sealed class WinogradConvolution
         var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         int points = four ? Winograd4.Points : Winograd.Points;
         long transposed = inputGradient && four ? (long)points * Gemm.PackedSize(channels, filters) : 0;
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters + transposed;
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (18L + points + (long)chunks * points) * channels * filters + transposed;
     }
 
     /// <summary>Whether the forward of an outHeight × outWidth map runs on F(4×4) tiles, so that its <see cref="AccumulateKernelGradient"/> gives the input gradient too.</summary>
@@ -179,7 +185,20 @@ internal sealed class WinogradConvolution
             WinogradTraining.RotateKernel(kernel, _filters, _channels, _rotated);
             w = _rotated;
         }
-        if (_four)
+        if (_four && pool is not null && _channels * _filters > PairsPerItem)
+        {
+            // Blocks of pairs on the pool's threads: the transform writes 36 values a pair (2.4 MB
+            // for 256 × 64), serially a tenth of a millisecond or more per layer and step.
+            if (!rotated)
+            {
+                w = _source;
+                kernel[..(9 * _channels * _filters)].CopyTo(_source);
+            }
+            _transformFrom = rotated ? _rotated : _source;
+            pool.For((_channels * _filters + PairsPerItem - 1) / PairsPerItem, _transformPairs);
+            _transformFrom = [];
+        }
+        else if (_four)
         {
             WinogradTraining.TransformWeights4(w, _channels, _filters, _u);
         }
@@ -188,6 +207,15 @@ internal sealed class WinogradConvolution
             Winograd.TransformWeights(w, _channels, _filters, _u);
         }
         RunPoints(pool, _packPoint);
+    }
+
+    // Channel pairs per work item of the kernel's transform: a multiple of 8 (TransformWeights4's vectors).
+    private const int PairsPerItem = 512;
+
+    private void TransformPairs(int item)
+    {
+        int first = item * PairsPerItem;
+        WinogradTraining.TransformWeights4(_transformFrom, _channels, _filters, first, Math.Min(PairsPerItem, _channels * _filters - first), _u);
     }
 
     // U[p]: [C, F], packed as op(b) for the forward's products.

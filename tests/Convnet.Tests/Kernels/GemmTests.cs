@@ -191,6 +191,33 @@ public class GemmTests
         Assert.Equal(expected, packed);
     }
 
+    [Theory]
+    [InlineData(64, 1600, false)]
+    [InlineData(1600, 64, true)]
+    [InlineData(1100, 300, false)]
+    [InlineData(1100, 300, true)]
+    [InlineData(5, 7, false)]
+    [InlineData(33, 257, true)]
+    public void PackB_in_blocks_writes_what_PackB_writes(int n, int k, bool transB)
+    {
+        var rng = new Rng((ulong)(n * 7919 + k));
+        int ldb = (transB ? k : n) + 2;
+        var b = Numerics.Uniform(ref rng, (transB ? n : k) * ldb);
+        var expected = new float[Gemm.PackedSize(n, k)];
+        Gemm.PackB(b, ldb, transB, n, k, expected);
+        var packed = new float[expected.Length];
+        packed.AsSpan().Fill(float.NaN);
+        int blocks = Gemm.PackBBlockCount(n, k);
+        Assert.InRange(blocks, 1, int.MaxValue);
+        // Last block first: no block may lean on another having run.
+        for (int block = blocks - 1; block >= 0; block--)
+        {
+            Gemm.PackBBlock(b, ldb, transB, n, k, block, packed);
+        }
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), packed.Select(BitConverter.SingleToInt32Bits));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.PackBBlock(b, ldb, transB, n, k, blocks, packed));
+    }
+
     [Fact]
     public void MatMul_helpers_are_the_documented_transposes()
     {

@@ -34,6 +34,26 @@ public class WinogradTrainingTests
         }
     }
 
+    [Theory]
+    [InlineData(32, 64, 512)]
+    [InlineData(8, 9, 16)]
+    [InlineData(5, 7, 8)]
+    public void TransformWeights4_by_blocks_of_pairs_writes_the_whole_transform(int channels, int filters, int block)
+    {
+        var rng = new Rng(5);
+        var w = Numerics.Uniform(ref rng, 9 * channels * filters);
+        int cf = channels * filters, size = Winograd4.Points * cf;
+        var (whole, blocks) = (new float[size], new float[size]);
+        WinogradTraining.TransformWeights4(w, channels, filters, whole);
+        // The blocks out of order, as threads may run them; the last one ends with pairs outside a vector.
+        for (int first = (cf - 1) / block * block; first >= 0; first -= block)
+        {
+            WinogradTraining.TransformWeights4(w, channels, filters, first, Math.Min(block, cf - first), blocks);
+        }
+        Numerics.AssertBitEqual(whole, blocks, $"{channels}×{filters} in blocks of {block}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => WinogradTraining.TransformWeights4(w, channels, filters, cf - 8, 9, blocks));
+    }
+
     [Fact]
     public void RotateKernel_turns_the_kernel_180_degrees_and_swaps_its_channels()
     {

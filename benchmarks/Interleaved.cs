@@ -12,13 +12,16 @@ namespace Convnet.Benchmarks;
 
 /// <summary>
 /// Training steps of several builds of the library in one process, interleaved a few steps at a
-/// time: `interleave ARCH THREADS ROUNDS STEPS DIR[@THREADS]...`, each DIR a build's output folder
+/// time: `interleave ARCH THREADS ROUNDS STEPS DIR[@THREADS|@side]...`, each DIR a build's output folder
 /// (`dotnet publish src/Convnet.Cli -c Release -o DIR`) whose Convnet.dll is loaded into a context of
 /// its own. On a shared machine whose speed swings by 1.5× from one minute to the next, builds run in
 /// separate processes, even alternated, differ by more than a change's effect; here each round runs
 /// every variant for STEPS steps (in turn, the order reversed every other round), so each per-round
 /// ratio compares runs a fraction of a second apart. Prints each variant's median time per step and,
-/// for each pair, the median and quartiles of the per-round ratios.
+/// for each pair, the median and quartiles of the per-round ratios. `DIR@side` trains two models of
+/// one thread each side by side, each on a thread of its own with no hand-off between them (as two
+/// one-thread processes would), and counts both: the most two threads can do on this machine when
+/// nothing is shared or waited for, for a two-thread model to be measured against.
 /// </summary>
 public static class Interleaved
 {
@@ -28,14 +31,14 @@ public static class Interleaved
     {
         if (args.Length < 5)
         {
-            Console.Error.WriteLine("usage: interleave ARCH THREADS ROUNDS STEPS DIR[@THREADS]...");
+            Console.Error.WriteLine("usage: interleave ARCH THREADS ROUNDS STEPS DIR[@THREADS|@side]...");
             return 2;
         }
         string arch = args[0];
         int threads = int.Parse(args[1], CultureInfo.InvariantCulture), rounds = int.Parse(args[2], CultureInfo.InvariantCulture), steps = int.Parse(args[3], CultureInfo.InvariantCulture);
         var specs = args[4..];
         var contexts = new Dictionary<string, Assembly>();
-        var variants = new List<Func<double>>();
+        var variants = new List<Func<int, double>>();
         foreach (var spec in specs)
         {
             var parts = spec.Split('@');
@@ -45,18 +48,29 @@ public static class Interleaved
                 self = new BuildContext(dir).LoadFromAssemblyPath(typeof(Interleaved).Assembly.Location);
                 contexts[dir] = self;
             }
-            int t = parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : threads;
             var create = self.GetType(typeof(Interleaved).FullName!)!.GetMethod(nameof(CreateStep))!;
-            variants.Add((Func<double>)create.Invoke(null, [arch, t])!);
+            if (parts.Length > 1 && parts[1] == "side")
+            {
+                variants.Add(SideBySide((Func<double>)create.Invoke(null, [arch, 1])!, (Func<double>)create.Invoke(null, [arch, 1])!));
+                continue;
+            }
+            int t = parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : threads;
+            var single = (Func<double>)create.Invoke(null, [arch, t])!;
+            variants.Add(count =>
+            {
+                double sum = 0;
+                for (int s = 0; s < count; s++)
+                {
+                    sum += single();
+                }
+                return sum / count;
+            });
         }
         for (int warm = 0; warm < 3; warm++)
         {
-            foreach (var step in variants)
+            foreach (var run in variants)
             {
-                for (int s = 0; s < 20; s++)
-                {
-                    step();
-                }
+                run(20);
             }
         }
         var times = specs.Select(_ => new List<double>()).ToArray();
@@ -65,12 +79,7 @@ public static class Interleaved
             for (int i = 0; i < variants.Count; i++)
             {
                 int v = round % 2 == 0 ? i : variants.Count - 1 - i;
-                double sum = 0;
-                for (int s = 0; s < steps; s++)
-                {
-                    sum += variants[v]();
-                }
-                times[v].Add(sum / steps);
+                times[v].Add(variants[v](steps));
             }
         }
         for (int v = 0; v < specs.Length; v++)
@@ -117,6 +126,27 @@ public static class Interleaved
             return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         };
     }
+
+    // Each model trains `count` batches on a thread of its own, started together; the wall time over
+    // both models' batches, so that the figure compares with a two-thread model's time per batch.
+    private static Func<int, double> SideBySide(Func<double> first, Func<double> second) => count =>
+    {
+        long start = Stopwatch.GetTimestamp();
+        var other = new Thread(() =>
+        {
+            for (int s = 0; s < count; s++)
+            {
+                second();
+            }
+        });
+        other.Start();
+        for (int s = 0; s < count; s++)
+        {
+            first();
+        }
+        other.Join();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds / (2 * count);
+    };
 
     private static double Quantile(List<double> values, double q)
     {

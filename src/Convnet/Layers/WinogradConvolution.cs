@@ -29,10 +29,9 @@ internal sealed class WinogradConvolution
     private readonly ConvGeometry? _phasesOf;
     // Values of one input image: [H, W, C], or the image the phases are taken from.
     private readonly int _inSize;
-    private readonly float[] _rotated, _u, _packed;
-    // The kernel SetKernel transforms on the pool's threads (a copy of the one given, or _rotated).
-    private readonly float[] _source;
-    private float[] _transformFrom = [];
+    // The kernel SetKernel transforms when it is turned, or when the pool's threads transform it
+    // (they read it from here: a span cannot be kept for them); its transform U; U packed per point.
+    private readonly float[] _kernel, _u, _packed;
     private readonly Action<int> _transformPairs;
     // Uᵀ per point [F, C], packed, for the input gradient in the transformed domain (F(4×4) only):
     // made at its first use.
@@ -81,8 +80,7 @@ internal sealed class WinogradConvolution
         }
         _points = _four ? Winograd4.Points : Winograd.Points;
         _gradientRow = GradientRow(filters);
-        _rotated = new float[9 * channels * filters];
-        _source = new float[9 * channels * filters];
+        _kernel = new float[9 * channels * filters];
         _transformPairs = TransformPairs;
         _u = new float[_points * channels * filters];
         _packedPoint = Gemm.PackedSize(filters, channels);
@@ -113,7 +111,7 @@ internal sealed class WinogradConvolution
         var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         int points = four ? Winograd4.Points : Winograd.Points;
         long transposed = inputGradient && four ? (long)points * Gemm.PackedSize(channels, filters) : 0;
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (18L + points + (long)chunks * points) * channels * filters + transposed;
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters + transposed;
     }
 
     /// <summary>Whether the forward of an outHeight × outWidth map runs on F(4×4) tiles, so that its <see cref="AccumulateKernelGradient"/> gives the input gradient too.</summary>
@@ -180,23 +178,21 @@ internal sealed class WinogradConvolution
     public void SetKernel(ReadOnlySpan<float> kernel, bool rotated, WorkerPool? pool = null)
     {
         ReadOnlySpan<float> w = kernel;
+        bool pairsOnPool = _four && pool is not null && _channels * _filters > PairsPerItem;
         if (rotated)
         {
-            WinogradTraining.RotateKernel(kernel, _filters, _channels, _rotated);
-            w = _rotated;
+            WinogradTraining.RotateKernel(kernel, _filters, _channels, _kernel);
+            w = _kernel;
         }
-        if (_four && pool is not null && _channels * _filters > PairsPerItem)
+        else if (pairsOnPool)
+        {
+            kernel[.._kernel.Length].CopyTo(_kernel);
+        }
+        if (pairsOnPool)
         {
             // Blocks of pairs on the pool's threads: the transform writes 36 values a pair (2.4 MB
             // for 256 × 64), serially a tenth of a millisecond or more per layer and step.
-            if (!rotated)
-            {
-                w = _source;
-                kernel[..(9 * _channels * _filters)].CopyTo(_source);
-            }
-            _transformFrom = rotated ? _rotated : _source;
-            pool.For((_channels * _filters + PairsPerItem - 1) / PairsPerItem, _transformPairs);
-            _transformFrom = [];
+            pool!.For((_channels * _filters + PairsPerItem - 1) / PairsPerItem, _transformPairs);
         }
         else if (_four)
         {
@@ -215,7 +211,7 @@ internal sealed class WinogradConvolution
     private void TransformPairs(int item)
     {
         int first = item * PairsPerItem;
-        WinogradTraining.TransformWeights4(_transformFrom, _channels, _filters, first, Math.Min(PairsPerItem, _channels * _filters - first), _u);
+        WinogradTraining.TransformWeights4(_kernel, _channels, _filters, first, Math.Min(PairsPerItem, _channels * _filters - first), _u);
     }
 
     // U[p]: [C, F], packed as op(b) for the forward's products.

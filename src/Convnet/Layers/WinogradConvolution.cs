@@ -51,6 +51,17 @@ internal sealed class WinogradConvolution
     // The kernel's points packed one work item each (for U and Uᵀ).
     private readonly Action<int> _packPoint, _packTransposedPoint;
     private float[] _partials = [];
+    // Groups of a chunk taken by threads with no chunk left (see StealGroup): per chunk the groups
+    // claimed from the first and (<< 32) from the last; per chunk and group, 1 + the product buffer a
+    // taken group was written to, once it is (−1: it failed); the buffers (_stealBuffers of [points, C, F]) and how
+    // many of them this call has used.
+    private long[] _claims = [];
+    private int[] _stolenInto = [];
+    private float[] _stealProducts = [];
+    private int _stealBuffers, _stolen;
+    private readonly int _groupsPerChunk;
+    private readonly bool _groupsCanMove;
+    private readonly Func<bool> _stealGroup;
     private Tensor? _x, _dy, _dx;
     private MaxPooling2D? _pooled;
     private float[] _dw = [];
@@ -88,6 +99,8 @@ internal sealed class WinogradConvolution
         _packedTransposedPoint = Gemm.PackedSize(channels, filters);
         _zeroBias = new float[filters];
         _gradientChunk = GradientChunk;
+        _stealGroup = StealGroup;
+        (_groupsPerChunk, _groupsCanMove) = Groups(_images, _tileRows * _tileColumns);
         _gradientBlock = GradientBlock;
         _packPoint = PackPoint;
         _packTransposedPoint = PackTransposedPoint;
@@ -108,11 +121,27 @@ internal sealed class WinogradConvolution
     /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient), and with <paramref name="inputGradient"/> the transposed kernel that <see cref="GivesInputGradientFor"/> shapes use.</summary>
     public static long BufferValues(int channels, int pad, int outHeight, int outWidth, int filters, int threads, int chunks = 0, bool inputGradient = false)
     {
-        var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
+        var (four, tileRows, tileColumns, images, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
         int points = four ? Winograd4.Points : Winograd.Points;
         long transposed = inputGradient && four ? (long)points * Gemm.PackedSize(channels, filters) : 0;
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + (long)chunks * points) * channels * filters + transposed;
+        var (groups, canMove) = Groups(images, tileRows * tileColumns);
+        long products = chunks + StealBuffers(threads, chunks, groups, canMove);
+        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + products * points) * channels * filters + transposed;
     }
+
+    // Groups of images in a full chunk, and whether one may run on another thread than its chunk:
+    // when its product is one GEMM block (at most KC tiles), its fresh sum added to the chunk's
+    // partial there or later gives the same bits.
+    private static (int Groups, bool CanMove) Groups(int images, int tilesPerImage)
+    {
+        int groups = (Chunks.Size + images - 1) / images;
+        return (groups, groups > 1 && images * tilesPerImage <= Gemm.KC);
+    }
+
+    // Products of groups run away from their chunk, per call: enough for the few groups at the end
+    // of a loop that one thread takes while another finishes its chunk.
+    private static int StealBuffers(int threads, int chunks, int groups, bool canMove) =>
+        canMove && threads > 1 && chunks > 1 ? (threads - 1) * Math.Min(groups - 1, 4) : 0;
 
     /// <summary>Whether the forward of an outHeight × outWidth map runs on F(4×4) tiles, so that its <see cref="AccumulateKernelGradient"/> gives the input gradient too.</summary>
     public static bool GivesInputGradientFor(int outHeight, int outWidth) => Layout(8, 0, outHeight, outWidth, 8).Four;
@@ -165,6 +194,17 @@ internal sealed class WinogradConvolution
         if (_partials.Length < partials)
         {
             _partials = GC.AllocateArray<float>(checked((int)partials), pinned: true);
+        }
+        if (_claims.Length < chunks)
+        {
+            _claims = new long[chunks];
+            _stolenInto = new int[chunks * _groupsPerChunk];
+        }
+        _stealBuffers = StealBuffers(threads, chunks, _groupsPerChunk, _groupsCanMove);
+        long products = (long)_stealBuffers * _points * _channels * _filters;
+        if (_stealProducts.Length < products)
+        {
+            _stealProducts = GC.AllocateArray<float>(checked((int)products), pinned: true);
         }
         if (_slots.EnsureCapacity(threads))
         {
@@ -347,9 +387,9 @@ internal sealed class WinogradConvolution
     /// kernel gradient += the gradient of this (forward) convolution for the batch: per point, the
     /// products Σ over tiles Vᵀ·D of the transformed input V (as the forward transforms it) and the
     /// output gradient transformed by A (D = A·dy·Aᵀ), brought back to 3×3 by G. Each chunk of
-    /// images sums its own tiles in a fixed order into partials [points, C, F] that are added in chunk
-    /// order, so the result is the same for any thread count. With <paramref name="dx"/> (F(4×4)
-    /// tiles, after <see cref="SetKernelTransposed"/>), each chunk also writes its images' input
+    /// images sums its groups' products in group order into partials [points, C, F] that are added in
+    /// chunk order, so the result is the same for any thread count. With <paramref name="dx"/> (F(4×4)
+    /// tiles, after <see cref="SetKernelTransposed"/>), each group also writes its images' input
     /// gradient from the same D: dV = D·Uᵀ per point, then B·dV·Bᵀ of every tile added into dx.
     /// </summary>
     // x: [N, H, W, C], dy: [N, OH, OW, F] → kernelGradient[offset..]: [3, 3, C, F] (accumulated), dx: [N, H, W, C]
@@ -361,77 +401,198 @@ internal sealed class WinogradConvolution
             throw new InvalidOperationException("A convolution over phases gives no input gradient in the transformed domain.");
         }
         (_x, _dy, _dx, _dw, _dwOffset, _chunks, _pooled) = (x, dy, dx, kernelGradient, offset, Chunks.Count(dy.Batch), pooled);
-        if (_partials.Length < (long)_chunks * _points * _channels * _filters)
+        if (_partials.Length < (long)_chunks * _points * _channels * _filters || _claims.Length < _chunks)
         {
             throw new InvalidOperationException($"The kernel gradient has room for fewer than {_chunks} chunks: EnsureCapacity was not called for this batch.");
         }
-        pool.For(_chunks, _gradientChunk);
+        Array.Clear(_claims, 0, _chunks);
+        Array.Clear(_stolenInto, 0, _chunks * _groupsPerChunk);
+        _stolen = 0;
+        pool.For(_chunks, _gradientChunk, _stealBuffers > 0 ? _stealGroup : null);
         pool.For((_channels * _filters + PairBlock - 1) / PairBlock, _gradientBlock);
         (_x, _dy, _dx, _dw, _pooled) = (null, null, null, [], null);
     }
 
     private const int PairBlock = 256;
 
-    // The chunk's Σ Vᵀ·D per point, a group of images at a time, in its own partial.
+    /// <summary>Groups the last <see cref="AccumulateKernelGradient"/> ran on another thread than their chunk's.</summary>
+    internal int MovedGroups => _chunks * _groupsPerChunk - _stolenInto.AsSpan(0, _chunks * _groupsPerChunk).Count(0);
+
+    // Groups of chunk c: ⌈images / _images⌉.
+    private int GroupsOf(int chunk) => (Chunks.Range(chunk, _dy!.Batch).Length + _images - 1) / _images;
+
+    // The chunk's groups from the first, each product added into the chunk's partial, until they
+    // meet the groups other threads took from the last (StealGroup); then those, added in order:
+    // the partial a run of every group here gives, bit for bit.
     private void GradientChunk(int chunk)
     {
-        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int cf = _channels * _filters;
+        var partial = _partials.AsSpan(chunk * _points * cf, _points * cf);
+        int groups = GroupsOf(chunk);
+        int own = 0;
         int slot = _slots.Rent();
         try
         {
-            int cf = _channels * _filters;
-            int perImage = _tileRows * _tileColumns;
-            int inSize = _inSize;
-            int outSize = _outHeight * _outWidth * _filters;
-            var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
-            var d = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
-            var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
-            var partial = _partials.AsSpan(chunk * _points * cf, _points * cf);
-            var x = _x!.Samples(start, count);
-            var dy = _dy.Samples(start, count);
-            var dx = _dx is null ? default : _dx.Samples(start, count);
-            for (int i = 0; i < count; i += _images)
+            while (true)
             {
-                int images = Math.Min(_images, count - i);
-                TransformInputs(x.Slice(i * inSize, images * inSize), images, padded, v);
-                for (int j = 0; j < images; j++)
+                long claims = Volatile.Read(ref _claims[chunk]);
+                int front = (int)claims, back = (int)(claims >> 32);
+                if (front + back >= groups)
                 {
-                    var image = dy.Slice((i + j) * outSize, outSize);
-                    if (_pooled is not null)
-                    {
-                        image = _image.AsSpan(slot * outSize, outSize);
-                        _pooled.InputGradientSample(start + i + j, image);
-                    }
-                    WinogradTraining.TransformOutputGradient(image, _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _gradientRow, _mStride);
+                    break;
                 }
-                int tiles = images * perImage;
-                for (int p = 0; p < _points; p++)
-                {
-                    // M[p]: [C, F] (+)= V[p]ᵀ·D[p]
-                    Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _channels, _filters, tiles, partial.Slice(p * cf, cf), _filters, accumulate: i > 0);
-                }
-                if (_dx is null)
+                if (Interlocked.CompareExchange(ref _claims[chunk], claims + 1, claims) != claims)
                 {
                     continue;
                 }
-                // dV[p] = D[p]·U[p]ᵀ into V's buffer (its products are done), then B·dV·Bᵀ of every tile into dx.
-                for (int p = 0; p < _points; p++)
-                {
-                    Gemm.MultiplyPacked(d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint), tiles, _channels, _filters, v.Slice(p * _vStride, tiles * _channels), _channels, accumulate: false);
-                }
-                for (int j = 0; j < images; j++)
-                {
-                    // Cleared here, not for the whole chunk first: the image's lines come into L2 to be
-                    // added to at once (a chunk of strong's 26×26×32 gradients is 1.4 MB, past L2).
-                    var image = dx.Slice((i + j) * inSize, inSize);
-                    image.Clear();
-                    WinogradTraining.AccumulateInputGradient4(v, j * perImage, _vStride, _tileRows, _tileColumns, _channels, _padTop, _padLeft, image, _height, _width);
-                }
+                GradientGroup(slot, chunk, front, partial, accumulate: front > 0);
+                own = front + 1;
             }
         }
         finally
         {
             _slots.Return(slot);
+        }
+        var spin = new SpinWait();
+        for (int group = own; group < groups; group++)
+        {
+            ref int into = ref _stolenInto[chunk * _groupsPerChunk + group];
+            while (Volatile.Read(ref into) == 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+            if (into < 0)
+            {
+                throw new InvalidOperationException($"Group {group} of chunk {chunk} of the kernel gradient failed on another thread.");
+            }
+            var stolen = _stealProducts.AsSpan((into - 1) * _points * cf, _points * cf);
+            Elementwise.Map<AddOperator>(partial, stolen, partial);
+        }
+    }
+
+    // The pool's help (a thread with no chunk left to start): the last unclaimed group of the chunk
+    // with the most left, among those begun, into a product of its own (while there is one free)
+    // for that chunk's run to add in order. False when there is nothing to take.
+    private bool StealGroup()
+    {
+        if (!_slots.TryRent(out int slot))
+        {
+            return false;
+        }
+        try
+        {
+            int buffer = -1;
+            while (true)
+            {
+                if (buffer < 0)
+                {
+                    int next = Volatile.Read(ref _stolen);
+                    if (next >= _stealBuffers)
+                    {
+                        return false;
+                    }
+                    if (Interlocked.CompareExchange(ref _stolen, next + 1, next) != next)
+                    {
+                        continue;
+                    }
+                    buffer = next;
+                }
+                int chunk = -1, most = 0;
+                long seen = 0;
+                for (int c = 0; c < _chunks; c++)
+                {
+                    long claims = Volatile.Read(ref _claims[c]);
+                    int front = (int)claims, left = GroupsOf(c) - front - (int)(claims >> 32);
+                    // A chunk whose run has not begun is left to it: its first product is not an addition.
+                    if (front > 0 && left > most)
+                    {
+                        (chunk, most, seen) = (c, left, claims);
+                    }
+                }
+                if (chunk < 0)
+                {
+                    return false;
+                }
+                if (Interlocked.CompareExchange(ref _claims[chunk], seen + (1L << 32), seen) != seen)
+                {
+                    continue;
+                }
+                int group = GroupsOf(chunk) - 1 - (int)(seen >> 32);
+                int size = _points * _channels * _filters;
+                ref int into = ref _stolenInto[chunk * _groupsPerChunk + group];
+                try
+                {
+                    GradientGroup(slot, chunk, group, _stealProducts.AsSpan(buffer * size, size), accumulate: false);
+                }
+                catch
+                {
+                    // The chunk's run waits for this group: tell it the group failed (the pool reports why).
+                    Volatile.Write(ref into, -1);
+                    throw;
+                }
+                Volatile.Write(ref into, buffer + 1);
+                return true;
+            }
+        }
+        finally
+        {
+            _slots.Return(slot);
+        }
+    }
+
+    // Group g of the chunk: Σ over its tiles Vᵀ·D per point into product (added to it with
+    // accumulate, the GEMM's fresh sum plus what is there), and its images' input gradient.
+    private void GradientGroup(int slot, int chunk, int group, Span<float> product, bool accumulate)
+    {
+        var (start, count) = Chunks.Range(chunk, _dy!.Batch);
+        int cf = _channels * _filters;
+        int perImage = _tileRows * _tileColumns;
+        int inSize = _inSize;
+        int outSize = _outHeight * _outWidth * _filters;
+        var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
+        var d = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
+        var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
+        int i = group * _images;
+        int images = Math.Min(_images, count - i);
+        var x = _x!.Samples(start + i, images);
+        TransformInputs(x, images, padded, v);
+        for (int j = 0; j < images; j++)
+        {
+            Span<float> image;
+            if (_pooled is not null)
+            {
+                image = _image.AsSpan(slot * outSize, outSize);
+                _pooled.InputGradientSample(start + i + j, image);
+            }
+            else
+            {
+                image = _dy.Samples(start + i + j, 1);
+            }
+            WinogradTraining.TransformOutputGradient(image, _outHeight, _outWidth, _filters, _four, _tileRows, _tileColumns, d, j * perImage, _gradientRow, _mStride);
+        }
+        int tiles = images * perImage;
+        for (int p = 0; p < _points; p++)
+        {
+            // M[p]: [C, F] (+)= V[p]ᵀ·D[p]
+            Gemm.Multiply(v.Slice(p * _vStride, tiles * _channels), _channels, true, d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _channels, _filters, tiles, product.Slice(p * cf, cf), _filters, accumulate);
+        }
+        if (_dx is null)
+        {
+            return;
+        }
+        // dV[p] = D[p]·U[p]ᵀ into V's buffer (its products are done), then B·dV·Bᵀ of every tile into dx.
+        for (int p = 0; p < _points; p++)
+        {
+            Gemm.MultiplyPacked(d.Slice(p * _mStride, (tiles - 1) * _gradientRow + _filters), _gradientRow, false, _packedTransposed.AsSpan(p * _packedTransposedPoint, _packedTransposedPoint), tiles, _channels, _filters, v.Slice(p * _vStride, tiles * _channels), _channels, accumulate: false);
+        }
+        var dx = _dx.Samples(start + i, images);
+        for (int j = 0; j < images; j++)
+        {
+            // Cleared here, not for the whole chunk first: the image's lines come into L2 to be
+            // added to at once (a chunk of strong's 26×26×32 gradients is 1.4 MB, past L2).
+            var image = dx.Slice(j * inSize, inSize);
+            image.Clear();
+            WinogradTraining.AccumulateInputGradient4(v, j * perImage, _vStride, _tileRows, _tileColumns, _channels, _padTop, _padLeft, image, _height, _width);
         }
     }
 

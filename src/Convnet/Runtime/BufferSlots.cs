@@ -40,6 +40,20 @@ internal sealed class BufferSlots
         }
     }
 
+    /// <summary>A free set if there is one now, without waiting.</summary>
+    public bool TryRent(out int slot)
+    {
+        for (slot = 0; slot < _busy.Length; slot++)
+        {
+            if (Interlocked.CompareExchange(ref _busy[slot], 1, 0) == 0)
+            {
+                return true;
+            }
+        }
+        slot = -1;
+        return false;
+    }
+
     /// <summary>Gives back a set <see cref="Rent"/> gave.</summary>
     public void Return(int slot) => Volatile.Write(ref _busy[slot], 0);
 }

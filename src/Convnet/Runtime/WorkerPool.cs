@@ -14,7 +14,10 @@ public sealed class WorkerPool : IDisposable
     private readonly Thread[] _workers;
     private readonly object _gate = new();
     private Action<int>? _body;
+    private Func<bool>? _help;
     private int _count;
+    // Threads inside a loop's help: For returns only when none is.
+    private int _helping;
     private bool _fromBothEnds;
     // (generation << 32) | claims: the next unclaimed index, or (loops of at most 65,535 items)
     // (items claimed from the end << 16) | items claimed from the front. Claiming with a
@@ -49,7 +52,16 @@ public sealed class WorkerPool : IDisposable
     /// The caller works too and never waits for a worker that has not started: on a busy machine
     /// it simply does more of the items itself.
     /// </summary>
-    public void For(int count, Action<int> body)
+    public void For(int count, Action<int> body) => For(count, body, null);
+
+    /// <summary>
+    /// <see cref="For(int, Action{int})"/>, where a thread that finds no item left to start calls
+    /// <paramref name="help"/> until it returns false before it waits for the items still running:
+    /// a body can hand parts of its item to other threads that way (each part's result must not
+    /// depend on the thread that runs it). Help is never called once every item is done, and this
+    /// returns only when no thread is in it. One item, or one thread: the body runs each item whole.
+    /// </summary>
+    public void For(int count, Action<int> body, Func<bool>? help)
     {
         if (count <= 0)
         {
@@ -73,6 +85,7 @@ public sealed class WorkerPool : IDisposable
         long closed = (Volatile.Read(ref _state) >> 32) + 1;
         Interlocked.Exchange(ref _state, (closed << 32) | int.MaxValue);
         _body = body;
+        _help = help;
         _count = count;
         // The caller claims from the front and the workers from the end, so that with two threads
         // each takes the same samples' chunks in one layer after another while they keep pace, and
@@ -87,8 +100,12 @@ public sealed class WorkerPool : IDisposable
             Monitor.PulseAll(_gate);
         }
         RunItems(generation, fromEnd: false);
+        if (help is not null)
+        {
+            Help(generation);
+        }
         var spin = new SpinWait();
-        while (Volatile.Read(ref _completed) < count)
+        while (Volatile.Read(ref _completed) < count || Volatile.Read(ref _helping) > 0)
         {
             spin.SpinOnce(sleep1Threshold: -1);
         }
@@ -148,6 +165,35 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    // Calls the loop's help while it finds work. A thread counts itself in before it checks that the
+    // loop is still running (its items not all done, its generation current), and For waits for
+    // the items and then for that count: a thread that finds the loop running is waited for, and
+    // one that arrives after For saw the count at 0 finds the items done.
+    private void Help(long generation)
+    {
+        Interlocked.Increment(ref _helping);
+        try
+        {
+            var help = Volatile.Read(ref _help);
+            int count = Volatile.Read(ref _count);
+            // Published generations are even: For closes one (odd) before it opens the next.
+            if (help is not null && Volatile.Read(ref _completed) < count && Volatile.Read(ref _state) >> 32 == generation && generation % 2 == 0)
+            {
+                while (help())
+                {
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _error, e, null);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _helping);
+        }
+    }
+
     private void WorkerLoop()
     {
         long seen = 0;
@@ -173,6 +219,10 @@ public sealed class WorkerPool : IDisposable
             }
             seen = Volatile.Read(ref _state) >> 32;
             RunItems(seen, fromEnd: true);
+            if (Volatile.Read(ref _help) is not null)
+            {
+                Help(seen);
+            }
         }
     }
 

@@ -51,4 +51,71 @@ public class WorkerPoolTests
         Assert.Equal(caller, thread[0]);
         Assert.NotEqual(caller, thread[^1]);
     }
+
+    // A thread with no item left calls help while another still runs one (item 0 waits until help
+    // has begun), and For returns only after help has finished and said there is no more.
+    [Fact]
+    public void A_thread_with_no_item_left_helps_and_For_waits_for_its_help()
+    {
+        using var pool = new WorkerPool(2);
+        int started = 0, finished = 0, calls = 0;
+        pool.For(2, i =>
+        {
+            if (i == 0)
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                while (Volatile.Read(ref started) == 0)
+                {
+                    Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), "help never began while item 0 ran");
+                    Thread.Yield();
+                }
+            }
+        }, () =>
+        {
+            if (Interlocked.Increment(ref calls) > 1)
+            {
+                return false;
+            }
+            Volatile.Write(ref started, 1);
+            Thread.Sleep(50);
+            Volatile.Write(ref finished, 1);
+            return true;
+        });
+        Assert.Equal(1, Volatile.Read(ref finished));
+    }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 1)]
+    public void One_thread_or_one_item_runs_whole_items_and_never_helps(int threads, int count)
+    {
+        using var pool = new WorkerPool(threads);
+        int runs = 0;
+        pool.For(count, _ => Interlocked.Increment(ref runs), () => throw new InvalidOperationException("help called"));
+        Assert.Equal(count, runs);
+    }
+
+    [Fact]
+    public void An_exception_in_help_reaches_the_caller()
+    {
+        using var pool = new WorkerPool(2);
+        int helped = 0;
+        var error = Assert.Throws<AggregateException>(() => pool.For(2, i =>
+        {
+            var spin = new SpinWait();
+            while (i == 0 && Volatile.Read(ref helped) == 0)
+            {
+                spin.SpinOnce();
+            }
+        }, () =>
+        {
+            Volatile.Write(ref helped, 1);
+            throw new InvalidOperationException("help failed");
+        }));
+        Assert.Equal("help failed", error.InnerException!.Message);
+        // The pool still runs loops after it.
+        int runs = 0;
+        pool.For(4, _ => Interlocked.Increment(ref runs));
+        Assert.Equal(4, runs);
+    }
 }

@@ -34,10 +34,12 @@ internal sealed class PhaseInputGradient
     {
         (_g, _filters) = (g, filters);
         var phases = new List<Phase>();
+        // The phases run one after another in a work item: one set of transform buffers a thread for all.
+        var scratch = new WinogradScratch();
         foreach (var (p, q, firstRow, firstColumn, rows, columns) in Phases(g, out _covers))
         {
             // Output row i of the phase convolution is the phase image's row firstRow + i: dy padded by 2 − firstRow.
-            var convolution = new WinogradConvolution(g.OutHeight, g.OutWidth, filters, 2 - firstRow, 2 - firstColumn, rows, columns, g.Channels);
+            var convolution = new WinogradConvolution(g.OutHeight, g.OutWidth, filters, 2 - firstRow, 2 - firstColumn, rows, columns, g.Channels, scratch);
             phases.Add(new Phase(p, q, firstRow, firstColumn, rows, columns, convolution));
             _maxPixels = Math.Max(_maxPixels, rows * columns);
         }
@@ -84,14 +86,16 @@ internal sealed class PhaseInputGradient
     /// <summary>Values of the buffers of the input gradient of <paramref name="g"/> for <paramref name="threads"/> threads and a batch of <paramref name="batch"/>.</summary>
     public static long BufferValues(in ConvGeometry g, int filters, int threads, int batch)
     {
-        long values = 9L * g.Channels * filters;
+        long values = 9L * g.Channels * filters, scratch = 0;
         int maxPixels = 0;
         foreach (var (_, _, firstRow, firstColumn, rows, columns) in Phases(g, out _))
         {
-            values += WinogradConvolution.BufferValues(filters, Math.Max(2 - firstRow, 2 - firstColumn), rows, columns, g.Channels, threads);
+            int pad = Math.Max(2 - firstRow, 2 - firstColumn);
+            values += WinogradConvolution.BufferValues(filters, pad, rows, columns, g.Channels, threads: 0);
+            scratch = Math.Max(scratch, WinogradConvolution.ScratchValues(filters, pad, rows, columns, g.Channels));
             maxPixels = Math.Max(maxPixels, rows * columns);
         }
-        return values + (long)Chunks.Count(batch) * Chunks.Size * maxPixels * g.Channels;
+        return values + threads * scratch + (long)Chunks.Count(batch) * Chunks.Size * maxPixels * g.Channels;
     }
 
     /// <summary>Makes room for <paramref name="threads"/> chunks run at once, of a batch of <paramref name="batch"/>.</summary>

@@ -41,8 +41,8 @@ internal sealed class WinogradConvolution
     // One set of buffers per thread (rented by a work item, a chunk or part of one, for its run:
     // which set holds its values changes no sum), so a thread's transforms stay in its L2 from one
     // item to the next; one set per chunk (4 of ~1.2 MB at batch 64) made the forward 30% slower.
-    private float[] _padded = [], _v = [], _m = [];
-    private readonly BufferSlots _slots = new();
+    private readonly WinogradScratch _scratch;
+    private readonly BufferSlots _slots;
     // One output image per set, for a pool that takes the output image by image (see Run).
     private float[] _image = [];
     // The kernel gradient: each chunk's Σ Vᵀ·D [points, C, F], added in chunk order; the state of
@@ -73,14 +73,16 @@ internal sealed class WinogradConvolution
     {
     }
 
-    /// <summary>As the other constructor, with <paramref name="padTop"/> zero rows and <paramref name="padLeft"/> zero columns before the images.</summary>
-    public WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters)
-        : this(height, width, channels, padTop, padLeft, outHeight, outWidth, filters, null)
+    /// <summary>As the other constructor, with <paramref name="padTop"/> zero rows and <paramref name="padLeft"/> zero columns before the images, and the transform buffers of <paramref name="scratch"/> when given (shared with convolutions that run in the same work items, one after another).</summary>
+    public WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters, WinogradScratch? scratch = null)
+        : this(height, width, channels, padTop, padLeft, outHeight, outWidth, filters, null, scratch)
     {
     }
 
-    private WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters, ConvGeometry? phasesOf)
+    private WinogradConvolution(int height, int width, int channels, int padTop, int padLeft, int outHeight, int outWidth, int filters, ConvGeometry? phasesOf, WinogradScratch? scratch)
     {
+        _scratch = scratch ?? new WinogradScratch();
+        _slots = _scratch.Slots;
         (_height, _width, _channels, _padTop, _padLeft, _outHeight, _outWidth, _filters) = (height, width, channels, padTop, padLeft, outHeight, outWidth, filters);
         (_four, _tileRows, _tileColumns, _images, _vStride, _mStride, _paddedSize) = Layout(channels, Math.Max(padTop, padLeft), outHeight, outWidth, filters);
         _phasesOf = phasesOf;
@@ -115,7 +117,7 @@ internal sealed class WinogradConvolution
     public static WinogradConvolution OverPhases(in ConvGeometry g, int filters)
     {
         var (height, width) = SpaceToDepth.Size(g);
-        return new(height, width, 4 * g.Channels, 0, 0, g.OutHeight, g.OutWidth, filters, g);
+        return new(height, width, 4 * g.Channels, 0, 0, g.OutHeight, g.OutWidth, filters, g, null);
     }
 
     /// <summary>Values of the buffers <paramref name="threads"/> threads need (the kernel's transforms besides), the kernel gradient's partial sums for <paramref name="chunks"/> chunks (0: no kernel gradient), and with <paramref name="inputGradient"/> the transposed kernel that <see cref="GivesInputGradientFor"/> shapes use.</summary>
@@ -126,7 +128,14 @@ internal sealed class WinogradConvolution
         long transposed = inputGradient && four ? (long)points * Gemm.PackedSize(channels, filters) : 0;
         var (groups, canMove) = Groups(images, tileRows * tileColumns);
         long products = chunks + StealBuffers(threads, chunks, groups, canMove);
-        return threads * ((long)points * (vStride + mStride) + paddedSize) + (9L + points + products * points) * channels * filters + transposed;
+        return threads * ScratchValues(channels, pad, outHeight, outWidth, filters) + (9L + points + products * points) * channels * filters + transposed;
+    }
+
+    /// <summary>Values of one thread's transform buffers (a set of <see cref="WinogradScratch"/>).</summary>
+    public static long ScratchValues(int channels, int pad, int outHeight, int outWidth, int filters)
+    {
+        var (four, _, _, _, vStride, mStride, paddedSize) = Layout(channels, pad, outHeight, outWidth, filters);
+        return (long)(four ? Winograd4.Points : Winograd.Points) * (vStride + mStride) + paddedSize;
     }
 
     // Groups of images in a full chunk, and whether one may run on another thread than its chunk:
@@ -206,12 +215,7 @@ internal sealed class WinogradConvolution
         {
             _stealProducts = GC.AllocateArray<float>(checked((int)products), pinned: true);
         }
-        if (_slots.EnsureCapacity(threads))
-        {
-            _v = GC.AllocateArray<float>(threads * _points * _vStride, pinned: true);
-            _m = GC.AllocateArray<float>(threads * _points * _mStride, pinned: true);
-            _padded = GC.AllocateArray<float>(threads * _paddedSize, pinned: true);
-        }
+        _scratch.EnsureCapacity(threads, _points * _vStride, _points * _mStride, _paddedSize);
     }
 
     /// <summary>Transforms and packs the kernel [3, 3, C, F]; <paramref name="rotated"/>: the given kernel is the forward's [3, 3, F, C], to be turned 180° with its channels swapped.</summary>
@@ -322,9 +326,9 @@ internal sealed class WinogradConvolution
         int inSize = _inSize;
         int outSize = _outHeight * _outWidth * _filters;
         int perImage = _tileRows * _tileColumns;
-        var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
-        var m = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
-        var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
+        var v = _scratch.Transformed(slot, _points * _vStride);
+        var m = _scratch.Products(slot, _points * _mStride);
+        var padded = _scratch.Padded(slot, _paddedSize);
         var epilogue = new ConvEpilogue(bias.IsEmpty ? _zeroBias : bias, relu, default, default, false);
         for (int i = 0; i < count; i += _images)
         {
@@ -549,9 +553,9 @@ internal sealed class WinogradConvolution
         int perImage = _tileRows * _tileColumns;
         int inSize = _inSize;
         int outSize = _outHeight * _outWidth * _filters;
-        var v = _v.AsSpan(slot * _points * _vStride, _points * _vStride);
-        var d = _m.AsSpan(slot * _points * _mStride, _points * _mStride);
-        var padded = _padded.AsSpan(slot * _paddedSize, _paddedSize);
+        var v = _scratch.Transformed(slot, _points * _vStride);
+        var d = _scratch.Products(slot, _points * _mStride);
+        var padded = _scratch.Padded(slot, _paddedSize);
         int i = group * _images;
         int images = Math.Min(_images, count - i);
         var x = _x!.Samples(start + i, images);

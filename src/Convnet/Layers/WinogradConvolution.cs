@@ -52,9 +52,9 @@ internal sealed class WinogradConvolution
     private readonly Action<int> _packPoint, _packTransposedPoint;
     private float[] _partials = [];
     // Groups of a chunk taken by threads with no chunk left (see StealGroup): per chunk the groups
-    // claimed from the first and (<< 32) from the last; per chunk and group, 1 + the product buffer a
-    // taken group was written to, once it is (−1: it failed); the buffers (_stealBuffers of [points, C, F]) and how
-    // many of them this call has used.
+    // claimed from the first and (<< 32) from the last; per chunk and group, 1 + the product buffer
+    // a taken group was written to, once it is (−1: it failed); the buffers (_stealBuffers of
+    // [points, C, F]) and how many of them this call has used.
     private long[] _claims = [];
     private int[] _stolenInto = [];
     private float[] _stealProducts = [];

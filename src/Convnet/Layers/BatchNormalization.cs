@@ -305,6 +305,12 @@ public sealed class BatchNormalization : Layer, ILayerKind
     protected override int BackwardItemSamples => Chunks.Part;
 
     /// <inheritdoc/>
+    protected override int ForwardRunSamples => 1;
+
+    /// <inheritdoc/>
+    protected override int BackwardRunSamples => 1;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         Normalization.Normalize(X!.Samples(start, count), _shift, _invStd, Gamma.Value, Beta.Value, _channels, Y!.Samples(start, count));

@@ -460,6 +460,22 @@ public sealed class Conv2D : Layer, ILayerKind
         : _inputGradientWinograd is not null ? _inputGradientWinograd.ItemImages : Chunks.PartOf(Group);
 
     /// <inheritdoc/>
+    // An image of the direct kernel, a group of Winograd's or of im2col's products (each image's own).
+    protected override int ForwardRunSamples =>
+        _pooling ? Chunks.Size
+        : _direct ? 1
+        : _forwardWinograd is not null ? _forwardWinograd.RunImages
+        : _trainingForward ? RunOf(Group, ForwardItemSamples) : Chunks.Size;
+
+    /// <inheritdoc/>
+    protected override int BackwardRunSamples =>
+        _phaseInputGradient is not null ? _phaseInputGradient.RunImages
+        : _inputGradientWinograd is not null ? _inputGradientWinograd.RunImages : RunOf(Group, BackwardItemSamples);
+
+    // A group of images when groups divide the item, else the item.
+    private static int RunOf(int group, int item) => item % group == 0 ? group : item;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         if (_direct)

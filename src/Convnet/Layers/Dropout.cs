@@ -128,6 +128,12 @@ public sealed class Dropout : Layer, ILayerKind
     protected override int BackwardItemSamples => Chunks.Part;
 
     /// <inheritdoc/>
+    protected override int ForwardRunSamples => 1;
+
+    /// <inheritdoc/>
+    protected override int BackwardRunSamples => 1;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         int size = InputShape.Size;

@@ -66,8 +66,8 @@ public abstract class Layer
         _backwardChunk = RunBackwardChunk;
     }
 
-    // Parts of a chunk in the running ForwardChunks / BackwardChunks (set on the calling thread).
-    private int _forwardParts = 1, _backwardParts = 1;
+    // The items of the running ForwardChunks / BackwardChunks (set on the calling thread).
+    private ChunkItems _forwardItems, _backwardItems;
 
     /// <summary>Keras's class name, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
@@ -285,8 +285,8 @@ public abstract class Layer
     /// </summary>
     protected void ForwardChunks()
     {
-        _forwardParts = Parts(ForwardItemSamples);
-        Pool.For(Chunks.Count(X!.Batch) * _forwardParts, _forwardChunk);
+        _forwardItems = Items(X!.Batch, ForwardItemSamples, ForwardRunSamples);
+        Pool.For(_forwardItems.Count, _forwardChunk);
     }
 
     /// <summary>
@@ -295,8 +295,8 @@ public abstract class Layer
     /// </summary>
     protected void BackwardChunks()
     {
-        _backwardParts = Parts(BackwardItemSamples);
-        Pool.For(Chunks.Count(Dy!.Batch) * _backwardParts, _backwardChunk);
+        _backwardItems = Items(Dy!.Batch, BackwardItemSamples, BackwardRunSamples);
+        Pool.For(_backwardItems.Count, _backwardChunk);
     }
 
     /// <summary>
@@ -310,9 +310,29 @@ public abstract class Layer
     /// <summary>As <see cref="ForwardItemSamples"/>, for <see cref="BackwardChunks"/>.</summary>
     protected virtual int BackwardItemSamples => Chunks.Size;
 
-    private int Parts(int samples) => samples > 0 && Chunks.Size % samples == 0
-        ? Chunks.Size / samples
-        : throw new InvalidOperationException($"{Name}: {samples} samples a work item do not divide a chunk of {Chunks.Size}.");
+    /// <summary>
+    /// Samples of the smallest run of a work item that <see cref="ForwardChunk"/> can take on its own
+    /// and give the values the whole item gives (a divisor of <see cref="ForwardItemSamples"/>, which
+    /// it is by default): on more than one thread the items where the threads meet are split into
+    /// such runs (see <see cref="ChunkItems"/>).
+    /// </summary>
+    protected virtual int ForwardRunSamples => ForwardItemSamples;
+
+    /// <summary>As <see cref="ForwardRunSamples"/>, for <see cref="BackwardChunks"/>.</summary>
+    protected virtual int BackwardRunSamples => BackwardItemSamples;
+
+    private ChunkItems Items(int batch, int itemSamples, int runSamples)
+    {
+        if (itemSamples < 1 || Chunks.Size % itemSamples != 0)
+        {
+            throw new InvalidOperationException($"{Name}: {itemSamples} samples a work item do not divide a chunk of {Chunks.Size}.");
+        }
+        if (runSamples < 1 || itemSamples % runSamples != 0)
+        {
+            throw new InvalidOperationException($"{Name}: runs of {runSamples} samples do not divide a work item of {itemSamples}.");
+        }
+        return ChunkItems.Plan(batch, itemSamples, runSamples, Pool.ThreadCount);
+    }
 
     /// <summary>
     /// The whole Backward of a layer without parameters whose input gradient is computed chunk by
@@ -330,16 +350,15 @@ public abstract class Layer
         return Dx;
     }
 
-    /// <summary>The forward pass over samples [start, start + count) of X: chunk number <paramref name="chunk"/>, or a part of it (<see cref="ForwardItemSamples"/>).</summary>
+    /// <summary>The forward pass over samples [start, start + count) of X: chunk number <paramref name="chunk"/>, or a part of it (<see cref="ForwardItemSamples"/>, <see cref="ForwardRunSamples"/>).</summary>
     protected virtual void ForwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked forward pass.");
 
-    /// <summary>The backward pass over samples [start, start + count) of Dy: chunk number <paramref name="chunk"/>, or a part of it (<see cref="BackwardItemSamples"/>).</summary>
+    /// <summary>The backward pass over samples [start, start + count) of Dy: chunk number <paramref name="chunk"/>, or a part of it (<see cref="BackwardItemSamples"/>, <see cref="BackwardRunSamples"/>).</summary>
     protected virtual void BackwardChunk(int chunk, int start, int count) => throw new NotSupportedException($"{TypeName} has no chunked backward pass.");
 
     private void RunForwardChunk(int item)
     {
-        int chunk = item / _forwardParts;
-        var (start, count) = Part(chunk, item % _forwardParts, _forwardParts, X!.Batch);
+        var (chunk, start, count) = _forwardItems[item];
         if (count > 0)
         {
             ForwardChunk(chunk, start, count);
@@ -348,21 +367,11 @@ public abstract class Layer
 
     private void RunBackwardChunk(int item)
     {
-        int chunk = item / _backwardParts;
-        var (start, count) = Part(chunk, item % _backwardParts, _backwardParts, Dy!.Batch);
+        var (chunk, start, count) = _backwardItems[item];
         if (count > 0)
         {
             BackwardChunk(chunk, start, count);
         }
-    }
-
-    // Samples of part `part` of `parts` of a chunk (none past the batch's end).
-    private static (int Start, int Count) Part(int chunk, int part, int parts, int batch)
-    {
-        var (start, count) = Chunks.Range(chunk, batch);
-        int samples = Chunks.Size / parts;
-        int first = start + part * samples;
-        return (first, Math.Clamp(start + count - first, 0, samples));
     }
 
     /// <summary><paramref name="current"/> when it holds at least <paramref name="batch"/> samples, else a new tensor of <paramref name="batch"/> samples of <paramref name="shape"/>: buffers only grow.</summary>

@@ -95,6 +95,12 @@ public sealed class LeakyReLU : Layer, ILayerKind
     protected override int BackwardItemSamples => Chunks.Part;
 
     /// <inheritdoc/>
+    protected override int ForwardRunSamples => 1;
+
+    /// <inheritdoc/>
+    protected override int BackwardRunSamples => 1;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
         => Elementwise.Map<LeakyReluOperator>(X!.Samples(start, count), NegativeSlope, Y!.Samples(start, count));
 

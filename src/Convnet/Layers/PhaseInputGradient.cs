@@ -46,6 +46,8 @@ internal sealed class PhaseInputGradient
         _phases = [.. phases];
         // Each phase's is a power of two dividing a chunk (or the chunk), so the largest is a multiple of every other.
         ItemImages = _phases.Length == 0 ? Chunks.Part : _phases.Max(phase => phase.Convolution.ItemImages);
+        int run = _phases.Length == 0 ? 1 : _phases.Max(phase => phase.Convolution.RunImages);
+        RunImages = ItemImages % run == 0 && _phases.All(phase => run % phase.Convolution.RunImages == 0) ? run : ItemImages;
         _slice = new float[9 * g.Channels * filters];
     }
 
@@ -129,6 +131,9 @@ internal sealed class PhaseInputGradient
 
     /// <summary>Images of a work item of a pool that runs <see cref="Run"/> over parts of a chunk: whole groups of every phase's convolution.</summary>
     public int ItemImages { get; }
+
+    /// <summary>Images of the smallest run of a work item that gives its images the item's values: a group of every phase's convolution.</summary>
+    public int RunImages { get; }
 
     /// <summary>dx of <paramref name="count"/> images from their dy, the first being image <paramref name="first"/> of the batch (its place in the buffer of phase gradients).</summary>
     // dy: [count, OH, OW, F] → dx: [count, H, W, C] (overwritten)

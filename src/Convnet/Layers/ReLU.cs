@@ -76,6 +76,12 @@ public sealed class ReLU : Layer, ILayerKind
     protected override int BackwardItemSamples => Chunks.Part;
 
     /// <inheritdoc/>
+    protected override int ForwardRunSamples => 1;
+
+    /// <inheritdoc/>
+    protected override int BackwardRunSamples => 1;
+
+    /// <inheritdoc/>
     protected override void ForwardChunk(int chunk, int start, int count)
     {
         Elementwise.Map<ReluOperator>(X!.Samples(start, count), Y!.Samples(start, count));

@@ -188,6 +188,29 @@ internal sealed class WinogradConvolution
     /// <summary>Images of a work item of a pool that runs the convolution over parts of a chunk: whole groups of images (see <see cref="Chunks.PartOf"/>).</summary>
     public int ItemImages => Chunks.PartOf(_images);
 
+    /// <summary>
+    /// Images of the smallest run of a work item that gives its images the item's values (each tile's
+    /// products are its own, whatever the group) at the group's speed: the fewest images dividing a
+    /// group whose products fill the GEMM's rows of <see cref="Gemm.MR"/> as well as the group's do
+    /// (2 of 9 tiles, 18 rows, for a group of 4; not 1, whose 9 rows take as long as 12).
+    /// </summary>
+    public int RunImages
+    {
+        get
+        {
+            int perImage = _tileRows * _tileColumns;
+            double Filled(int images) => images * perImage / (double)((images * perImage + Gemm.MR - 1) / Gemm.MR * Gemm.MR);
+            for (int run = 1; run < _images; run++)
+            {
+                if (_images % run == 0 && ItemImages % run == 0 && Filled(run) >= Filled(_images))
+                {
+                    return run;
+                }
+            }
+            return ItemImages % _images == 0 ? _images : ItemImages;
+        }
+    }
+
     /// <summary>Whether a convolution of this shape runs here: 3×3, stride 1, at least 8 channels summed over (shorter sums gain less than the transforms cost).</summary>
     public static bool Applies(in ConvGeometry g, int summedChannels) =>
         g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && summedChannels >= 8;

@@ -3,9 +3,10 @@ namespace Convnet.Runtime;
 /// <summary>
 /// A fixed set of threads that run <c>body(i)</c> for i in [0, count), the calling thread taking
 /// part. Unlike <c>Parallel.For</c> a call allocates nothing, so a training step stays
-/// allocation-free. Work items must be independent of which thread runs them: callers split work
-/// into a fixed number of chunks that depends on the data size only, never on the thread count,
-/// which keeps results bit-identical for any number of threads.
+/// allocation-free. Work items must be independent of which thread runs them: callers split every
+/// sum into chunks fixed by the data size only, never by the thread count, which keeps results
+/// bit-identical for any number of threads (how the items around those sums are cut may depend on
+/// the threads: see <see cref="ChunkItems"/>).
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {

@@ -43,6 +43,45 @@ public class WinogradConvolutionTests
         Assert.True(moved > 0, "no group ran away from its chunk in 200 calls");
     }
 
+    // A work item near where two threads meet runs in parts of RunImages images: each image must get
+    // the bits its whole group gives it (a tile's products do not depend on the GEMM's other rows).
+    [Theory]
+    // strong's 12×12 → 10×10 (9 tiles an image, groups of 4): runs of 2 (18 rows, full GEMM tiles).
+    [InlineData(12, 12, 16, 24, 4, 2)]
+    // 10×10 → 8×8 (4 tiles an image, groups of 8): runs of 4 (16 rows fill as many as 32 do).
+    [InlineData(10, 10, 64, 64, 8, 4)]
+    // 26×26 → 24×24 (36 tiles, a group is an image).
+    [InlineData(26, 26, 8, 16, 1, 1)]
+    public void A_run_of_part_of_a_group_gives_its_images_the_groups_bits(int height, int width, int channels, int filters, int group, int run)
+    {
+        var conv = new WinogradConvolution(height, width, channels, 0, height - 2, width - 2, filters);
+        Assert.Equal(run, conv.RunImages);
+        Assert.Equal(0, conv.ItemImages % group);
+        var rng = new Rng(9);
+        var kernel = Numerics.Uniform(ref rng, 9 * channels * filters);
+        var bias = Numerics.Uniform(ref rng, filters);
+        int inSize = height * width * channels, outSize = (height - 2) * (width - 2) * filters;
+        var x = Numerics.Uniform(ref rng, group * inSize);
+        conv.EnsureCapacity(1);
+        conv.SetKernel(kernel, rotated: false);
+        var whole = new float[group * outSize];
+        conv.Run(x, group, bias, relu: true, whole);
+        var runs = new float[group * outSize];
+        for (int i = 0; i < group; i += run)
+        {
+            int images = Math.Min(run, group - i);
+            conv.Run(x.AsSpan(i * inSize, images * inSize), images, bias, relu: true, runs.AsSpan(i * outSize, images * outSize));
+        }
+        Assert.Equal(whole, runs);
+        // And image by image, as a batch's last part may leave a shorter run.
+        for (int i = 0; i < group; i++)
+        {
+            var alone = new float[outSize];
+            conv.Run(x.AsSpan(i * inSize, inSize), 1, bias, relu: true, alone);
+            Assert.Equal(whole.AsSpan(i * outSize, outSize).ToArray(), alone);
+        }
+    }
+
     private static (float[] Dw, float[] Dx, int Moved) Run(int threads, int height, int width, int channels, int filters, float[] kernel, Tensor x, Tensor dy, float[] before, bool inputGradient)
     {
         using var pool = new WorkerPool(threads);

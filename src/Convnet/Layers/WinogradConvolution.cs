@@ -192,7 +192,7 @@ internal sealed class WinogradConvolution
     /// Images of the smallest run of a work item that gives its images the item's values (each tile's
     /// products are its own, whatever the group) at the group's speed: the fewest images dividing a
     /// group whose products fill the GEMM's rows of <see cref="Gemm.MR"/> as well as the group's do
-    /// (2 of 9 tiles, 18 rows, for a group of 4; not 1, whose 9 rows take as long as 12).
+    /// (2 images of 9 tiles, 18 rows, in a group of 4; not 1, whose 9 rows take as long as 12).
     /// </summary>
     public int RunImages
     {

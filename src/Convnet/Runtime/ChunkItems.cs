@@ -6,13 +6,14 @@ namespace Convnet.Runtime;
 /// (<see cref="WorkerPool"/>'s caller claims from the front, its workers from the end) are split
 /// into runs of fewer samples, so that the thread that finishes first takes a run of the last part
 /// instead of waiting for the other to finish it. A pass whose runs give their samples the values
-/// their parts give keeps its bits; a run is always a part's own samples, so a pass that needs
-/// nothing of a chunk but its index may use it.
+/// their parts give keeps its bits; a run lies inside one part of one chunk, so the pass still gets
+/// its chunk's index.
 /// </summary>
 public readonly struct ChunkItems
 {
-    // Parts split on each side of the meeting point: 4 took two-thread `strong` steps 4% faster,
-    // 2 took them 3% faster (docs/benchmarks.md, "Issue 18, thirteenth session").
+    // Parts split on each side of where the threads meet: enough for how far their speeds move that
+    // point, few enough to keep the claims few (measured in docs/benchmarks.md, "Issue 18,
+    // thirteenth session").
     private const int SplitAround = 4;
 
     private readonly int _batch, _partSamples, _runSamples, _partsPerChunk, _firstSplit, _splitParts, _runsPerPart;

@@ -321,17 +321,17 @@ public abstract class Layer
     /// <summary>As <see cref="ForwardRunSamples"/>, for <see cref="BackwardChunks"/>.</summary>
     protected virtual int BackwardRunSamples => BackwardItemSamples;
 
+    // A subclass's item or run size that ChunkItems refuses is this layer's bug: say which layer.
     private ChunkItems Items(int batch, int itemSamples, int runSamples)
     {
-        if (itemSamples < 1 || Chunks.Size % itemSamples != 0)
+        try
         {
-            throw new InvalidOperationException($"{Name}: {itemSamples} samples a work item do not divide a chunk of {Chunks.Size}.");
+            return ChunkItems.Plan(batch, itemSamples, runSamples, Pool.ThreadCount);
         }
-        if (runSamples < 1 || itemSamples % runSamples != 0)
+        catch (ArgumentOutOfRangeException e)
         {
-            throw new InvalidOperationException($"{Name}: runs of {runSamples} samples do not divide a work item of {itemSamples}.");
+            throw new InvalidOperationException($"{Name}: {e.Message}", e);
         }
-        return ChunkItems.Plan(batch, itemSamples, runSamples, Pool.ThreadCount);
     }
 
     /// <summary>
